@@ -1,0 +1,52 @@
+# kvm-balancer: the two commands are `make demo` and `make test`.
+# Each sets up what it needs on a fresh Debian machine: Debian packages (as root, when
+# missing), a virtualenv in .venv with `pip install -e '.[dev]'`.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint typecheck unit system-packages clean help
+
+help:
+	@echo "make demo   - plan on the bundled example cluster and print the plans"
+	@echo "make test   - lint, type-check and run the whole test suite"
+
+system-packages:
+	bash deploy/bootstrap/system-packages.sh base
+
+# libvirt-python builds from source against the installed libvirt: --no-cache-dir keeps a
+# wheel built against another libvirt version from being reused.
+$(STAMP): pyproject.toml deploy/bootstrap/system-packages.sh
+	bash deploy/bootstrap/system-packages.sh base
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --no-cache-dir -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@echo "== balance: even out CPU and memory across active hosts"
+	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective balance
+	@echo "== consolidate: pack the load on fewest hosts, power the rest off"
+	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective consolidate
+	@echo "== evacuate kvm-03 for maintenance"
+	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective evacuate --evacuate kvm-03
+	@echo "== why does db-primary stay?"
+	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective evacuate --evacuate kvm-03 --explain gpu-render
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

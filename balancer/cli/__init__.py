@@ -1,0 +1,1 @@
+"""The ``balancer`` command line."""

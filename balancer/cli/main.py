@@ -1,0 +1,50 @@
+"""``balancer``: the operator's command line.
+
+Exit codes: 0 success; 2 bad input (a message naming the offending field, no traceback);
+3 the plan could not do everything asked (an evacuation left VMs behind); 1 other errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from balancer import __version__
+from balancer.cli.plan_cmd import plan_command
+from balancer.cli.snapshot_cmd import snapshot_group
+from balancer.errors import BalancerError, InputError
+
+EXIT_INPUT = 2
+
+
+class BalancerGroup(click.Group):
+    """Turns our errors into one line on stderr and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_INPUT)
+        except BalancerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=BalancerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="balancer")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """kvm-balancer: plan and run VM migrations across KVM/libvirt hosts."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+main.add_command(plan_command)
+main.add_command(snapshot_group)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Which hosts could ever take a VM: the ``host`` and ``vm`` filters, for all hosts at once.
+
+Running every filter for every (VM, host) pair is too slow for 10,000 hosts × 200,000
+VMs, and needless: host filters read a few facts of the VM and its source, and a few of
+the destination. VMs with the same facts share a *signature*, hosts with the same facts
+a *class*; each filter runs once per (signature, class) and the answer is broadcast to
+the class's hosts. ``tests/unit/test_compat.py`` checks this equals running the filters.
+
+Hosts that are ``off`` are judged as if they were on, so the planner can tell which
+powered-off host would take a VM; whether a host is on is the planner's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from balancer.core.filters import HOST_FILTERS, FilterContext, first_rejection
+from balancer.core.filters.session_uri import is_session_uri
+from balancer.core.filters.version_path import major
+from balancer.core.models import Host, Vm
+from balancer.core.reasons import Verdict
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+def host_class_key(host: Host, evacuating: bool) -> Hashable:
+    state = "active" if host.state == "off" else host.state
+    c = host.cpu
+    return (
+        state,
+        evacuating,
+        is_session_uri(host.uri),
+        c.vendor.lower(),
+        c.model,
+        c.models,
+        frozenset(c.features),
+        host.numa_nodes,
+        frozenset(host.storage_pools),
+        frozenset(host.networks),
+        major(host.versions.qemu),
+        major(host.versions.libvirt),
+        frozenset(host.machine_types),
+    )
+
+
+def vm_signature(vm: Vm, source: Host) -> Hashable:
+    return (
+        vm.state,
+        vm.cpu.vendor.lower(),
+        vm.cpu.model,
+        frozenset(vm.cpu.features),
+        vm.numa_pinned,
+        frozenset((d.pool, d.shared) for d in vm.disks),
+        frozenset(vm.networks),
+        (vm.devices.hostdev, vm.devices.sriov, vm.devices.mdev),
+        vm.machine_type,
+        source.numa_nodes,
+        major(source.versions.qemu),
+        major(source.versions.libvirt),
+        is_session_uri(source.uri),
+    )
+
+
+class CompatIndex:
+    """``mask(vm)``: hosts that pass every host and vm filter for ``vm`` (its own excluded)."""
+
+    def __init__(self, ctx: FilterContext) -> None:
+        self._ctx = ctx
+        hosts = ctx.state.hosts
+        evac = set(ctx.policy.evacuate_hosts)
+        classes: dict[Hashable, int] = {}
+        self._representatives: list[Host] = []
+        class_of = np.empty(len(hosts), dtype=np.int64)
+        for i, h in enumerate(hosts):
+            key = host_class_key(h, h.name in evac)
+            if key not in classes:
+                classes[key] = len(classes)
+                rep = msgspec.structs.replace(h, state="active") if h.state == "off" else h
+                self._representatives.append(rep)
+            class_of[i] = classes[key]
+        self._class_of = class_of
+        self._cache: dict[Hashable, BoolArray] = {}
+        self._host_index = ctx.state.host_index
+
+    def _class_verdicts(self, vm: Vm) -> BoolArray:
+        key = vm_signature(vm, self._ctx.source(vm))
+        ok = self._cache.get(key)
+        if ok is None:
+            ok = np.array(
+                [self._judge(vm, rep).ok for rep in self._representatives], dtype=np.bool_
+            )
+            self._cache[key] = ok
+        return ok
+
+    def _judge(self, vm: Vm, dest: Host) -> Verdict:
+        return first_rejection(HOST_FILTERS, vm, dest, self._ctx)
+
+    def mask(self, vm: Vm) -> BoolArray:
+        """Hosts passing the host filters, then the vm filters (same host, pin rules)."""
+        ok = self._class_verdicts(vm)[self._class_of]
+        ok[self._host_index[vm.host]] = False
+        pinned = self._ctx.rules.pins.get(vm.name)
+        if pinned is not None:
+            allowed = np.zeros(len(ok), dtype=np.bool_)
+            for name in pinned:
+                if name in self._host_index:
+                    allowed[self._host_index[name]] = True
+            ok &= allowed
+        return ok

@@ -1,0 +1,21 @@
+"""Only an ``active`` host receives VMs (not maintenance, draining, off or failed)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from balancer.core.filters.base import FilterContext, FilterKind
+from balancer.core.models import Host, Vm
+from balancer.core.reasons import PASS, Reason, Verdict
+
+
+class HostStateFilter:
+    NAME: ClassVar[str] = "host-state"
+    KIND: ClassVar[FilterKind] = "host"
+
+    def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
+        if dest.state != "active":
+            return Verdict.reject(Reason.HOST_NOT_ACTIVE, f"{dest.name} is {dest.state}")
+        if dest.name in ctx.policy.evacuate_hosts:
+            return Verdict.reject(Reason.HOST_NOT_ACTIVE, f"{dest.name} is being evacuated")
+        return PASS

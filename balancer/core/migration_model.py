@@ -1,0 +1,124 @@
+"""What a migration will cost, and which mode it should use (pre-copy model).
+
+M = memory, D = dirty rate, B = bandwidth, λ = D/B, L = B × downtime limit. Round 0
+sends M; round i re-sends what was dirtied during round i − 1 (M·λⁱ, or at most the
+writable working set W when it is known). The migration stops the guest for the first
+round small enough to send within the limit: n = ⌈log(L/M)/log λ⌉ rounds, total time
+≈ (M/B)(1 − λⁿ⁺¹)/(1 − λ), downtime ≈ M·λⁿ/B. QEMU caps no rounds; we call a migration
+that needs more than ``MAX_LIVE_ROUNDS`` (or never shrinks below L) non-converging.
+
+Mode choice (the guide, 12.1 and 12.8.1):
+- shut-off VM → ``offline`` (its unshared disks copied);
+- paused VM → ``non-live``;
+- running VM that converges → ``live``;
+- otherwise, where post-copy is allowed and the VM is not critical → ``live-postcopy``
+  (one pre-copy pass, then the rest on demand);
+- otherwise → ``non-live`` (suspend, copy, resume: reliable, but the guest pauses).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from balancer.core.filters.storage import copy_bytes
+from balancer.core.models import Host, Policy, Vm
+
+Mode = Literal["live", "live-postcopy", "non-live", "offline"]
+
+MIB = 1024 * 1024
+MAX_LIVE_ROUNDS = 30
+#: Live migration of more than 1 TiB of guest memory may not complete (guide 12.3).
+HUGE_MEMORY_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PreCopy:
+    converges: bool
+    rounds: int
+    duration_s: float
+    downtime_s: float
+    sent_mib: float
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    mode: Mode
+    duration_s: float
+    downtime_ms: float
+    bytes: int
+    rounds: int
+    #: Whether plain pre-copy would converge (``False`` explains a post-copy/non-live).
+    converges: bool
+
+
+def precopy(
+    memory_mib: float,
+    dirty_mib_s: float,
+    bandwidth_mib_s: float,
+    downtime_limit_ms: float,
+    working_set_mib: float | None = None,
+    max_rounds: int = MAX_LIVE_ROUNDS,
+) -> PreCopy:
+    """Simulate pre-copy rounds until one fits in the downtime limit (or give up)."""
+    if bandwidth_mib_s <= 0:
+        raise ValueError("bandwidth must be positive")
+    limit = bandwidth_mib_s * downtime_limit_ms / 1000.0
+    cap = math.inf if working_set_mib is None else working_set_mib
+    pending = float(memory_mib)
+    sent = 0.0
+    rounds = 0
+    while True:
+        round_s = pending / bandwidth_mib_s
+        sent += pending
+        if pending <= limit:
+            return PreCopy(True, rounds, sent / bandwidth_mib_s, round_s, sent)
+        dirtied = min(dirty_mib_s * round_s, cap, float(memory_mib))
+        rounds += 1
+        if rounds > max_rounds or dirtied >= pending:
+            return PreCopy(False, rounds, math.inf, math.inf, math.inf)
+        pending = dirtied
+
+
+def bandwidth(source: Host, dest: Host, policy: Policy) -> float:
+    """Migration bandwidth: the slower host's link, capped by the policy."""
+    b = min(source.migration_bandwidth_mib_s, dest.migration_bandwidth_mib_s)
+    return min(b, policy.bandwidth_mib_s) if policy.bandwidth_mib_s else b
+
+
+def estimate(vm: Vm, source: Host, dest: Host, policy: Policy) -> Estimate:
+    """Choose the mode for moving ``vm`` and estimate its duration, downtime and bytes."""
+    b = bandwidth(source, dest, policy)
+    mem = float(vm.memory_mib)
+    if vm.state == "shutoff":
+        disk = copy_bytes(vm)
+        return Estimate("offline", disk / MIB / b, 0.0, disk, 0, True)
+    one_pass = mem / b
+    if vm.state == "paused":
+        return Estimate("non-live", one_pass, one_pass * 1000, int(mem * MIB), 0, True)
+    pc = precopy(mem, vm.dirty_rate_mib_s, b, policy.downtime_budget_ms, vm.working_set_mib)
+    if pc.converges:
+        return Estimate(
+            "live", pc.duration_s, pc.downtime_s * 1000, int(pc.sent_mib * MIB), pc.rounds, True
+        )
+    if policy.allow_postcopy and not vm.critical:
+        dirty = min(vm.dirty_rate_mib_s * one_pass, mem, vm.working_set_mib or math.inf)
+        return Estimate(
+            "live-postcopy",
+            one_pass + dirty / b,
+            float(policy.downtime_budget_ms),
+            int((mem + dirty) * MIB),
+            1,
+            False,
+        )
+    return Estimate("non-live", one_pass, one_pass * 1000, int(mem * MIB), 0, False)
+
+
+def warnings_for(vm: Vm, est: Estimate) -> tuple[str, ...]:
+    out: list[str] = []
+    if vm.memory_mib > HUGE_MEMORY_MIB and est.mode != "offline":
+        out.append("guest memory over 1 TiB: live migration may not complete (guide 12.3)")
+    if est.mode == "non-live" and vm.state == "running":
+        out.append(f"will not converge live: the guest pauses for ~{est.downtime_ms / 1000:.1f} s")
+    return tuple(out)

@@ -1,0 +1,184 @@
+"""The snapshot: one consistent picture of a cluster at one instant (format v1).
+
+Frozen msgspec structs: decoding a document validates types and names the offending path;
+``balancer.core.validate`` then checks what types cannot (unknown hosts, duplicates, ...).
+Field names are the documented interchange format (docs/snapshot-format.md); optional
+fields have defaults so a small document stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+PosInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
+PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, lt=1)]
+Name = Annotated[str, msgspec.Meta(min_length=1)]
+
+HostState = Literal["active", "maintenance", "draining", "off", "failed"]
+VmState = Literal["running", "paused", "shutoff"]
+Objective = Literal["balance", "consolidate", "evacuate"]
+CapacityMode = Literal["cpu+memory", "cpu-only"]
+
+#: Host states whose VMs must leave (whatever the objective).
+EMPTYING_STATES: frozenset[str] = frozenset({"maintenance", "draining"})
+
+
+class Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every snapshot struct: immutable, keyword-only, unknown fields rejected."""
+
+
+class HostCpu(Model, kw_only=True):
+    vendor: Name
+    model: Name
+    #: Every CPU feature the host offers, expanded (not only those beyond ``model``).
+    features: tuple[str, ...] = ()
+    cores: PosInt
+    #: Guest CPU models the hypervisor can provide (domain capabilities, usable='yes').
+    #: When absent, a guest model is judged by the built-in x86 model generations.
+    models: tuple[str, ...] | None = None
+
+
+class GuestCpu(Model, kw_only=True):
+    vendor: Name
+    model: Name
+    #: Features the guest requires (policy 'require'), beyond what its model implies.
+    features: tuple[str, ...] = ()
+
+
+class Versions(Model, kw_only=True):
+    qemu: Name
+    libvirt: Name
+    kernel: str = ""
+    os: str = ""
+
+
+class Power(Model, kw_only=True):
+    """Power draw by CPU utilization: ``idle_w``..``max_w`` linear, or an 11-point table."""
+
+    idle_w: NonNegFloat | None = None
+    max_w: NonNegFloat | None = None
+    #: Watts at 0, 10, ..., 100 % CPU, linear in between.
+    table_w: tuple[NonNegFloat, ...] | None = None
+
+
+class Host(Model, kw_only=True):
+    name: Name
+    state: HostState
+    uri: Name
+    cpu: HostCpu
+    memory_mib: PosInt
+    cpu_used: NonNegFloat = 0.0
+    memory_used_mib: NonNegInt = 0
+    numa_nodes: PosInt = 1
+    storage_pools: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    versions: Versions
+    machine_types: tuple[str, ...] = ()
+    migration_bandwidth_mib_s: PosFloat = 128.0
+    power: Power | None = None
+    labels: dict[str, str] = {}
+    #: CPU capacity in reference cores when hosts' cores differ in speed (default: cores).
+    cpu_capacity: PosFloat | None = None
+
+    @property
+    def cpu_capacity_cores(self) -> float:
+        return float(self.cpu.cores) if self.cpu_capacity is None else self.cpu_capacity
+
+
+class Disk(Model, kw_only=True):
+    pool: Name
+    shared: bool
+    bytes: NonNegInt = 0
+
+
+class Devices(Model, kw_only=True):
+    hostdev: NonNegInt = 0
+    sriov: NonNegInt = 0
+    mdev: NonNegInt = 0
+
+
+class Vm(Model, kw_only=True):
+    name: Name
+    host: Name
+    state: VmState
+    vcpus: PosInt
+    cpu_used: NonNegFloat = 0.0
+    memory_mib: PosInt
+    dirty_rate_mib_s: NonNegFloat = 0.0
+    cpu: GuestCpu
+    machine_type: Name
+    disks: tuple[Disk, ...] = ()
+    networks: tuple[str, ...] = ()
+    devices: Devices = Devices()
+    numa_pinned: bool = False
+    #: Availability-critical: never switched to post-copy (the guide, 12.8.1).
+    critical: bool = False
+    last_migrated_at: float | None = None
+    labels: dict[str, str] = {}
+    #: Writable working set, when known: caps what one pre-copy round can re-dirty.
+    working_set_mib: NonNegFloat | None = None
+
+
+class AffinityRule(Model, kw_only=True, tag_field="type", tag="affinity"):
+    """The VMs run on one host (``hard``) or preferably do (soft)."""
+
+    vms: tuple[Name, ...]
+    hard: bool = True
+
+
+class AntiAffinityRule(Model, kw_only=True, tag_field="type", tag="anti-affinity"):
+    """No two of the VMs run on one host (``hard``) or preferably do not (soft)."""
+
+    vms: tuple[Name, ...]
+    hard: bool = True
+
+
+class PinRule(Model, kw_only=True, tag_field="type", tag="pin"):
+    """The VM runs only on one of ``hosts``."""
+
+    vm: Name
+    hosts: tuple[Name, ...]
+
+
+Rule = AffinityRule | AntiAffinityRule | PinRule
+
+
+class Slots(Model, kw_only=True):
+    outbound_per_host: PosInt = 2
+    inbound_per_host: PosInt = 2
+    cluster: PosInt = 5
+
+
+class Policy(Model, kw_only=True):
+    objective: Objective = "balance"
+    evacuate_hosts: tuple[Name, ...] = ()
+    #: Fraction of each host's CPU and memory kept free.
+    headroom: Fraction = 0.1
+    max_migrations: NonNegInt | None = None
+    #: Largest pause a live migration may cause (QEMU's default max downtime is 300 ms).
+    downtime_budget_ms: PosInt = 300
+    allow_postcopy: bool = False
+    slots: Slots = Slots()
+    #: A VM migrated less than this long ago stays where it is (balance, consolidate).
+    cooldown_s: NonNegFloat = 3600.0
+    capacity_mode: CapacityMode = "cpu+memory"
+    #: Balance: a move must cut the utilization spread by more than this per second of
+    #: estimated migration time (its cost).
+    move_cost_per_s: NonNegFloat = 0.0002
+    #: Cap on migration bandwidth (MiB/s) the executor sets; None: the hosts' own.
+    bandwidth_mib_s: PosFloat | None = None
+
+
+class Snapshot(Model, kw_only=True):
+    version: Literal[1]
+    taken_at: NonNegFloat
+    generation: NonNegInt
+    hosts: tuple[Host, ...]
+    vms: tuple[Vm, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    policy: Policy = Policy()
