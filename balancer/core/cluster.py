@@ -14,6 +14,7 @@ Capacity rules (the guide has no over-commit of memory, and we keep headroom):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,16 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Tolerance for capacity comparisons (float sums drift).
 EPS = 1e-9
+#: ``host_of`` a VM taken off its host during planning.
+UNPLACED = -1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    used_cpu: FloatArray
+    used_mem: FloatArray
+    vm_host: npt.NDArray[np.int64]
+    members: list[set[int]]
 
 
 def vm_cpu_demand(vm: Vm) -> float:
@@ -113,13 +124,33 @@ class ClusterState:
         old = int(self.vm_host[vm])
         if old == h:
             return
-        self.used_cpu[old] -= self.vm_cpu[vm]
-        self.used_mem[old] -= self.vm_mem[vm]
-        self.members[old].discard(vm)
+        if old != UNPLACED:
+            self.unplace(vm)
         self.used_cpu[h] += self.vm_cpu[vm]
         self.used_mem[h] += self.vm_mem[vm]
         self.members[h].add(vm)
         self.vm_host[vm] = h
+
+    def unplace(self, vm: int) -> None:
+        """Take a VM off its host while a planner looks for a new one."""
+        old = int(self.vm_host[vm])
+        if old == UNPLACED:
+            return
+        self.used_cpu[old] -= self.vm_cpu[vm]
+        self.used_mem[old] -= self.vm_mem[vm]
+        self.members[old].discard(vm)
+        self.vm_host[vm] = UNPLACED
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(
+            self.used_cpu.copy(), self.used_mem.copy(), self.vm_host.copy(),
+            [set(m) for m in self.members],
+        )
+
+    def restore(self, cp: Checkpoint) -> None:
+        self.used_cpu, self.used_mem = cp.used_cpu.copy(), cp.used_mem.copy()
+        self.vm_host = cp.vm_host.copy()
+        self.members = [set(m) for m in cp.members]
 
     def move_all(self, vms: Sequence[int], h: int) -> None:
         for vm in vms:

@@ -83,17 +83,21 @@ class CompatIndex:
                 self._representatives.append(rep)
             class_of[i] = classes[key]
         self._class_of = class_of
+        #: Signature -> hosts passing the host filters (shared, never mutated).
         self._cache: dict[Hashable, BoolArray] = {}
+        self._signature: dict[str, Hashable] = {}
         self._host_index = ctx.state.host_index
 
-    def _class_verdicts(self, vm: Vm) -> BoolArray:
-        key = vm_signature(vm, self._ctx.source(vm))
+    def _hosts_passing(self, vm: Vm) -> BoolArray:
+        key = self._signature.get(vm.name)
+        if key is None:
+            key = self._signature[vm.name] = vm_signature(vm, self._ctx.source(vm))
         ok = self._cache.get(key)
         if ok is None:
-            ok = np.array(
+            by_class = np.array(
                 [self._judge(vm, rep).ok for rep in self._representatives], dtype=np.bool_
             )
-            self._cache[key] = ok
+            ok = self._cache[key] = by_class[self._class_of]
         return ok
 
     def _judge(self, vm: Vm, dest: Host) -> Verdict:
@@ -101,7 +105,7 @@ class CompatIndex:
 
     def mask(self, vm: Vm) -> BoolArray:
         """Hosts passing the host filters, then the vm filters (same host, pin rules)."""
-        ok = self._class_verdicts(vm)[self._class_of]
+        ok = self._hosts_passing(vm).copy()
         ok[self._host_index[vm.host]] = False
         pinned = self._ctx.rules.pins.get(vm.name)
         if pinned is not None:

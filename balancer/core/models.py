@@ -169,7 +169,7 @@ class Policy(Model, kw_only=True):
     capacity_mode: CapacityMode = "cpu+memory"
     #: Balance: a move must cut the utilization spread by more than this per second of
     #: estimated migration time (its cost).
-    move_cost_per_s: NonNegFloat = 0.0002
+    move_cost_per_s: NonNegFloat = 0.002
     #: Cap on migration bandwidth (MiB/s) the executor sets; None: the hosts' own.
     bandwidth_mib_s: PosFloat | None = None
 

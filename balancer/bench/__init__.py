@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print JSON (``python -m balancer.bench NAME --help``)."""

@@ -1,0 +1,174 @@
+"""Balance: lower the spread of CPU and memory utilization across the active hosts.
+
+Greedy and bounded: take the most loaded host, find the move of one of its VMs that cuts
+the imbalance the most, and make it only if the gain exceeds its cost (estimated
+migration seconds × ``move_cost_per_s``). The imbalance is the sum over the hosts that
+are on of the squared deviation of their CPU utilization from the mean (plus the same for
+memory in ``cpu+memory`` mode): unlike the standard deviation, what one move gains does
+not shrink as the cluster grows, so one cost threshold suits 5 hosts and 10,000. Relieving a host over its headroom counts
+extra, so overloads go first. Each VM moves at most once per plan; VMs in their
+cooldown stay; ``max_migrations`` caps the plan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from balancer.core.migration_model import estimate
+from balancer.core.planning import BoolArray, Item, Planning
+
+#: How many of the most loaded hosts to try before giving up an iteration.
+SOURCES_PER_ROUND = 3
+#: Weight of one host-capacity of overload relieved, against spread (0..1) gained.
+OVERLOAD_WEIGHT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    item: Item
+    dest: int
+    net: float
+    gain: float
+
+
+def balance(p: Planning, budget: int) -> None:
+    moved = 0
+    stuck: set[int] = set()
+    while moved < budget:
+        best = _best_move(p, stuck, budget - moved)
+        if best is None:
+            return
+        s = p.state
+        src = s.host_of(best.item.vms[0])
+        before = _util(p, src)
+        p.place(best.item, best.dest, "")
+        reason = (
+            f"balance: {s.hosts[src].name} {before:.0%} → {_util(p, src):.0%}, "
+            f"imbalance −{best.gain:.3f}"
+        )
+        for v in best.item.vms:
+            p.move_reason[v] = reason
+        moved += len(best.item.vms)
+
+
+def _util(p: Planning, h: int) -> float:
+    s = p.state
+    cpu = s.used_cpu[h] / s.raw_cpu[h]
+    return float(cpu if s.cpu_only else max(cpu, s.used_mem[h] / s.raw_mem[h]))
+
+
+def _best_move(p: Planning, stuck: set[int], budget: int) -> Candidate | None:
+    s, online = p.state, p.accepting
+    hosts = np.flatnonzero(online)
+    if len(hosts) < 2:
+        return None
+    pressure = np.maximum(s.used_cpu / s.raw_cpu, 0 if s.cpu_only else s.used_mem / s.raw_mem)
+    order = hosts[np.argsort(-pressure[hosts], kind="stable")]
+    tried = 0
+    for src in order:
+        if tried >= SOURCES_PER_ROUND:
+            break
+        if int(src) in stuck:
+            continue
+        tried += 1
+        best = _best_from(p, int(src), online, budget)
+        if best is not None:
+            return best
+        stuck.add(int(src))
+    return None
+
+
+def _best_from(p: Planning, src: int, online: BoolArray, budget: int) -> Candidate | None:
+    """The best move of one VM (or affinity group) off ``src``, all candidates at once."""
+    s = p.state
+    items = [it for it in _items_on(p, src) if len(it.vms) <= budget]
+    if not items:
+        return None
+    masks = p.candidates_many(items)
+    if not masks.any():
+        return None
+    base = _imbalance(p, online)
+    after = _imbalance_after(p, online, items, src)
+    after[~masks] = np.inf
+    relief = _relief(p, src, items)
+    best: Candidate | None = None
+    for i in np.argsort(after.min(axis=1), kind="stable"):
+        k = int(np.argmin(after[i]))
+        if not np.isfinite(after[i, k]):
+            break
+        item, dest = items[int(i)], k
+        gain = base - float(after[i, k])
+        cost = sum(
+            estimate(s.vms[v], s.hosts[src], s.hosts[dest], p.policy).duration_s for v in item.vms
+        )
+        net = gain + OVERLOAD_WEIGHT * float(relief[i]) - cost * p.policy.move_cost_per_s
+        if math.isfinite(net) and net > 0 and (best is None or net > best.net):
+            best = Candidate(item, dest, net, gain)
+        if best is not None and relief[i] == 0 and gain <= best.net:
+            break  # sorted by gain: no later item can beat it
+    return best
+
+
+def _relief(p: Planning, src: int, items: list[Item]) -> np.ndarray:
+    """How much of ``src``'s overload (in host capacities) moving each item relieves."""
+    s = p.state
+    over_cpu = max(0.0, float(s.used_cpu[src] - s.cap_cpu[src]))
+    over_mem = 0.0 if s.cpu_only else max(0.0, float(s.used_mem[src] - s.cap_mem[src]))
+    cpu = np.array([min(it.cpu, over_cpu) for it in items]) / s.raw_cpu[src]
+    mem = np.array([min(it.mem, over_mem) for it in items]) / s.raw_mem[src]
+    return cpu + mem
+
+
+def _items_on(p: Planning, src: int) -> list[Item]:
+    out = []
+    for v in sorted(p.state.members[src]):
+        item = p.item_of[v]
+        if item.vms[0] != v or p.is_moved(item) or p.leaving(item):
+            continue
+        if any(p.state.host_of(m) != src for m in item.vms):
+            continue
+        if p.movability(item, evacuating=False).ok:
+            out.append(item)
+    return out
+
+
+def _dims(p: Planning, item: Item | None = None) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    s = p.state
+    dims = [(s.used_cpu, s.raw_cpu, item.cpu if item else 0.0)]
+    if not s.cpu_only:
+        dims.append((s.used_mem, s.raw_mem, item.mem if item else 0.0))
+    return dims
+
+
+def _imbalance(p: Planning, online: BoolArray) -> float:
+    """Σ (u − mean)² over the hosts that are on, per dimension, summed."""
+    total = 0.0
+    for used, raw, _ in _dims(p):
+        u = used[online] / raw[online]
+        total += float(((u - u.mean()) ** 2).sum())
+    return total
+
+
+def _imbalance_after(
+    p: Planning, online: BoolArray, items: list[Item], src: int
+) -> np.ndarray:
+    """The imbalance after moving each item (rows) from ``src`` to each host (columns)."""
+    s = p.state
+    n = float(online.sum())
+    total = np.zeros((len(items), len(s.hosts)))
+    amounts = [np.array([it.cpu for it in items])]
+    if not s.cpu_only:
+        amounts.append(np.array([it.mem for it in items]))
+    for (used, raw, _), amount in zip(_dims(p), amounts, strict=True):
+        u = np.where(online, used / raw, 0.0)
+        s1, s2 = float(u.sum()), float((u * u).sum())
+        us = float(u[src])
+        ds = (amount / raw[src])[:, None]
+        dd = amount[:, None] / raw[None, :]
+        s1n = s1 - ds + dd
+        s2n = s2 - us * us + (us - ds) ** 2 - u * u + (u + dd) ** 2
+        total += np.maximum(s2n - s1n * s1n / n, 0.0)
+    return total

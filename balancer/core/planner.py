@@ -1,0 +1,174 @@
+"""``plan(snapshot, policy) -> Plan``: the pure entry point of the placement core.
+
+No I/O, no clock, no randomness: the time comes in (``now``, default the snapshot's
+``taken_at``); the same input gives the same plan. Steps: evacuate the hosts that must
+be emptied; run the objective (balance or consolidate); order the moves into waves;
+price each move with the migration model; say which VMs cannot move and why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from balancer.core.migration_model import estimate, warnings_for
+from balancer.core.models import Policy, Snapshot
+from balancer.core.objectives.balance import balance
+from balancer.core.objectives.consolidate import consolidate
+from balancer.core.objectives.evacuate import evacuate
+from balancer.core.objectives.spread import spread
+from balancer.core.ordering import Ordering, order_moves
+from balancer.core.plan import (
+    Move,
+    MoveEstimate,
+    Plan,
+    PowerAction,
+    Spread,
+    Summary,
+    Unmovable,
+)
+from balancer.core.planning import BoolArray, Planning
+from balancer.core.reasons import Reason
+
+
+def plan(snapshot: Snapshot, policy: Policy | None = None, *, now: float | None = None) -> Plan:
+    policy = snapshot.policy if policy is None else policy
+    p = Planning(snapshot, policy, snapshot.taken_at if now is None else now)
+    on_before = p.was_active.copy()
+    spread_before = spread(p.state, on_before)
+    overloaded_before = _overloaded(p, on_before)
+
+    evacuate(p)
+    if policy.objective == "balance":
+        limit = len(snapshot.vms) if policy.max_migrations is None else policy.max_migrations
+        balance(p, max(limit - len(p.move_reason), 0))
+    elif policy.objective == "consolidate":
+        consolidate(p)
+    if policy.objective != "evacuate":
+        _note_unmovable(p)
+
+    ordering = order_moves(p, policy.max_migrations)
+    moves = _moves(p, ordering)
+    last_wave = max((m.wave for m in moves), default=0)
+    power = _power_actions(p, ordering, last_wave)
+    unmovable = _unmovable(p, ordering)
+
+    on_after = p.accepting.copy()
+    for action in power:
+        on_after[p.state.host_index[action.host]] = action.action == "on"
+    spread_after = spread(p.state, on_after)
+    summary = Summary(
+        objective=policy.objective,
+        active_hosts_before=int(on_before.sum()),
+        active_hosts_after=int(on_before.sum())
+        + sum(1 if a.action == "on" else -1 for a in power),
+        spread_before=Spread(cpu=spread_before[0], memory=spread_before[1]),
+        spread_after=Spread(cpu=spread_after[0], memory=spread_after[1]),
+        migrations=len(moves),
+        waves=last_wave,
+        total_bytes=sum(m.estimate.bytes for m in moves),
+        total_duration_s=sum(m.estimate.duration_s for m in moves),
+        max_downtime_ms=max((m.estimate.downtime_ms for m in moves), default=0.0),
+        overloaded_hosts_before=overloaded_before,
+        overloaded_hosts_after=_overloaded(p, on_after),
+    )
+    return Plan(
+        generation=snapshot.generation,
+        taken_at=snapshot.taken_at,
+        moves=tuple(moves),
+        power=tuple(power),
+        unmovable=tuple(unmovable),
+        summary=summary,
+    )
+
+
+def _overloaded(p: Planning, on: BoolArray) -> int:
+    return sum(1 for h in np.flatnonzero(on) if p.state.overloaded(int(h)))
+
+
+def _note_unmovable(p: Planning) -> None:
+    for item in p.items:
+        if p.leaving(item):
+            continue
+        verdict = p.movability(item, evacuating=False)
+        if not verdict.ok and verdict.reason is not None:
+            p.mark_unmovable(item, verdict.reason, verdict.detail)
+
+
+def _moves(p: Planning, ordering: Ordering) -> list[Move]:
+    s = p.state
+    out = []
+    for m in ordering.moves:
+        vm, src, dst = s.vms[m.vm], s.hosts[m.source], s.hosts[m.dest]
+        est = estimate(vm, src, dst, p.policy)
+        out.append(
+            Move(
+                vm=vm.name,
+                source=src.name,
+                to=dst.name,
+                mode=est.mode,
+                wave=m.wave,
+                reason=p.move_reason.get(m.vm, p.policy.objective),
+                estimate=MoveEstimate(
+                    duration_s=round(est.duration_s, 3),
+                    downtime_ms=round(est.downtime_ms, 1),
+                    bytes=est.bytes,
+                    rounds=est.rounds,
+                    converges=est.converges,
+                ),
+                warnings=warnings_for(vm, est),
+            )
+        )
+    return out
+
+
+def _power_actions(p: Planning, ordering: Ordering, last_wave: int) -> list[PowerAction]:
+    s = p.state
+    receiving = {m.dest for m in ordering.moves}
+    actions = [
+        PowerAction(host=s.hosts[h].name, action="on", wave=0, reason=reason)
+        for h, reason in sorted(p.power_on.items())
+        if h in receiving
+    ]
+    for h in sorted(p.power_on):
+        if h not in receiving:
+            p.accepting[h] = False
+    if p.policy.objective != "consolidate":
+        return actions
+    left_in: dict[int, int] = {}
+    for m in ordering.moves:
+        left_in[m.source] = max(left_in.get(m.source, 0), m.wave)
+    for h in np.flatnonzero(p.accepting & p.was_active):
+        h = int(h)
+        if s.members[h] or h in p.sources:
+            continue
+        actions.append(
+            PowerAction(
+                host=s.hosts[h].name,
+                action="off",
+                wave=left_in.get(h, 0) + 1,
+                reason="consolidate: no VM left; the others hold the load"
+                if h in left_in
+                else "consolidate: idle, and the others hold the load",
+            )
+        )
+    return actions
+
+
+def _unmovable(p: Planning, ordering: Ordering) -> list[Unmovable]:
+    s = p.state
+    found: dict[int, tuple[Reason, str]] = dict(p.unmovable)
+    for v in ordering.deadlocked:
+        found.setdefault(v, (Reason.ORDERING, "no order of moves frees room for it"))
+    for v in ordering.over_budget:
+        found.setdefault(
+            v, (Reason.MIGRATION_LIMIT, f"max_migrations ({p.policy.max_migrations}) reached")
+        )
+    return [
+        Unmovable(
+            vm=s.vms[v].name,
+            host=s.hosts[int(s.original_host[v])].name,
+            reason=reason.value,
+            detail=detail,
+        )
+        for v, (reason, detail) in sorted(found.items(), key=lambda kv: s.vms[kv[0]].name)
+    ]

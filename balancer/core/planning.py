@@ -1,0 +1,240 @@
+"""One planning run's working state, shared by the objectives.
+
+``Planning`` holds the cluster scratchpad, the filter context, which hosts are on and
+may receive VMs, which VMs may move at all, and what has been decided so far: the
+reason of every move, the hosts to power on, the VMs that cannot move.
+
+Hard-affinity groups move as one *item* (all members to one host); a lone VM is an item
+of one. Objectives work on items.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from balancer.core.cluster import EPS, UNPLACED, ClusterState
+from balancer.core.compat import CompatIndex
+from balancer.core.filters import REGISTRY, FilterContext, first_rejection
+from balancer.core.filters.passthrough import passthrough_verdict
+from balancer.core.models import EMPTYING_STATES, Policy, Snapshot
+from balancer.core.reasons import PASS, Reason, Verdict
+from balancer.core.rules import RuleIndex
+
+BoolArray = npt.NDArray[np.bool_]
+_ALL_FILTERS = tuple(REGISTRY.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """VMs that move together (a hard-affinity group, or one VM), by index."""
+
+    vms: tuple[int, ...]
+    cpu: float
+    mem: float
+
+
+class Planning:
+    def __init__(self, snapshot: Snapshot, policy: Policy, now: float) -> None:
+        self.snapshot = snapshot
+        self.policy = policy
+        self.now = now
+        self.state = ClusterState(snapshot, policy)
+        self.rules = RuleIndex.build(snapshot.rules)
+        self.fctx = FilterContext(self.state, self.rules, policy)
+        self.compat = CompatIndex(self.fctx)
+        hosts = snapshot.hosts
+        evac = set(policy.evacuate_hosts)
+        #: Hosts whose VMs must leave: evacuated by policy, or in maintenance/draining.
+        self.sources: frozenset[int] = frozenset(
+            i for i, h in enumerate(hosts) if h.name in evac or h.state in EMPTYING_STATES
+        )
+        #: Hosts that are on and may receive VMs (grows when a host is powered on).
+        self.accepting = np.array(
+            [h.state == "active" and i not in self.sources for i, h in enumerate(hosts)],
+            dtype=np.bool_,
+        )
+        self.was_active = np.array([h.state == "active" for h in hosts], dtype=np.bool_)
+        self.off = np.array([h.state == "off" for h in hosts], dtype=np.bool_)
+        self.move_reason: dict[int, str] = {}
+        self.power_on: dict[int, str] = {}
+        self.unmovable: dict[int, tuple[Reason, str]] = {}
+        self._movability: dict[tuple[int, bool], Verdict] = {}
+        self._can_move: dict[int, bool] = {}
+        #: The placement of the snapshot, to replay the plan's moves from.
+        self.initial = self.state.checkpoint()
+        self.items = self._build_items()
+        self.item_of = {vm: item for item in self.items for vm in item.vms}
+
+    # -- items and movability ---------------------------------------------------------
+
+    def _build_items(self) -> list[Item]:
+        s = self.state
+        seen: set[int] = set()
+        items: list[Item] = []
+        for i, vm in enumerate(s.vms):
+            if i in seen:
+                continue
+            group = tuple(s.vm_index[n] for n in self.rules.group_of(vm.name))
+            seen.update(group)
+            items.append(
+                Item(group, float(s.vm_cpu[list(group)].sum()), float(s.vm_mem[list(group)].sum()))
+            )
+        return items
+
+    def leaving(self, item: Item) -> bool:
+        """Does any VM of the item sit on a host that must be emptied?"""
+        return any(int(self.state.original_host[v]) in self.sources for v in item.vms)
+
+    def movability(self, item: Item, *, evacuating: bool) -> Verdict:
+        """May this item move at all? Cooldown does not hold back an evacuation."""
+        key = (item.vms[0], evacuating)
+        verdict = self._movability.get(key)
+        if verdict is None:
+            verdict = self._movability[key] = self._judge_movability(item, evacuating)
+        return verdict
+
+    def _judge_movability(self, item: Item, evacuating: bool) -> Verdict:
+        for v in item.vms:
+            vm = self.state.vms[v]
+            source = self.state.hosts[int(self.state.original_host[v])]
+            if source.state in ("failed", "off"):
+                return Verdict.reject(
+                    Reason.SOURCE_FAILED, f"{source.name} is {source.state}: cannot migrate"
+                )
+            verdict = passthrough_verdict(vm)
+            if not verdict.ok:
+                return verdict
+            last = vm.last_migrated_at
+            if not evacuating and last is not None and self.now - last < self.policy.cooldown_s:
+                left = self.policy.cooldown_s - (self.now - last)
+                return Verdict.reject(
+                    Reason.COOLDOWN, f"{vm.name} migrated {self.now - last:.0f} s ago ({left:.0f} s left)"
+                )
+        return PASS
+
+    def can_move(self, item: Item) -> bool:
+        """May the item move now (evacuating ones regardless of their cooldown)?"""
+        ok = self._can_move.get(item.vms[0])
+        if ok is None:
+            ok = self._can_move[item.vms[0]] = self.movability(
+                item, evacuating=self.leaving(item)
+            ).ok
+        return ok
+
+    def mark_unmovable(self, item: Item, reason: Reason, detail: str) -> None:
+        for v in item.vms:
+            self.unmovable.setdefault(v, (reason, detail))
+
+    def is_moved(self, item: Item) -> bool:
+        return any(v in self.move_reason for v in item.vms)
+
+    # -- where an item may go ---------------------------------------------------------
+
+    def static_mask(self, item: Item) -> BoolArray:
+        """Hosts passing every host/vm filter for all the item's VMs (state ignored)."""
+        mask = self.compat.mask(self.state.vms[item.vms[0]])
+        for v in item.vms[1:]:
+            mask &= self.compat.mask(self.state.vms[v])
+        return mask
+
+    def apart_mask(self, item: Item) -> BoolArray:
+        """Hosts that hold a VM the item must not share a host with (hard anti-affinity)."""
+        s = self.state
+        banned = np.zeros(len(s.hosts), dtype=np.bool_)
+        for v in item.vms:
+            for other in self.rules.apart.get(s.vms[v].name, ()):
+                o = s.vm_index[other]
+                where = s.host_of(o)
+                if o not in item.vms and where != UNPLACED:
+                    banned[where] = True
+        return banned
+
+    def candidates(self, item: Item, among: BoolArray | None = None) -> BoolArray:
+        """Hosts that are on, accept VMs, pass every filter and have room for the item."""
+        on = self.accepting if among is None else among
+        mask = self.static_mask(item) & on & self.state.fit_mask(item.cpu, item.mem)
+        if self.rules.apart:
+            mask &= ~self.apart_mask(item)
+        here = self.state.host_of(item.vms[0])
+        if here != UNPLACED:
+            mask[here] = False
+        return mask
+
+    def candidates_many(self, items: list[Item]) -> BoolArray:
+        """``candidates`` for several items at once (one row per item)."""
+        s = self.state
+        cpu = np.array([it.cpu for it in items])[:, None]
+        mem = np.array([it.mem for it in items])[:, None]
+        mask = np.vstack([self.static_mask(it) for it in items])
+        mask &= self.accepting[None, :]
+        mask &= s.used_cpu[None, :] + cpu <= s.cap_cpu[None, :] + EPS
+        if not s.cpu_only:
+            mask &= s.used_mem[None, :] + mem <= s.cap_mem[None, :] + EPS
+        for row, item in enumerate(items):
+            if self.rules.apart:
+                mask[row] &= ~self.apart_mask(item)
+            here = s.host_of(item.vms[0])
+            if here != UNPLACED:
+                mask[row, here] = False
+        return mask
+
+    def place(self, item: Item, host: int, reason: str) -> None:
+        self.state.move_all(item.vms, host)
+        for v in item.vms:
+            if self.state.host_of(v) == int(self.state.original_host[v]):
+                self.move_reason.pop(v, None)
+            else:
+                self.move_reason[v] = reason
+
+    def power_on_for(self, item: Item, reason: str) -> int | None:
+        """Power on the off host best suited to take ``item`` (most capacity per watt)."""
+        mask = self.candidates(item, among=self.off & ~self.accepting)
+        if not mask.any():
+            return None
+        idx = np.flatnonzero(mask)
+        best = max(idx, key=lambda h: (_capacity_per_watt(self, int(h)), -int(h)))
+        self.accepting[best] = True
+        self.power_on[int(best)] = reason
+        return int(best)
+
+    # -- explanations -----------------------------------------------------------------
+
+    def why_no_destination(self, item: Item) -> str:
+        """Why no host can take the item: the first rejection per host, counted by reason."""
+        s = self.state
+        counts: Counter[str] = Counter()
+        example: dict[str, str] = {}
+        for h, host in enumerate(s.hosts):
+            if h == s.host_of(item.vms[0]):
+                continue
+            if not self.accepting[h] and not self.off[h]:
+                verdict = Verdict.reject(Reason.HOST_NOT_ACTIVE, f"{host.name} is {host.state}")
+            else:
+                verdict = PASS
+                for v in item.vms:
+                    verdict = first_rejection(_ALL_FILTERS, s.vms[v], host, self.fctx)
+                    if not verdict.ok:
+                        break
+            if not verdict.ok and verdict.reason is not None:
+                counts[verdict.reason.value] += 1
+                example.setdefault(verdict.reason.value, verdict.detail)
+        if not counts:
+            return "no other host"
+        parts = [f"{n}× {r} (e.g. {example[r]})" for r, n in counts.most_common()]
+        return "no host can take it: " + "; ".join(parts)
+
+
+def _capacity_per_watt(p: Planning, h: int) -> float:
+    host = p.state.hosts[h]
+    power = host.power
+    watts = 0.0
+    if power is not None:
+        watts = power.table_w[-1] if power.table_w else (power.max_w or 0.0)
+    cap = p.state.raw_cpu[h] / max(float(p.state.raw_cpu.max()), 1e-9) + p.state.raw_mem[
+        h
+    ] / max(float(p.state.raw_mem.max()), 1e-9)
+    return cap / watts if watts > 0 else cap

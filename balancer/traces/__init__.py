@@ -1,0 +1,1 @@
+"""Public workload traces (../shared/data) turned into snapshots and demand series."""
