@@ -21,8 +21,11 @@ from balancer.core.models import (
 GIB = 1024
 
 #: (cores, memory MiB, idle W, max W)
-HOST_SHAPES = ((32, 256 * GIB, 160.0, 450.0), (48, 384 * GIB, 190.0, 560.0),
-               (64, 512 * GIB, 220.0, 700.0))
+HOST_SHAPES = (
+    (32, 256 * GIB, 160.0, 450.0),
+    (48, 384 * GIB, 190.0, 560.0),
+    (64, 512 * GIB, 220.0, 700.0),
+)
 VCPUS = (1, 2, 4, 8)
 MEMORY_GIB = (2, 4, 8, 16, 32)
 MEMORY_P = (0.2, 0.3, 0.3, 0.15, 0.05)
@@ -64,8 +67,12 @@ def generate(
             name=f"h{i:05d}",
             state="active",
             uri=f"qemu+tls://h{i:05d}/system",
-            cpu=HostCpu(vendor="Intel", model="Cascadelake-Server",
-                        features=("avx2", "avx512f", "aes"), cores=int(cap_cpu[i])),
+            cpu=HostCpu(
+                vendor="Intel",
+                model="Cascadelake-Server",
+                features=("avx2", "avx512f", "aes"),
+                cores=int(cap_cpu[i]),
+            ),
             memory_mib=int(cap_mem[i]),
             cpu_used=float(used_cpu[i]),
             memory_used_mib=int(used_mem[i]),
@@ -91,8 +98,13 @@ def generate(
             dirty_rate_mib_s=float(rng.exponential(20.0)),
             cpu=GuestCpu(vendor="Intel", model="Skylake-Server"),
             machine_type="pc-q35-rhel9.4.0",
-            disks=(Disk(pool="local" if kinds[j] < 0.003 else "ceph", shared=kinds[j] >= 0.003,
-                        bytes=20 * GIB * GIB),),
+            disks=(
+                Disk(
+                    pool="local" if kinds[j] < 0.003 else "ceph",
+                    shared=kinds[j] >= 0.003,
+                    bytes=20 * GIB * GIB,
+                ),
+            ),
             networks=("br-prod",),
             devices=Devices(hostdev=1 if 0.003 <= kinds[j] < 0.005 else 0),
             numa_pinned=bool(0.005 <= kinds[j] < 0.015),

@@ -23,9 +23,8 @@ import numpy as np
 from balancer.bench.cluster_gen import generate
 from balancer.core.models import Snapshot
 from balancer.core.planner import plan
+from balancer.traces.paths import shared_data_dir
 from balancer.traces.planetlab import reference_snapshot
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def lower_bound_hosts(snapshot: Snapshot) -> int:
@@ -43,31 +42,44 @@ def lower_bound_hosts(snapshot: Snapshot) -> int:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m balancer.bench placement", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m balancer.bench placement",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--hosts", type=int, default=1000)
     ap.add_argument("--vms", type=int, default=20000)
-    ap.add_argument("--objective", choices=["balance", "consolidate", "evacuate"],
-                    default="balance")
+    ap.add_argument(
+        "--objective", choices=["balance", "consolidate", "evacuate"], default="balance"
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--headroom", type=float)
     ap.add_argument("--capacity-mode", choices=["cpu+memory", "cpu-only"], default="cpu+memory")
     ap.add_argument("--planetlab", metavar="DAY", help="the reference cluster of a trace day")
     ap.add_argument("--step", type=int, default=0)
-    ap.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=shared_data_dir(),
+        help="the shared data folder (default: $KVM_BALANCER_DATA or ../shared/data)",
+    )
     args = ap.parse_args(argv)
 
     if args.planetlab:
         headroom = 0.0 if args.headroom is None else args.headroom
-        snapshot = reference_snapshot(args.data / "planetlab" / args.planetlab, args.step,
-                                      args.capacity_mode, headroom)
+        snapshot = reference_snapshot(
+            args.data / "planetlab" / args.planetlab, args.step, args.capacity_mode, headroom
+        )
         source = {"planetlab": args.planetlab, "step": args.step}
     else:
         headroom = 0.1 if args.headroom is None else args.headroom
         snapshot = generate(args.hosts, args.vms, args.seed, headroom=headroom)
         source = {"generated": True, "seed": args.seed}
-    changes: dict[str, object] = {"objective": args.objective, "headroom": headroom,
-                                  "capacity_mode": args.capacity_mode}
+    changes: dict[str, object] = {
+        "objective": args.objective,
+        "headroom": headroom,
+        "capacity_mode": args.capacity_mode,
+    }
     if args.objective == "evacuate":
         # Evacuate the 1 % most loaded hosts.
         n = max(1, len(snapshot.hosts) // 100)
@@ -80,27 +92,36 @@ def main(argv: list[str]) -> int:
     result = plan(snapshot)
     seconds = time.perf_counter() - t0
     s = result.summary
-    print(json.dumps({
-        "benchmark": "placement",
-        **source,
-        "hosts": len(snapshot.hosts),
-        "vms": len(snapshot.vms),
-        "objective": args.objective,
-        "capacity_mode": args.capacity_mode,
-        "headroom": headroom,
-        "plan_seconds": round(seconds, 3),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "migrations": s.migrations,
-        "waves": s.waves,
-        "unmovable": len(result.unmovable),
-        "active_hosts_before": s.active_hosts_before,
-        "active_hosts_after": s.active_hosts_after,
-        "lower_bound_hosts": lower_bound_hosts(snapshot),
-        "spread_before": {"cpu": round(s.spread_before.cpu, 4),
-                          "memory": round(s.spread_before.memory, 4)},
-        "spread_after": {"cpu": round(s.spread_after.cpu, 4),
-                         "memory": round(s.spread_after.memory, 4)},
-        "overloaded_before": s.overloaded_hosts_before,
-        "overloaded_after": s.overloaded_hosts_after,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "placement",
+                **source,
+                "hosts": len(snapshot.hosts),
+                "vms": len(snapshot.vms),
+                "objective": args.objective,
+                "capacity_mode": args.capacity_mode,
+                "headroom": headroom,
+                "plan_seconds": round(seconds, 3),
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "migrations": s.migrations,
+                "waves": s.waves,
+                "unmovable": len(result.unmovable),
+                "active_hosts_before": s.active_hosts_before,
+                "active_hosts_after": s.active_hosts_after,
+                "lower_bound_hosts": lower_bound_hosts(snapshot),
+                "spread_before": {
+                    "cpu": round(s.spread_before.cpu, 4),
+                    "memory": round(s.spread_before.memory, 4),
+                },
+                "spread_after": {
+                    "cpu": round(s.spread_after.cpu, 4),
+                    "memory": round(s.spread_after.memory, 4),
+                },
+                "overloaded_before": s.overloaded_hosts_before,
+                "overloaded_after": s.overloaded_hosts_after,
+            },
+            indent=2,
+        )
+    )
     return 0 if math.isfinite(seconds) else 1

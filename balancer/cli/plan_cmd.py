@@ -20,22 +20,43 @@ EXIT_INCOMPLETE = 3
 
 
 @click.command("plan")
-@click.option("--snapshot", "snapshot_path", required=True, metavar="FILE",
-              help="Snapshot document (v1 JSON); '-' reads standard input.")
-@click.option("--objective", type=click.Choice(["balance", "consolidate", "evacuate"]),
-              help="Override the snapshot policy's objective.")
-@click.option("--evacuate", "evacuate_hosts", multiple=True, metavar="HOST",
-              help="Host to empty (repeatable); implies --objective evacuate unless given.")
-@click.option("--headroom", type=click.FloatRange(0, 1, max_open=True),
-              help="Fraction of each host kept free (policy override).")
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    required=True,
+    metavar="FILE",
+    help="Snapshot document (v1 JSON); '-' reads standard input.",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(["balance", "consolidate", "evacuate"]),
+    help="Override the snapshot policy's objective.",
+)
+@click.option(
+    "--evacuate",
+    "evacuate_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="Host to empty (repeatable); implies --objective evacuate unless given.",
+)
+@click.option(
+    "--headroom",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Fraction of each host kept free (policy override).",
+)
 @click.option("--max-migrations", type=click.IntRange(min=0), help="Cap on migrations.")
 @click.option("--allow-postcopy/--no-postcopy", default=None, help="Allow post-copy switching.")
-@click.option("--capacity-mode", type=click.Choice(["cpu+memory", "cpu-only"]),
-              help="Count memory against capacity, or CPU only.")
-@click.option("--now", type=float, metavar="UNIX_S",
-              help="Planning time (default: the snapshot's taken_at).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--capacity-mode",
+    type=click.Choice(["cpu+memory", "cpu-only"]),
+    help="Count memory against capacity, or CPU only.",
+)
+@click.option(
+    "--now", type=float, metavar="UNIX_S", help="Planning time (default: the snapshot's taken_at)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @click.option("--explain", "explain_vm", metavar="VM", help="Say why VM stays or goes.")
 @click.pass_context
 def plan_command(
@@ -62,8 +83,12 @@ def plan_command(
         changes["objective"] = objective or "evacuate"
     elif objective:
         changes["objective"] = objective
-    for key, value in (("headroom", headroom), ("max_migrations", max_migrations),
-                       ("allow_postcopy", allow_postcopy), ("capacity_mode", capacity_mode)):
+    for key, value in (
+        ("headroom", headroom),
+        ("max_migrations", max_migrations),
+        ("allow_postcopy", allow_postcopy),
+        ("capacity_mode", capacity_mode),
+    ):
         if value is not None:
             changes[key] = value
     policy: Policy = msgspec.structs.replace(snapshot.policy, **changes)

@@ -34,13 +34,32 @@ def render_plan(plan: Plan, console: Console) -> None:
             t.add_row(str(a.wave), a.host, a.action, a.reason)
         console.print(t)
     if plan.moves:
-        t = Table("wave", "vm", "from", "to", "mode", "duration", "downtime", "GiB", "reason",
-                  title="Moves")
+        t = Table(
+            "wave",
+            "vm",
+            "from",
+            "to",
+            "mode",
+            "duration",
+            "downtime",
+            "GiB",
+            "reason",
+            title="Moves",
+        )
         for m in plan.moves:
             e = m.estimate
             reason = m.reason + "".join(f"\n[yellow]! {w}[/]" for w in m.warnings)
-            t.add_row(str(m.wave), m.vm, m.source, m.to, m.mode, _seconds(e.duration_s),
-                      f"{e.downtime_ms:.0f} ms", f"{e.bytes / GIB:.1f}", reason)
+            t.add_row(
+                str(m.wave),
+                m.vm,
+                m.source,
+                m.to,
+                m.mode,
+                _seconds(e.duration_s),
+                f"{e.downtime_ms:.0f} ms",
+                f"{e.bytes / GIB:.1f}",
+                reason,
+            )
         console.print(t)
     if plan.unmovable:
         t = Table("vm", "host", "reason", "detail", title="Cannot move")

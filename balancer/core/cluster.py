@@ -55,14 +55,10 @@ class ClusterState:
         self.raw_cpu = np.array([h.cpu_capacity_cores for h in self.hosts], dtype=np.float64)
         self.raw_mem = np.array([float(h.memory_mib) for h in self.hosts], dtype=np.float64)
         self.cap_cpu = self.raw_cpu * keep
-        self.cap_mem = (
-            np.full(len(self.hosts), np.inf) if self.cpu_only else self.raw_mem * keep
-        )
+        self.cap_mem = np.full(len(self.hosts), np.inf) if self.cpu_only else self.raw_mem * keep
         self.vm_cpu = np.array([vm_cpu_demand(v) for v in self.vms], dtype=np.float64)
         self.vm_mem = np.array([float(v.memory_mib) for v in self.vms], dtype=np.float64)
-        self.original_host = np.array(
-            [self.host_index[v.host] for v in self.vms], dtype=np.int64
-        )
+        self.original_host = np.array([self.host_index[v.host] for v in self.vms], dtype=np.int64)
         self.vm_host = self.original_host.copy()
         self.members: list[set[int]] = [set() for _ in self.hosts]
         for i, h in enumerate(self.vm_host):
@@ -70,9 +66,11 @@ class ClusterState:
         n = len(self.hosts)
         vm_cpu_sum = np.bincount(self.vm_host, weights=self.vm_cpu, minlength=n)
         reported = np.array([h.cpu_used for h in self.hosts], dtype=np.float64)
-        self.overhead_cpu = np.maximum(reported - vm_cpu_sum, 0.0)
-        self.used_cpu = self.overhead_cpu + vm_cpu_sum
-        self.used_mem = np.bincount(self.vm_host, weights=self.vm_mem, minlength=n)
+        self.overhead_cpu: FloatArray = np.maximum(reported - vm_cpu_sum, 0.0)
+        self.used_cpu: FloatArray = self.overhead_cpu + vm_cpu_sum
+        self.used_mem: FloatArray = np.bincount(
+            self.vm_host, weights=self.vm_mem, minlength=n
+        ).astype(np.float64)
 
     # -- queries ---------------------------------------------------------------------
 
@@ -143,7 +141,9 @@ class ClusterState:
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(
-            self.used_cpu.copy(), self.used_mem.copy(), self.vm_host.copy(),
+            self.used_cpu.copy(),
+            self.used_mem.copy(),
+            self.vm_host.copy(),
             [set(m) for m in self.members],
         )
 

@@ -32,7 +32,7 @@ class Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     """Base of every snapshot struct: immutable, keyword-only, unknown fields rejected."""
 
 
-class HostCpu(Model, kw_only=True):
+class HostCpu(Model, frozen=True, kw_only=True):
     vendor: Name
     model: Name
     #: Every CPU feature the host offers, expanded (not only those beyond ``model``).
@@ -43,21 +43,21 @@ class HostCpu(Model, kw_only=True):
     models: tuple[str, ...] | None = None
 
 
-class GuestCpu(Model, kw_only=True):
+class GuestCpu(Model, frozen=True, kw_only=True):
     vendor: Name
     model: Name
     #: Features the guest requires (policy 'require'), beyond what its model implies.
     features: tuple[str, ...] = ()
 
 
-class Versions(Model, kw_only=True):
+class Versions(Model, frozen=True, kw_only=True):
     qemu: Name
     libvirt: Name
     kernel: str = ""
     os: str = ""
 
 
-class Power(Model, kw_only=True):
+class Power(Model, frozen=True, kw_only=True):
     """Power draw by CPU utilization: ``idle_w``..``max_w`` linear, or an 11-point table."""
 
     idle_w: NonNegFloat | None = None
@@ -66,7 +66,7 @@ class Power(Model, kw_only=True):
     table_w: tuple[NonNegFloat, ...] | None = None
 
 
-class Host(Model, kw_only=True):
+class Host(Model, frozen=True, kw_only=True):
     name: Name
     state: HostState
     uri: Name
@@ -90,19 +90,19 @@ class Host(Model, kw_only=True):
         return float(self.cpu.cores) if self.cpu_capacity is None else self.cpu_capacity
 
 
-class Disk(Model, kw_only=True):
+class Disk(Model, frozen=True, kw_only=True):
     pool: Name
     shared: bool
     bytes: NonNegInt = 0
 
 
-class Devices(Model, kw_only=True):
+class Devices(Model, frozen=True, kw_only=True):
     hostdev: NonNegInt = 0
     sriov: NonNegInt = 0
     mdev: NonNegInt = 0
 
 
-class Vm(Model, kw_only=True):
+class Vm(Model, frozen=True, kw_only=True):
     name: Name
     host: Name
     state: VmState
@@ -124,21 +124,21 @@ class Vm(Model, kw_only=True):
     working_set_mib: NonNegFloat | None = None
 
 
-class AffinityRule(Model, kw_only=True, tag_field="type", tag="affinity"):
+class AffinityRule(Model, frozen=True, kw_only=True, tag_field="type", tag="affinity"):
     """The VMs run on one host (``hard``) or preferably do (soft)."""
 
     vms: tuple[Name, ...]
     hard: bool = True
 
 
-class AntiAffinityRule(Model, kw_only=True, tag_field="type", tag="anti-affinity"):
+class AntiAffinityRule(Model, frozen=True, kw_only=True, tag_field="type", tag="anti-affinity"):
     """No two of the VMs run on one host (``hard``) or preferably do not (soft)."""
 
     vms: tuple[Name, ...]
     hard: bool = True
 
 
-class PinRule(Model, kw_only=True, tag_field="type", tag="pin"):
+class PinRule(Model, frozen=True, kw_only=True, tag_field="type", tag="pin"):
     """The VM runs only on one of ``hosts``."""
 
     vm: Name
@@ -148,13 +148,13 @@ class PinRule(Model, kw_only=True, tag_field="type", tag="pin"):
 Rule = AffinityRule | AntiAffinityRule | PinRule
 
 
-class Slots(Model, kw_only=True):
+class Slots(Model, frozen=True, kw_only=True):
     outbound_per_host: PosInt = 2
     inbound_per_host: PosInt = 2
     cluster: PosInt = 5
 
 
-class Policy(Model, kw_only=True):
+class Policy(Model, frozen=True, kw_only=True):
     objective: Objective = "balance"
     evacuate_hosts: tuple[Name, ...] = ()
     #: Fraction of each host's CPU and memory kept free.
@@ -174,7 +174,7 @@ class Policy(Model, kw_only=True):
     bandwidth_mib_s: PosFloat | None = None
 
 
-class Snapshot(Model, kw_only=True):
+class Snapshot(Model, frozen=True, kw_only=True):
     version: Literal[1]
     taken_at: NonNegFloat
     generation: NonNegInt

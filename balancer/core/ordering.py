@@ -91,4 +91,3 @@ def _partner_on(p: Planning, v: int, dst: int) -> bool:
         if s.host_of(s.vm_index[other]) == dst:
             return True
     return False
-

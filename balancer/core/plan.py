@@ -14,7 +14,7 @@ class Doc(msgspec.Struct, frozen=True, kw_only=True):
     """Base of the plan's structs."""
 
 
-class MoveEstimate(Doc, kw_only=True):
+class MoveEstimate(Doc, frozen=True, kw_only=True):
     duration_s: float
     downtime_ms: float
     bytes: int
@@ -22,7 +22,7 @@ class MoveEstimate(Doc, kw_only=True):
     converges: bool = True
 
 
-class Move(Doc, kw_only=True):
+class Move(Doc, frozen=True, kw_only=True):
     vm: str
     source: str = msgspec.field(name="from")
     to: str
@@ -33,28 +33,28 @@ class Move(Doc, kw_only=True):
     warnings: tuple[str, ...] = ()
 
 
-class PowerAction(Doc, kw_only=True):
+class PowerAction(Doc, frozen=True, kw_only=True):
     host: str
     action: Literal["on", "off"]
     wave: int
     reason: str
 
 
-class Unmovable(Doc, kw_only=True):
+class Unmovable(Doc, frozen=True, kw_only=True):
     vm: str
     host: str
     reason: str
     detail: str
 
 
-class Spread(Doc, kw_only=True):
+class Spread(Doc, frozen=True, kw_only=True):
     """Standard deviation of utilization (0..1) across active hosts."""
 
     cpu: float
     memory: float
 
 
-class Summary(Doc, kw_only=True):
+class Summary(Doc, frozen=True, kw_only=True):
     objective: str
     active_hosts_before: int
     active_hosts_after: int
@@ -69,7 +69,7 @@ class Summary(Doc, kw_only=True):
     overloaded_hosts_after: int
 
 
-class Plan(Doc, kw_only=True):
+class Plan(Doc, frozen=True, kw_only=True):
     version: int = 1
     generation: int
     taken_at: float

@@ -59,8 +59,7 @@ def plan(snapshot: Snapshot, policy: Policy | None = None, *, now: float | None 
     summary = Summary(
         objective=policy.objective,
         active_hosts_before=int(on_before.sum()),
-        active_hosts_after=int(on_before.sum())
-        + sum(1 if a.action == "on" else -1 for a in power),
+        active_hosts_after=int(on_before.sum()) + sum(1 if a.action == "on" else -1 for a in power),
         spread_before=Spread(cpu=spread_before[0], memory=spread_before[1]),
         spread_after=Spread(cpu=spread_after[0], memory=spread_after[1]),
         migrations=len(moves),
@@ -137,8 +136,7 @@ def _power_actions(p: Planning, ordering: Ordering, last_wave: int) -> list[Powe
     left_in: dict[int, int] = {}
     for m in ordering.moves:
         left_in[m.source] = max(left_in.get(m.source, 0), m.wave)
-    for h in np.flatnonzero(p.accepting & p.was_active):
-        h = int(h)
+    for h in (int(x) for x in np.flatnonzero(p.accepting & p.was_active)):
         if s.members[h] or h in p.sources:
             continue
         actions.append(

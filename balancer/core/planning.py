@@ -112,7 +112,8 @@ class Planning:
             if not evacuating and last is not None and self.now - last < self.policy.cooldown_s:
                 left = self.policy.cooldown_s - (self.now - last)
                 return Verdict.reject(
-                    Reason.COOLDOWN, f"{vm.name} migrated {self.now - last:.0f} s ago ({left:.0f} s left)"
+                    Reason.COOLDOWN,
+                    f"{vm.name} migrated {self.now - last:.0f} s ago ({left:.0f} s left)",
                 )
         return PASS
 
@@ -234,7 +235,7 @@ def _capacity_per_watt(p: Planning, h: int) -> float:
     watts = 0.0
     if power is not None:
         watts = power.table_w[-1] if power.table_w else (power.max_w or 0.0)
-    cap = p.state.raw_cpu[h] / max(float(p.state.raw_cpu.max()), 1e-9) + p.state.raw_mem[
-        h
-    ] / max(float(p.state.raw_mem.max()), 1e-9)
+    s = p.state
+    cap = float(s.raw_cpu[h] / max(float(s.raw_cpu.max()), 1e-9))
+    cap += float(s.raw_mem[h] / max(float(s.raw_mem.max()), 1e-9))
     return cap / watts if watts > 0 else cap

@@ -48,9 +48,7 @@ class RuleIndex:
         groups: dict[str, set[str]] = {}
         for vm in parent:
             groups.setdefault(find(vm), set()).add(vm)
-        together = {
-            vm: frozenset(members - {vm}) for members in groups.values() for vm in members
-        }
+        together = {vm: frozenset(members - {vm}) for members in groups.values() for vm in members}
         return RuleIndex(
             pins=pins,
             together={k: v for k, v in together.items() if v},

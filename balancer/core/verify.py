@@ -67,11 +67,11 @@ def violations(snapshot: Snapshot, policy: Policy, plan: Plan) -> list[str]:
     for a in plan.power:
         if a.action == "off" and state.members[state.host_index[a.host]]:
             problems.append(f"power off {a.host}, which still has VMs")
-    for vm, others in ctx.rules.together.items():
-        here = state.host_of(state.vm_index[vm])
+    for name, others in ctx.rules.together.items():
+        here = state.host_of(state.vm_index[name])
         for other in others:
-            if state.host_of(state.vm_index[other]) != here and _moved(plan, vm, other):
-                problems.append(f"{vm} and {other} must share a host")
+            if state.host_of(state.vm_index[other]) != here and _moved(plan, name, other):
+                problems.append(f"{name} and {other} must share a host")
     return problems
 
 

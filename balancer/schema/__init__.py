@@ -31,4 +31,3 @@ def render(schema: dict[str, Any]) -> str:
 
 def snapshot_schema_text() -> str:
     return files("balancer.schema").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-

@@ -51,14 +51,10 @@ REGISTRY: dict[str, Filter] = {
 
 HOST_FILTERS: tuple[Filter, ...] = tuple(f for f in REGISTRY.values() if f.KIND == "host")
 VM_FILTERS: tuple[Filter, ...] = tuple(f for f in REGISTRY.values() if f.KIND == "vm")
-PLACEMENT_FILTERS: tuple[Filter, ...] = tuple(
-    f for f in REGISTRY.values() if f.KIND == "placement"
-)
+PLACEMENT_FILTERS: tuple[Filter, ...] = tuple(f for f in REGISTRY.values() if f.KIND == "placement")
 
 
-def first_rejection(
-    filters: tuple[Filter, ...], vm: Vm, dest: Host, ctx: FilterContext
-) -> Verdict:
+def first_rejection(filters: tuple[Filter, ...], vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
     """The first filter that refuses ``dest`` for ``vm``, or ``PASS``."""
     for f in filters:
         verdict = f.check(vm, dest, ctx)

@@ -18,13 +18,32 @@ GENERIC = frozenset({"qemu64", "qemu32", "kvm64", "kvm32", "core2duo", "pentium"
 #: QEMU's named x86 models by vendor line, oldest first.
 LINEAGE: dict[str, tuple[str, ...]] = {
     "intel": (
-        "Conroe", "Penryn", "Nehalem", "Westmere", "SandyBridge", "IvyBridge", "Haswell",
-        "Broadwell", "Skylake-Client", "Skylake-Server", "Cascadelake-Server", "Cooperlake",
-        "Icelake-Server", "SapphireRapids", "GraniteRapids",
+        "Conroe",
+        "Penryn",
+        "Nehalem",
+        "Westmere",
+        "SandyBridge",
+        "IvyBridge",
+        "Haswell",
+        "Broadwell",
+        "Skylake-Client",
+        "Skylake-Server",
+        "Cascadelake-Server",
+        "Cooperlake",
+        "Icelake-Server",
+        "SapphireRapids",
+        "GraniteRapids",
     ),
     "amd": (
-        "Opteron_G1", "Opteron_G2", "Opteron_G3", "Opteron_G4", "Opteron_G5", "EPYC",
-        "EPYC-Rome", "EPYC-Milan", "EPYC-Genoa",
+        "Opteron_G1",
+        "Opteron_G2",
+        "Opteron_G3",
+        "Opteron_G4",
+        "Opteron_G5",
+        "EPYC",
+        "EPYC-Rome",
+        "EPYC-Milan",
+        "EPYC-Genoa",
     ),
 }
 _RANK = {m.lower(): (line, i) for line, ms in LINEAGE.items() for i, m in enumerate(ms)}

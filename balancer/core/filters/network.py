@@ -17,7 +17,5 @@ class NetworkFilter:
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         missing = sorted(set(vm.networks) - set(dest.networks))
         if missing:
-            return Verdict.reject(
-                Reason.NETWORK, f"{dest.name} lacks network {', '.join(missing)}"
-            )
+            return Verdict.reject(Reason.NETWORK, f"{dest.name} lacks network {', '.join(missing)}")
         return PASS

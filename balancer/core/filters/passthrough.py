@@ -12,8 +12,9 @@ from balancer.core.reasons import PASS, Reason, Verdict
 
 def passthrough_verdict(vm: Vm) -> Verdict:
     d = vm.devices
-    kinds = [f"{n} {k}" for k, n in (("hostdev", d.hostdev), ("SR-IOV", d.sriov), ("mdev", d.mdev))
-             if n]
+    kinds = [
+        f"{n} {k}" for k, n in (("hostdev", d.hostdev), ("SR-IOV", d.sriov), ("mdev", d.mdev)) if n
+    ]
     if kinds:
         return Verdict.reject(Reason.PASSTHROUGH, f"{vm.name} has {', '.join(kinds)} device(s)")
     return PASS

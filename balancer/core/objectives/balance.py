@@ -5,7 +5,8 @@ the imbalance the most, and make it only if the gain exceeds its cost (estimated
 migration seconds × ``move_cost_per_s``). The imbalance is the sum over the hosts that
 are on of the squared deviation of their CPU utilization from the mean (plus the same for
 memory in ``cpu+memory`` mode): unlike the standard deviation, what one move gains does
-not shrink as the cluster grows, so one cost threshold suits 5 hosts and 10,000. Relieving a host over its headroom counts
+not shrink as the cluster grows, so one cost threshold suits 5 hosts and 10,000.
+Relieving a host over its headroom counts
 extra, so overloads go first. Each VM moves at most once per plan; VMs in their
 cooldown stay; ``max_migrations`` caps the plan.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from balancer.core.cluster import FloatArray
 from balancer.core.migration_model import estimate
 from balancer.core.planning import BoolArray, Item, Planning
 
@@ -117,9 +119,10 @@ def _relief(p: Planning, src: int, items: list[Item]) -> np.ndarray:
     s = p.state
     over_cpu = max(0.0, float(s.used_cpu[src] - s.cap_cpu[src]))
     over_mem = 0.0 if s.cpu_only else max(0.0, float(s.used_mem[src] - s.cap_mem[src]))
-    cpu = np.array([min(it.cpu, over_cpu) for it in items]) / s.raw_cpu[src]
-    mem = np.array([min(it.mem, over_mem) for it in items]) / s.raw_mem[src]
-    return cpu + mem
+    cpu = np.array([min(it.cpu, over_cpu) for it in items]) / float(s.raw_cpu[src])
+    mem = np.array([min(it.mem, over_mem) for it in items]) / float(s.raw_mem[src])
+    relief: FloatArray = cpu + mem
+    return relief
 
 
 def _items_on(p: Planning, src: int) -> list[Item]:
@@ -152,9 +155,7 @@ def _imbalance(p: Planning, online: BoolArray) -> float:
     return total
 
 
-def _imbalance_after(
-    p: Planning, online: BoolArray, items: list[Item], src: int
-) -> np.ndarray:
+def _imbalance_after(p: Planning, online: BoolArray, items: list[Item], src: int) -> np.ndarray:
     """The imbalance after moving each item (rows) from ``src`` to each host (columns)."""
     s = p.state
     n = float(online.sum())

@@ -187,9 +187,9 @@ def _pack(p: Planning, kept: BoolArray, pool: BoolArray, keys: _Keys) -> Item | 
             s.restore(checkpoint)
             return item
         push(item)
-    for h in np.flatnonzero(kept):
-        while s.overloaded(int(h)):
-            victims = _movable_on(p, int(h), None, keys)
+    for h in (int(x) for x in np.flatnonzero(kept)):
+        while s.overloaded(h):
+            victims = _movable_on(p, h, None, keys)
             if not victims:
                 break
             push(max(victims, key=keys))
@@ -222,9 +222,7 @@ def _fits_home(p: Planning, item: Item, home: int) -> bool:
     return not (p.rules.apart and p.apart_mask(item)[home])
 
 
-def _movable_on(
-    p: Planning, h: int, limit: tuple[float, int] | None, keys: _Keys
-) -> list[Item]:
+def _movable_on(p: Planning, h: int, limit: tuple[float, int] | None, keys: _Keys) -> list[Item]:
     """Items placed on ``h`` that may be evicted (smaller than ``limit`` when given)."""
     out = []
     seen = set()
