@@ -47,21 +47,28 @@ def host_class_key(host: Host, evacuating: bool) -> Hashable:
     )
 
 
-def vm_signature(vm: Vm, source: Host) -> Hashable:
+def source_key(source: Host) -> Hashable:
+    """What the host filters read of a VM's source host."""
     return (
-        vm.state,
-        vm.cpu.vendor.lower(),
-        vm.cpu.model,
-        frozenset(vm.cpu.features),
-        vm.numa_pinned,
-        frozenset((d.pool, d.shared) for d in vm.disks),
-        frozenset(vm.networks),
-        (vm.devices.hostdev, vm.devices.sriov, vm.devices.mdev),
-        vm.machine_type,
         source.numa_nodes,
         major(source.versions.qemu),
         major(source.versions.libvirt),
         is_session_uri(source.uri),
+    )
+
+
+def vm_signature(vm: Vm, source: Hashable) -> Hashable:
+    """What the host filters read of a VM (``source``: its source host's ``source_key``).
+    Tuples, not sets: VMs listing the same facts in another order only cost a cache entry."""
+    return (
+        vm.state,
+        vm.cpu,
+        vm.numa_pinned,
+        tuple((d.pool, d.shared) for d in vm.disks),
+        vm.networks,
+        vm.devices,
+        vm.machine_type,
+        source,
     )
 
 
@@ -86,12 +93,21 @@ class CompatIndex:
         #: Signature -> hosts passing the host filters (shared, never mutated).
         self._cache: dict[Hashable, BoolArray] = {}
         self._signature: dict[str, Hashable] = {}
+        self._sources: dict[str, Hashable] = {}
         self._host_index = ctx.state.host_index
 
-    def _hosts_passing(self, vm: Vm) -> BoolArray:
+    def signature(self, vm: Vm) -> Hashable:
         key = self._signature.get(vm.name)
         if key is None:
-            key = self._signature[vm.name] = vm_signature(vm, self._ctx.source(vm))
+            source = self._sources.get(vm.host)
+            if source is None:
+                source = self._sources[vm.host] = source_key(self._ctx.source(vm))
+            key = self._signature[vm.name] = vm_signature(vm, source)
+        return key
+
+    def hosts_passing(self, vm: Vm) -> BoolArray:
+        """Hosts passing the host filters, the VM's own included (shared: do not modify)."""
+        key = self.signature(vm)
         ok = self._cache.get(key)
         if ok is None:
             by_class = np.array(
@@ -105,7 +121,7 @@ class CompatIndex:
 
     def mask(self, vm: Vm) -> BoolArray:
         """Hosts passing the host filters, then the vm filters (same host, pin rules)."""
-        ok = self._hosts_passing(vm).copy()
+        ok = self.hosts_passing(vm).copy()
         ok[self._host_index[vm.host]] = False
         pinned = self._ctx.rules.pins.get(vm.name)
         if pinned is not None:

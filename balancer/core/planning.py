@@ -25,6 +25,7 @@ from balancer.core.reasons import PASS, Reason, Verdict
 from balancer.core.rules import RuleIndex
 
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 _ALL_FILTERS = tuple(REGISTRY.values())
 
 
@@ -75,7 +76,11 @@ class Planning:
         s = self.state
         seen: set[int] = set()
         items: list[Item] = []
+        together = self.rules.together
         for i, vm in enumerate(s.vms):
+            if vm.name not in together:
+                items.append(Item((i,), float(s.vm_cpu[i]), float(s.vm_mem[i])))
+                continue
             if i in seen:
                 continue
             group = tuple(s.vm_index[n] for n in self.rules.group_of(vm.name))
@@ -142,6 +147,14 @@ class Planning:
             mask &= self.compat.mask(self.state.vms[v])
         return mask
 
+    def _static_cols(self, item: Item, cols: IntArray) -> BoolArray:
+        if len(item.vms) == 1:
+            vm = self.state.vms[item.vms[0]]
+            if vm.name not in self.rules.pins:
+                # Same as static_mask(item)[cols] (the own host is excluded by the caller).
+                return self.compat.hosts_passing(vm)[cols]
+        return self.static_mask(item)[cols]
+
     def apart_mask(self, item: Item) -> BoolArray:
         """Hosts that hold a VM the item must not share a host with (hard anti-affinity)."""
         s = self.state
@@ -165,22 +178,20 @@ class Planning:
             mask[here] = False
         return mask
 
-    def candidates_many(self, items: list[Item]) -> BoolArray:
-        """``candidates`` for several items at once (one row per item)."""
+    def candidates_many(self, items: list[Item], cols: IntArray) -> BoolArray:
+        """``candidates`` for several items (rows) over the hosts ``cols`` (columns)."""
         s = self.state
         cpu = np.array([it.cpu for it in items])[:, None]
         mem = np.array([it.mem for it in items])[:, None]
-        mask = np.vstack([self.static_mask(it) for it in items])
-        mask &= self.accepting[None, :]
-        mask &= s.used_cpu[None, :] + cpu <= s.cap_cpu[None, :] + EPS
+        mask = np.vstack([self._static_cols(it, cols) for it in items])
+        mask &= self.accepting[cols][None, :]
+        mask &= s.used_cpu[cols][None, :] + cpu <= s.cap_cpu[cols][None, :] + EPS
         if not s.cpu_only:
-            mask &= s.used_mem[None, :] + mem <= s.cap_mem[None, :] + EPS
+            mask &= s.used_mem[cols][None, :] + mem <= s.cap_mem[cols][None, :] + EPS
         for row, item in enumerate(items):
             if self.rules.apart:
-                mask[row] &= ~self.apart_mask(item)
-            here = s.host_of(item.vms[0])
-            if here != UNPLACED:
-                mask[row, here] = False
+                mask[row] &= ~self.apart_mask(item)[cols]
+            mask[row] &= cols != s.host_of(item.vms[0])
         return mask
 
     def place(self, item: Item, host: int, reason: str) -> None:

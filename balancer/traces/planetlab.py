@@ -29,6 +29,8 @@ from balancer.core.models import (
     Versions,
     Vm,
 )
+from balancer.errors import TraceError
+from balancer.traces.trace import Trace, make_trace
 
 STEP_S = 300
 STEPS = 288
@@ -84,6 +86,21 @@ def load_day(day_dir: str | Path) -> tuple[list[str], FloatMatrix]:
         raise FileNotFoundError(f"no trace files in {day_dir}")
     rows = [np.loadtxt(f, dtype=np.float64, ndmin=1)[:STEPS] for f in files]
     return [f.name for f in files], np.vstack(rows)
+
+
+def load_trace(day_dir: str | Path) -> Trace:
+    """One day as a ``Trace`` (CPU only): one file per VM, one integer CPU % a line."""
+    folder = Path(day_dir)
+    if not folder.is_dir():
+        raise TraceError(f"{folder} is not a folder of PlanetLab trace files")
+    rows: dict[str, tuple[FloatMatrix, FloatMatrix | None]] = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            values = np.array(path.read_text().split(), dtype=np.float64)
+        except (OSError, ValueError) as exc:
+            raise TraceError(f"{path}: not a column of numbers ({exc})") from None
+        rows[path.name] = (values[:STEPS], None)
+    return make_trace("planetlab", str(folder), rows)
 
 
 def vm_type(j: int, n_vms: int) -> VmType:

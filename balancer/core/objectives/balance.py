@@ -6,9 +6,9 @@ migration seconds × ``move_cost_per_s``). The imbalance is the sum over the hos
 are on of the squared deviation of their CPU utilization from the mean (plus the same for
 memory in ``cpu+memory`` mode): unlike the standard deviation, what one move gains does
 not shrink as the cluster grows, so one cost threshold suits 5 hosts and 10,000.
-Relieving a host over its headroom counts
-extra, so overloads go first. Each VM moves at most once per plan; VMs in their
-cooldown stay; ``max_migrations`` caps the plan.
+Relieving a host over its headroom counts extra, so overloads go first. Destinations are
+the ``DESTINATIONS`` least loaded hosts. Each VM moves at most once per plan; VMs in
+their cooldown stay; ``max_migrations`` caps the plan.
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ import numpy as np
 
 from balancer.core.cluster import FloatArray
 from balancer.core.migration_model import estimate
-from balancer.core.planning import BoolArray, Item, Planning
+from balancer.core.planning import BoolArray, IntArray, Item, Planning
 
 #: How many of the most loaded hosts to try before giving up an iteration.
 SOURCES_PER_ROUND = 3
+#: Destinations weighed per move: the least loaded hosts that are on (all of them in
+#: clusters up to this size). Keeps one move O(hosts) on 10,000-host clusters.
+DESTINATIONS = 256
 #: Weight of one host-capacity of overload relieved, against spread (0..1) gained.
 OVERLOAD_WEIGHT = 10.0
 
@@ -67,8 +70,17 @@ def _best_move(p: Planning, stuck: set[int], budget: int) -> Candidate | None:
     hosts = np.flatnonzero(online)
     if len(hosts) < 2:
         return None
-    pressure = np.maximum(s.used_cpu / s.raw_cpu, 0 if s.cpu_only else s.used_mem / s.raw_mem)
-    order = hosts[np.argsort(-pressure[hosts], kind="stable")]
+    pressure = s.used_cpu / s.raw_cpu
+    if not s.cpu_only:
+        pressure = np.maximum(pressure, s.used_mem / s.raw_mem)
+    # The most loaded hosts first (as many as may be needed), the least loaded as targets.
+    want = min(len(hosts), SOURCES_PER_ROUND + len(stuck) + 1)
+    top = hosts[np.argpartition(-pressure[hosts], want - 1)[:want]]
+    order = top[np.argsort(-pressure[top], kind="stable")]
+    if len(hosts) > DESTINATIONS:
+        cols = hosts[np.argpartition(pressure[hosts], DESTINATIONS - 1)[:DESTINATIONS]]
+    else:
+        cols = hosts
     tried = 0
     for src in order:
         if tried >= SOURCES_PER_ROUND:
@@ -76,24 +88,26 @@ def _best_move(p: Planning, stuck: set[int], budget: int) -> Candidate | None:
         if int(src) in stuck:
             continue
         tried += 1
-        best = _best_from(p, int(src), online, budget)
+        best = _best_from(p, int(src), online, budget, cols)
         if best is not None:
             return best
         stuck.add(int(src))
     return None
 
 
-def _best_from(p: Planning, src: int, online: BoolArray, budget: int) -> Candidate | None:
-    """The best move of one VM (or affinity group) off ``src``, all candidates at once."""
+def _best_from(
+    p: Planning, src: int, online: BoolArray, budget: int, cols: IntArray
+) -> Candidate | None:
+    """The best move of one VM (or affinity group) off ``src`` to one of ``cols``."""
     s = p.state
     items = [it for it in _items_on(p, src) if len(it.vms) <= budget]
     if not items:
         return None
-    masks = p.candidates_many(items)
+    masks = p.candidates_many(items, cols)
     if not masks.any():
         return None
     base = _imbalance(p, online)
-    after = _imbalance_after(p, online, items, src)
+    after = _imbalance_after(p, online, items, src, cols)
     after[~masks] = np.inf
     relief = _relief(p, src, items)
     best: Candidate | None = None
@@ -101,7 +115,7 @@ def _best_from(p: Planning, src: int, online: BoolArray, budget: int) -> Candida
         k = int(np.argmin(after[i]))
         if not np.isfinite(after[i, k]):
             break
-        item, dest = items[int(i)], k
+        item, dest = items[int(i)], int(cols[k])
         gain = base - float(after[i, k])
         cost = sum(
             estimate(s.vms[v], s.hosts[src], s.hosts[dest], p.policy).duration_s for v in item.vms
@@ -114,7 +128,7 @@ def _best_from(p: Planning, src: int, online: BoolArray, budget: int) -> Candida
     return best
 
 
-def _relief(p: Planning, src: int, items: list[Item]) -> np.ndarray:
+def _relief(p: Planning, src: int, items: list[Item]) -> FloatArray:
     """How much of ``src``'s overload (in host capacities) moving each item relieves."""
     s = p.state
     over_cpu = max(0.0, float(s.used_cpu[src] - s.cap_cpu[src]))
@@ -155,11 +169,13 @@ def _imbalance(p: Planning, online: BoolArray) -> float:
     return total
 
 
-def _imbalance_after(p: Planning, online: BoolArray, items: list[Item], src: int) -> np.ndarray:
-    """The imbalance after moving each item (rows) from ``src`` to each host (columns)."""
+def _imbalance_after(
+    p: Planning, online: BoolArray, items: list[Item], src: int, cols: IntArray
+) -> FloatArray:
+    """The imbalance after moving each item (rows) from ``src`` to each of ``cols``."""
     s = p.state
     n = float(online.sum())
-    total = np.zeros((len(items), len(s.hosts)))
+    total = np.zeros((len(items), len(cols)))
     amounts = [np.array([it.cpu for it in items])]
     if not s.cpu_only:
         amounts.append(np.array([it.mem for it in items]))
@@ -168,8 +184,9 @@ def _imbalance_after(p: Planning, online: BoolArray, items: list[Item], src: int
         s1, s2 = float(u.sum()), float((u * u).sum())
         us = float(u[src])
         ds = (amount / raw[src])[:, None]
-        dd = amount[:, None] / raw[None, :]
+        dd = amount[:, None] / raw[cols][None, :]
+        uc = u[cols][None, :]
         s1n = s1 - ds + dd
-        s2n = s2 - us * us + (us - ds) ** 2 - u * u + (u + dd) ** 2
+        s2n = s2 - us * us + (us - ds) ** 2 - uc * uc + (uc + dd) ** 2
         total += np.maximum(s2n - s1n * s1n / n, 0.0)
     return total

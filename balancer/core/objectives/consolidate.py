@@ -4,27 +4,27 @@ and powered off. When the active hosts cannot hold the load, ``off`` hosts are p
 1. Rank the hosts that may hold VMs: hosts with VMs that cannot move first, then active
    before off, then by how many VMs already run there (each one that stays is a
    migration saved), then by the memory they hold, their size and their efficiency.
-2. Start from the smallest prefix of that ranking whose capacity covers the demand; while
-   ``pack`` fails, add the best-ranked host that could take the VM that found no place
-   (1, 2, 4, ... hosts at a time, then bisect back to the fewest that pack).
+2. Start from the smallest prefix of that ranking whose capacity covers the demand.
 3. ``pack`` keeps every VM of a kept host where it is, then places the VMs of the other
    hosts largest first, best fit (the stacking weighers); when a VM fits nowhere it
    evicts smaller VMs from one kept host (the fewest that make room) and places them
-   later. Evicted VMs are always smaller than the VM that evicted them, so this ends.
+   later; when even that fails, it keeps the best-ranked host that could take the VM.
+   Evicted VMs are always smaller than the VM that evicted them, so this ends.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Hashable
 
 import numpy as np
 
-from balancer.core.cluster import EPS
+from balancer.core.cluster import EPS, Checkpoint
 from balancer.core.planning import BoolArray, Item, Planning
 from balancer.core.weighers import STACK, choose
 
 #: Hosts examined per eviction (the emptiest in the item's binding dimension first).
-EVICTION_HOSTS = 32
+EVICTION_HOSTS = 8
 
 
 def consolidate(p: Planning) -> None:
@@ -33,73 +33,79 @@ def consolidate(p: Planning) -> None:
     hosts = [int(h) for h in np.flatnonzero(pool)]
     if not hosts:
         return
-    forced = _forced_hosts(p, pool)
+    fixed = _fixed_items(p, pool)
+    forced = {p.state.host_of(v) for v in fixed}
     binding = _binding_capacity(p, pool)
     ranked = sorted(hosts, key=lambda h: _rank_key(p, h, forced, binding))
-    keys = _Keys(p)
-    base = ranked[: max(_lower_bound(p, ranked), len(forced), 1)]
-    added: list[int] = []
-    kept = _kept(len(s.hosts), base, added)
+    keys = _Keys(p, fixed)
+    kept = np.zeros(len(s.hosts), dtype=np.bool_)
+    kept[ranked[: max(_lower_bound(p, ranked), len(forced), 1)]] = True
     start, start_reasons = s.checkpoint(), dict(p.move_reason)
-    failed = _pack(p, kept, pool, keys)
-    step = 1
-    while failed is not None:
-        good = len(added)
-        for _ in range(step):
-            grow = _next_host(p, failed, kept, ranked)
-            if grow is None:
-                return  # no set of hosts holds the load: leave the placement alone
-            kept[grow] = True
-            added.append(grow)
-        step *= 2
-        failed = _pack(p, kept, pool, keys)
-    if step > 2:
-        # The last growth may have overshot: find the shortest prefix of ``added`` that packs.
-        low, high = good, len(added)
-        checkpoint = p.state.checkpoint()
-        reasons = dict(p.move_reason)
-        while high - low > 1:
-            mid = (low + high) // 2
-            p.state.restore(start)
-            p.move_reason = dict(start_reasons)
-            if _pack(p, _kept(len(s.hosts), base, added[:mid]), pool, keys) is None:
-                high, checkpoint, reasons = mid, p.state.checkpoint(), dict(p.move_reason)
-            else:
-                low = mid
-        p.state.restore(checkpoint)
-        p.move_reason = reasons
-        kept = _kept(len(s.hosts), base, added[:high])
+    grown = kept.copy()
+    if _pack(p, grown, pool, keys, ranked) is not None:
+        return  # no set of hosts holds the load: leave the placement alone
+    if (grown != kept).any():
+        # Hosts kept along the way lost their VMs before they were kept: pack once more
+        # with every kept host's VMs staying from the start (fewer migrations).
+        first, first_reasons = s.checkpoint(), dict(p.move_reason)
+        s.restore(start)
+        p.move_reason = dict(start_reasons)
+        again = grown.copy()
+        if _pack(p, again, pool, keys, ranked) is not None or _moves(p) > _moves_in(first, p):
+            s.restore(first)
+            p.move_reason = first_reasons
+        else:
+            grown = again
+    kept = grown
     for h in np.flatnonzero(kept & p.off):
         if s.members[int(h)]:
             p.accepting[h] = True
             p.power_on[int(h)] = "consolidate: the active hosts cannot hold the load"
 
 
-def _kept(n: int, base: list[int], added: list[int]) -> BoolArray:
-    kept = np.zeros(n, dtype=np.bool_)
-    kept[base] = True
-    kept[added] = True
-    return kept
+def _moves(p: Planning) -> int:
+    return int((p.state.vm_host != p.state.original_host).sum())
 
 
-def _next_host(p: Planning, failed: Item, kept: BoolArray, ranked: list[int]) -> int | None:
-    """The best-ranked host not yet kept, preferring one that could take ``failed``."""
-    fits = p.static_mask(failed)
-    fits[int(p.state.original_host[failed.vms[0]])] = True
-    spare = [h for h in ranked if not kept[h]]
-    for h in spare:
-        if fits[h]:
+def _moves_in(cp: Checkpoint, p: Planning) -> int:
+    return int((cp.vm_host != p.state.original_host).sum())
+
+
+def _next_host(p: Planning, item: Item, kept: BoolArray, ranked: list[int]) -> int | None:
+    """The best-ranked host not yet kept that passes every filter for ``item`` and has
+    room for it (``ranked`` holds only pool hosts)."""
+    ok = p.candidates(item, among=~kept)
+    home = int(p.state.original_host[item.vms[0]])
+    if not kept[home] and _fits_home(p, item, home):
+        ok[home] = True
+    for h in ranked:
+        if ok[h]:
             return h
-    return spare[0] if spare else None
+    return None
 
 
-def _forced_hosts(p: Planning, pool: BoolArray) -> set[int]:
-    """Pool hosts holding a VM that cannot move, or that no other pool host could take."""
+def _fixed_items(p: Planning, pool: BoolArray) -> set[int]:
+    """Items (by first VM) on pool hosts that cannot move, or that no other pool host
+    could take: their hosts stay on, and they are never evicted."""
     out = set()
+    counts: dict[Hashable, int] = {}
     for item in p.items:
         h = p.state.host_of(item.vms[0])
-        if pool[h] and (not p.can_move(item) or not (p.static_mask(item) & pool).any()):
-            out.add(h)
+        if not pool[h]:
+            continue
+        vm = p.state.vms[item.vms[0]]
+        if not p.can_move(item):
+            out.add(item.vms[0])
+        elif len(item.vms) > 1 or vm.name in p.rules.pins:
+            if not (p.static_mask(item) & pool).any():
+                out.add(item.vms[0])
+        else:
+            passing = p.compat.hosts_passing(vm)
+            sig = p.compat.signature(vm)
+            if sig not in counts:
+                counts[sig] = int((passing & pool).sum())
+            if counts[sig] - int(passing[h]) <= 0:
+                out.add(item.vms[0])
     return out
 
 
@@ -148,8 +154,10 @@ def _lower_bound(p: Planning, ranked: list[int]) -> int:
 class _Keys:
     """Packing order: an item's dominant share of the largest host (then its index)."""
 
-    def __init__(self, p: Planning) -> None:
+    def __init__(self, p: Planning, fixed: set[int]) -> None:
         s = p.state
+        #: Items that stay where they are (never evicted).
+        self.fixed = fixed
         cpu_ref = max(float(s.raw_cpu.max()), 1e-9)
         mem_ref = max(float(s.raw_mem.max()), 1.0)
         self._key = {
@@ -164,9 +172,12 @@ class _Keys:
         return self._key[item.vms[0]]
 
 
-def _pack(p: Planning, kept: BoolArray, pool: BoolArray, keys: _Keys) -> Item | None:
-    """Place every VM of the pool on ``kept`` hosts. On failure, leave the state as it
-    was and return the item that found no place."""
+def _pack(
+    p: Planning, kept: BoolArray, pool: BoolArray, keys: _Keys, ranked: list[int]
+) -> Item | None:
+    """Place every VM of the pool on ``kept`` hosts, keeping one more host (``kept`` is
+    updated) whenever a VM fits nowhere even after evictions. On failure, leave the state
+    as it was and return the item that found no place."""
     s = p.state
     checkpoint = s.checkpoint()
     heap: list[tuple[float, int, int]] = []
@@ -205,9 +216,14 @@ def _pack(p: Planning, kept: BoolArray, pool: BoolArray, keys: _Keys) -> Item | 
         else:
             evicted = _evict_for(p, item, kept, keys)
             if evicted is None:
-                s.restore(checkpoint)
-                return item
-            target, victims = evicted
+                grow = _next_host(p, item, kept, ranked)
+                if grow is None:
+                    s.restore(checkpoint)
+                    return item
+                kept[grow] = True
+                target, victims = grow, []
+            else:
+                target, victims = evicted
             for victim in victims:
                 push(victim)
         s.move_all(item.vms, target)
@@ -233,7 +249,7 @@ def _movable_on(p: Planning, h: int, limit: tuple[float, int] | None, keys: _Key
         seen.add(item.vms[0])
         if limit is not None and keys(item) >= limit:
             continue
-        if p.can_move(item):
+        if item.vms[0] not in keys.fixed:
             out.append(item)
     return out
 
