@@ -31,10 +31,12 @@ demo: $(STAMP)
 	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective balance
 	@echo "== consolidate: pack the load on fewest hosts, power the rest off"
 	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective consolidate
-	@echo "== evacuate kvm-03 for maintenance"
-	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective evacuate --evacuate kvm-03
-	@echo "== why does db-primary stay?"
-	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective evacuate --evacuate kvm-03 --explain gpu-render
+	@echo "== evacuate kvm-01 before hardware work"
+	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --evacuate kvm-01
+	@echo "== evacuate kvm-03: two VMs cannot leave it (exit status 3 says so)"
+	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --evacuate kvm-03; test $$? -eq 3
+	@echo "== why does legacy-app stay?"
+	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --evacuate kvm-03 --explain legacy-app
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
