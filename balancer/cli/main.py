@@ -12,9 +12,14 @@ import sys
 import click
 
 from balancer import __version__
+from balancer.cli.agent_cmd import agent_command
+from balancer.cli.executor_cmds import execute_command, worker_command
 from balancer.cli.plan_cmd import plan_command
+from balancer.cli.sim_cmd import sim_group
 from balancer.cli.snapshot_cmd import snapshot_group
+from balancer.cli.state_cmds import export_command, hosts_command, vms_command
 from balancer.errors import BalancerError, InputError
+from balancer.lab.cli import lab
 
 EXIT_INPUT = 2
 
@@ -44,6 +49,14 @@ def main(verbose: int) -> None:
 
 main.add_command(plan_command)
 main.add_command(snapshot_group)
+main.add_command(sim_group)
+main.add_command(agent_command)
+main.add_command(hosts_command)
+main.add_command(vms_command)
+main.add_command(worker_command)
+main.add_command(execute_command)
+main.add_command(lab)
+snapshot_group.add_command(export_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,8 @@ profile=${1:-base}
 case "$profile" in
   base) want=(redis-server libvirt-dev pkg-config) ;;
   lab)  want=(redis-server libvirt-dev pkg-config qemu-system-x86 libvirt-daemon-system
-              libvirt-clients cpio xz-utils busybox-static) ;;
+              libvirt-clients cpio xz-utils busybox-static gcc libc6-dev iproute2
+              util-linux mount) ;;
   prom) want=(prometheus) ;;
   *) echo "usage: $0 base|lab|prom" >&2; exit 2 ;;
 esac
