@@ -1,0 +1,263 @@
+"""Benchmark: can one Redis take every agent's report, and how fast is a snapshot?
+
+    python -m balancer.bench ingest --hosts 10000 --vms-per-host 40 --interval 10
+
+Starts its own redis-server (or uses ``--redis URL``), fills it with one report per host,
+then simulated agents (``--workers`` processes, one connection each) publish every host's
+report once per interval, spread evenly over the interval, with the agent's own code
+(``publish_report``: one MULTI/EXEC round trip). Meanwhile ``snapshot_from_redis`` reads
+the whole cluster a few times. Prints JSON: throughput against the target, whether it was
+sustained (the rate held and no heartbeat could have expired: every report less than
+``ttl - interval`` late), Redis CPU (from INFO, % of one core) and memory, publish
+latencies and snapshot times (under load, and idle afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from balancer.bench.sim_reports import refreshed, simulated_report
+from balancer.state.connect import redis_from_url
+from balancer.state.keys import Keys
+from balancer.state.publish import DEFAULT_HISTORY_LEN, ensure_schema, publish_report
+from balancer.state.report import encode_report
+from balancer.state.snapshot_read import snapshot_from_redis
+
+SNAPSHOT_TARGET_S = 2.0
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    index: int
+    workers: int
+    hosts: int
+    vms_per_host: int
+    interval_s: float
+    duration_s: float
+    history_len: int
+    url: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    reports: int
+    late_s: list[float]
+    latency_ms: list[float]
+    report_bytes: int
+
+
+def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any) -> None:
+    rng = random.Random(args.index)
+    keys = Keys(args.prefix)
+    mine = range(args.index, args.hosts, args.workers)
+    now = time.time()
+    reports = {i: simulated_report(i, args.vms_per_host, now, rng) for i in mine}
+    client = redis_from_url(args.url, timeout_s=60)
+    try:
+        for report in reports.values():
+            publish_report(client, keys, report, history_len=args.history_len)
+        ready.wait()
+        go.wait()
+        t0 = float(t0_box.value)
+        end = t0 + args.duration_s
+        late: list[float] = []
+        latency: list[float] = []
+        sent = 0
+        size = len(encode_report(next(iter(reports.values()))))
+        round_no = 0
+        while True:
+            for i in mine:
+                due = t0 + round_no * args.interval_s + i * args.interval_s / args.hosts
+                if due >= end:
+                    out.put(asdict(WorkerResult(sent, late, latency, size)))
+                    return
+                wait = due - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+                start = time.time()
+                late.append(max(0.0, start - due))
+                reports[i] = refreshed(reports[i], start, rng, round_no + 2)
+                publish_report(client, keys, reports[i], history_len=args.history_len)
+                latency.append((time.time() - start) * 1000)
+                sent += 1
+            round_no += 1
+    finally:
+        client.close()
+
+
+@contextmanager
+def _own_redis() -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("redis-server not found (deploy/bootstrap/system-packages.sh base)")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp),
+            "--save", "", "--appendonly", "no", "--logfile", str(tmp / "redis.log")]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with redis.Redis.from_url(url) as probe:
+                    probe.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"redis-server did not start: {tmp / 'redis.log'}") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _cpu_seconds(client: redis.Redis) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _time_snapshot(client: redis.Redis, keys: Keys) -> tuple[float, int, int, int]:
+    start = time.perf_counter()
+    snap = snapshot_from_redis(client, keys=keys)
+    took = time.perf_counter() - start
+    return took, len(snap.hosts), len(snap.vms), snap.generation
+
+
+def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    keys = Keys(args.prefix)
+    client = redis_from_url(url, timeout_s=120)
+    client.flushdb()
+    ensure_schema(client, keys)
+    ctx = mp.get_context("spawn")
+    ready, go = ctx.Barrier(args.workers + 1), ctx.Barrier(args.workers + 1)
+    t0_box = ctx.Value("d", 0.0)
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_worker,
+            args=(
+                WorkerArgs(
+                    w, args.workers, args.hosts, args.vms_per_host, args.interval,
+                    args.duration, args.history_len, url, args.prefix,
+                ),
+                ready, go, t0_box, out,
+            ),
+        )
+        for w in range(args.workers)
+    ]  # fmt: skip
+    for p in procs:
+        p.start()
+    ready.wait(timeout=600)
+    t0 = time.time() + 0.5
+    t0_box.value = t0
+    go.wait(timeout=60)
+    cpu0 = _cpu_seconds(client)
+    snapshots: list[float] = []
+    shape = (0, 0, 0)
+    for k in range(1, args.snapshots + 1):
+        time.sleep(max(0.0, t0 + k * args.duration / (args.snapshots + 1) - time.time()))
+        took, *rest = _time_snapshot(client, keys)
+        snapshots.append(took)
+        shape = (rest[0], rest[1], rest[2])
+    results = [out.get(timeout=args.duration + 600) for _ in procs]
+    cpu1 = _cpu_seconds(client)
+    elapsed = max(time.time() - t0, args.duration)
+    for p in procs:
+        p.join(timeout=60)
+    idle, *_ = _time_snapshot(client, keys)
+    memory = client.info("memory")
+    client.close()
+    sent = sum(r["reports"] for r in results)
+    late = [x for r in results for x in r["late_s"]]
+    latency = [x for r in results for x in r["latency_ms"]]
+    target = args.hosts / args.interval
+    rate = sent / args.duration
+    ttl = 3 * args.interval
+    return {
+        "hosts": args.hosts,
+        "vms_per_host": args.vms_per_host,
+        "interval_s": args.interval,
+        "duration_s": args.duration,
+        "workers": args.workers,
+        "cpu_count": os.cpu_count(),
+        "reports": sent,
+        "reports_per_s": round(rate, 1),
+        "target_reports_per_s": round(target, 1),
+        "sustained": rate >= 0.98 * target and max(late, default=0.0) < ttl - args.interval,
+        "late_s_p50": round(_pct(late, 0.5), 4),
+        "late_s_p99": round(_pct(late, 0.99), 4),
+        "late_s_max": round(max(late, default=0.0), 4),
+        "publish_ms_p50": round(_pct(latency, 0.5), 3),
+        "publish_ms_p99": round(_pct(latency, 0.99), 3),
+        "report_bytes": results[0]["report_bytes"] if results else 0,
+        "redis_cpu_percent": round((cpu1 - cpu0) / elapsed * 100, 1),
+        "redis_memory_mib": round(int(memory["used_memory"]) / 2**20, 1),
+        "redis_rss_mib": round(int(memory["used_memory_rss"]) / 2**20, 1),
+        "history_len": args.history_len,
+        "snapshot_seconds": round(statistics.median(snapshots), 3) if snapshots else None,
+        "snapshot_seconds_max": round(max(snapshots), 3) if snapshots else None,
+        "snapshot_seconds_idle": round(idle, 3),
+        "target_snapshot_seconds": SNAPSHOT_TARGET_S,
+        "snapshot_hosts": shape[0],
+        "snapshot_vms": shape[1],
+        "snapshot_generation": shape[2],
+        "wall_s": round(elapsed, 1),
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m balancer.bench ingest", description=__doc__)
+    parser.add_argument("--hosts", type=int, default=10_000)
+    parser.add_argument("--vms-per-host", type=int, default=40)
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between reports")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=2, help="agent-simulating processes")
+    parser.add_argument("--snapshots", type=int, default=3, help="snapshots taken under load")
+    parser.add_argument("--history-len", type=int, default=DEFAULT_HISTORY_LEN)
+    parser.add_argument("--prefix", default="kvmb-bench")
+    parser.add_argument("--redis", help="use this Redis (flushes its db!) instead of starting one")
+    args = parser.parse_args(argv)
+    if args.redis:
+        result = run(args, args.redis)
+    else:
+        with _own_redis() as url:
+            result = run(args, url)
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))

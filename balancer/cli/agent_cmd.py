@@ -1,0 +1,136 @@
+"""``balancer agent`` (also the ``balancer-agent`` program): the per-host agent.
+
+Give the Redis URL in ``BALANCER_REDIS_URL`` rather than ``--redis`` to keep a password
+out of the process list; it is never logged either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from balancer.errors import BalancerError, InputError
+from balancer.state.connect import DEFAULT_URL
+from balancer.state.keys import DEFAULT_PREFIX
+from workers.agent.runner import Agent, AgentOptions
+
+log = logging.getLogger(__name__)
+
+
+@click.command("agent")
+@click.option(
+    "--libvirt-uri",
+    required=True,
+    envvar="BALANCER_LIBVIRT_URI",
+    help="libvirt connection to report (qemu:///system; session URIs refused).",
+)
+@click.option(
+    "--redis",
+    "redis_url",
+    envvar="BALANCER_REDIS_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="redis://, rediss:// (TLS) or unix:// URL [env BALANCER_REDIS_URL].",
+)
+@click.option("--host-name", help="Name of this host in the cluster [libvirt's hostname].")
+@click.option(
+    "--advertise-uri", help="libvirt URI other hosts use to reach this one [--libvirt-uri]."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=10.0,
+    show_default=True,
+    help="Seconds between reports.",
+)
+@click.option(
+    "--ttl", type=click.FloatRange(min=0.1), help="Heartbeat lifetime in seconds [3 intervals]."
+)
+@click.option(
+    "--virt-type",
+    type=click.Choice(["auto", "kvm", "qemu"]),
+    default="auto",
+    show_default=True,
+    help="Domain type whose capabilities to report.",
+)
+@click.option(
+    "--shared-pool",
+    "shared_pools",
+    multiple=True,
+    metavar="POOL",
+    help="Report this storage pool as shared (repeatable): for a dir pool on a cluster "
+    "filesystem the mount table does not reveal.",
+)
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix in Redis.")
+@click.option("--once", is_flag=True, help="Publish one report and exit 0 (a scriptable check).")
+def agent_command(
+    *,
+    libvirt_uri: str,
+    redis_url: str,
+    host_name: str | None,
+    advertise_uri: str | None,
+    interval: float,
+    ttl: float | None,
+    virt_type: str,
+    shared_pools: tuple[str, ...],
+    prefix: str,
+    once: bool,
+) -> None:
+    """Report this host's facts and its VMs to Redis every INTERVAL seconds."""
+    options = AgentOptions(
+        libvirt_uri=libvirt_uri,
+        redis_url=redis_url,
+        host_name=host_name,
+        advertise_uri=advertise_uri,
+        interval_s=interval,
+        ttl_s=ttl,
+        virt_type=virt_type,
+        shared_pools=frozenset(shared_pools),
+        prefix=prefix,
+    )
+    agent = Agent(options)
+    try:
+        if once:
+            report = agent.run_once()
+            click.echo(
+                f"published {report.host.name}: {len(report.vms)} VMs, generation "
+                f"{agent.generation}"
+                + (f"; skipped: {'; '.join(report.skipped)}" if report.skipped else "")
+            )
+            return
+        stop = threading.Event()
+
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: stopping", signum)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        agent.run(stop)
+    finally:
+        agent.close()
+
+
+def standalone() -> None:
+    """The ``balancer-agent`` program: the same command, logging at INFO."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        agent_command.main(prog_name="balancer-agent", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.exit(1)
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except BalancerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,167 @@
+"""``balancer snapshot export``, ``balancer hosts``, ``balancer vms``: what the Redis store
+holds, as a v1 snapshot document or as tables with each host's staleness."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import click
+import msgspec
+import redis
+
+from balancer.errors import InputError, RetryableError
+from balancer.snapshot_file import encode_snapshot
+from balancer.state.connect import DEFAULT_URL, redact_url, redis_from_url
+from balancer.state.keys import DEFAULT_PREFIX, Keys
+from balancer.state.listing import HostRow, VmRow, host_rows, vm_rows
+from balancer.state.snapshot_read import (
+    alive_hosts,
+    decode_overrides,
+    decode_reports,
+    read_raw,
+    snapshot_from_redis,
+)
+
+T = TypeVar("T")
+
+redis_option = click.option(
+    "--redis",
+    "redis_url",
+    envvar="BALANCER_REDIS_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Redis URL [env BALANCER_REDIS_URL].",
+)
+prefix_option = click.option(
+    "--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix in Redis."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, one array.")
+
+
+@contextmanager
+def _client(url: str) -> Iterator[redis.Redis]:
+    client = redis_from_url(url)
+    try:
+        yield client
+    except redis.RedisError as exc:
+        raise RetryableError(f"Redis {redact_url(url)}: {exc}") from None
+    finally:
+        client.close()
+
+
+def _write(data: bytes, out: str) -> None:
+    """To standard output, or atomically to a file (a reader never sees half of it)."""
+    if out == "-":
+        sys.stdout.buffer.write(data + b"\n")
+        sys.stdout.flush()
+        return
+    target = Path(out)
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data + b"\n")
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"cannot write {out}: {exc.strerror}", "--out") from None
+
+
+@click.command("export")
+@redis_option
+@prefix_option
+@click.option(
+    "--out",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Where to write the document ('-': standard output).",
+)
+def export_command(redis_url: str, prefix: str, out: str) -> None:
+    """Write the store's current snapshot as a v1 document (what `plan --snapshot` reads)."""
+    with _client(redis_url) as client:
+        snapshot = snapshot_from_redis(client, keys=Keys(prefix))
+    _write(encode_snapshot(snapshot), out)
+    if out != "-":
+        click.echo(
+            f"wrote {out}: generation {snapshot.generation}, {len(snapshot.hosts)} hosts, "
+            f"{len(snapshot.vms)} VMs",
+            err=True,
+        )
+
+
+def _table(rows: Sequence[T], columns: Sequence[tuple[str, Callable[[T], str]]]) -> str:
+    cells = [[h for h, _ in columns]] + [[f(r) for _, f in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
+
+
+def _age(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
+
+
+_HOST_COLUMNS: list[tuple[str, Callable[[HostRow], str]]] = [
+    ("HOST", lambda r: r.name),
+    ("STATE", lambda r: r.state),
+    ("REASON", lambda r: r.reason or "-"),
+    ("AGE", lambda r: _age(r.age_s) + (" STALE" if r.stale else "")),
+    ("CPU", lambda r: f"{r.cpu_used:.1f}/{r.cores}"),
+    ("MEM GiB", lambda r: f"{r.memory_used_mib / 1024:.1f}/{r.memory_mib / 1024:.1f}"),
+    ("VMS", lambda r: str(r.vms)),
+    ("LOAD", lambda r: f"{r.load_1m:.2f}"),
+    ("SKIPPED", lambda r: str(len(r.skipped))),
+]
+_VM_COLUMNS: list[tuple[str, Callable[[VmRow], str]]] = [
+    ("VM", lambda r: r.name),
+    ("HOST", lambda r: r.host),
+    ("STATE", lambda r: r.state),
+    ("VCPUS", lambda r: str(r.vcpus)),
+    ("CPU", lambda r: f"{r.cpu_used:.2f}"),
+    ("MEM MiB", lambda r: str(r.memory_mib)),
+    ("RSS MiB", lambda r: str(r.rss_mib)),
+    ("DIRTY MiB/s", lambda r: f"{r.dirty_rate_mib_s:.1f}"),
+    ("AGE", lambda r: _age(r.age_s) + (" STALE" if r.stale else "")),
+]
+
+
+@click.command("hosts")
+@redis_option
+@prefix_option
+@json_option
+def hosts_command(redis_url: str, prefix: str, as_json: bool) -> None:
+    """List the hosts in the store: state, why, age of the last report, load."""
+    with _client(redis_url) as client:
+        raw = read_raw(client, Keys(prefix))
+    rows = host_rows(decode_reports(raw), alive_hosts(raw), decode_overrides(raw), time.time())
+    if as_json:
+        click.echo(msgspec.json.encode(rows).decode())
+    else:
+        click.echo(_table(rows, _HOST_COLUMNS))
+
+
+@click.command("vms")
+@redis_option
+@prefix_option
+@json_option
+@click.option("--host", "host_name", help="Only the VMs of this host.")
+def vms_command(redis_url: str, prefix: str, as_json: bool, host_name: str | None) -> None:
+    """List the VMs in the store: where, state, load, and whether their host is stale."""
+    with _client(redis_url) as client:
+        raw = read_raw(client, Keys(prefix))
+    rows = vm_rows(decode_reports(raw), alive_hosts(raw), time.time())
+    if host_name is not None:
+        rows = [r for r in rows if r.host == host_name]
+    if as_json:
+        click.echo(msgspec.json.encode(rows).decode())
+    else:
+        click.echo(_table(rows, _VM_COLUMNS))

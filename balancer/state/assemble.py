@@ -1,0 +1,163 @@
+"""From what the store holds to one snapshot: a pure function (no Redis, no clock).
+
+Host state, strongest first:
+
+1. an operator's ``off`` (a powered-off host is silent; its VMs are shut off);
+2. a heartbeat that expired: ``failed``, reason ``stale`` (never receives VMs);
+3. an operator's ``maintenance``, ``draining`` or ``failed``;
+4. the state the agent reported (``active``).
+
+The reason sits in the host label ``kvm-balancer/state-reason``. A VM name reported by
+two hosts (a migration that left the source definition behind) is kept once: running over
+paused over shut off, then a live host over a stale one, then the newest report. Rules
+and the policy may name VMs or hosts that are gone; those names are dropped (a rule left
+with fewer than two VMs, or a pin of an unknown VM, goes too) so the snapshot stays
+consistent; a pin keeps only known hosts, and with none it keeps the VM where it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+from balancer.core.models import (
+    AffinityRule,
+    AntiAffinityRule,
+    Host,
+    PinRule,
+    Policy,
+    Rule,
+    Snapshot,
+    Vm,
+)
+from balancer.core.validate import check
+from balancer.state.overrides import STALE, STATE_REASON_LABEL, HostOverride
+from balancer.state.report import ReportHead
+
+log = logging.getLogger(__name__)
+
+_VM_STATE_RANK = {"running": 2, "paused": 1, "shutoff": 0}
+
+
+@dataclass(frozen=True)
+class StoreContents:
+    """Everything a snapshot is made of, decoded, as read in one transaction."""
+
+    generation: int
+    reports: Sequence[ReportHead]
+    #: Hosts whose heartbeat key exists.
+    alive: frozenset[str]
+    overrides: Mapping[str, HostOverride] = field(default_factory=dict)
+    rules: Sequence[Rule] = ()
+    policy: Policy = field(default_factory=Policy)
+    vm_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    migrated_at: Mapping[str, float] = field(default_factory=dict)
+
+
+def host_state(host: Host, alive: bool, override: HostOverride | None) -> tuple[str, str]:
+    """The host's state in the snapshot and why it differs from the report ('' if not)."""
+    if override is not None and override.state == "off":
+        return "off", override.reason or "operator"
+    if not alive:
+        return "failed", STALE
+    if override is not None:
+        return override.state, override.reason or "operator"
+    return host.state, ""
+
+
+def _host(head: ReportHead, alive: frozenset[str], overrides: Mapping[str, HostOverride]) -> Host:
+    h = head.host
+    state, why = host_state(h, h.name in alive, overrides.get(h.name))
+    if state == h.state and not why:
+        return h
+    return msgspec.structs.replace(h, state=state, labels={**h.labels, STATE_REASON_LABEL: why})
+
+
+def _vm_rank(vm: Vm, alive: bool, collected_at: float) -> tuple[int, bool, float]:
+    return (_VM_STATE_RANK[vm.state], alive, collected_at)
+
+
+def _unique_vms(contents: StoreContents) -> tuple[list[Vm], set[str]]:
+    """Every VM once, and the set of their names."""
+    vms = [vm for head in contents.reports for vm in head.vms]
+    names = {vm.name for vm in vms}
+    if len(names) == len(vms):  # the usual case, checked fast
+        return vms, names
+    best: dict[str, tuple[tuple[int, bool, float], Vm]] = {}
+    for head in contents.reports:
+        alive = head.host.name in contents.alive
+        for vm in head.vms:
+            rank = _vm_rank(vm, alive, head.collected_at)
+            kept = best.get(vm.name)
+            if kept is not None:
+                winner = vm.host if rank > kept[0] else kept[1].host
+                log.warning("VM %s reported by %s and %s: keeping %s",
+                            vm.name, kept[1].host, vm.host, winner)  # fmt: skip
+            if kept is None or rank > kept[0]:
+                best[vm.name] = (rank, vm)
+    return [vm for _, vm in best.values()], names
+
+
+def _vm(vm: Vm, off_hosts: set[str], contents: StoreContents) -> Vm:
+    changes: dict[str, object] = {}
+    if vm.host in off_hosts and vm.state != "shutoff":
+        changes["state"] = "shutoff"
+    labels = contents.vm_labels.get(vm.name)
+    if labels:
+        changes["labels"] = {**vm.labels, **labels}
+    migrated = contents.migrated_at.get(vm.name)
+    if migrated is not None and migrated != vm.last_migrated_at:
+        changes["last_migrated_at"] = migrated
+    return msgspec.structs.replace(vm, **changes) if changes else vm
+
+
+def _rules(rules: Sequence[Rule], vms: set[str], hosts: set[str]) -> tuple[Rule, ...]:
+    kept: list[Rule] = []
+    for rule in rules:
+        if isinstance(rule, AffinityRule | AntiAffinityRule):
+            members = tuple(v for v in rule.vms if v in vms)
+            if len(members) >= 2:
+                kept.append(msgspec.structs.replace(rule, vms=members))
+                continue
+        elif isinstance(rule, PinRule) and rule.vm in vms:
+            allowed = tuple(h for h in rule.hosts if h in hosts)
+            if allowed != rule.hosts:
+                log.warning("pin rule for %s names unknown hosts; keeping %s", rule.vm, allowed)
+            kept.append(msgspec.structs.replace(rule, hosts=allowed))
+            continue
+        log.info("dropping a rule about VMs that are gone: %s", rule)
+    return tuple(kept)
+
+
+def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
+    """One consistent v1 snapshot; raises ``SnapshotError`` if operator facts contradict."""
+    hosts = tuple(_host(head, contents.alive, contents.overrides) for head in contents.reports)
+    off_hosts = {h.name for h in hosts if h.state == "off"}
+    touched = contents.vm_labels.keys() | contents.migrated_at.keys()
+    unique, vm_names = _unique_vms(contents)
+    if touched or off_hosts:
+        vms = tuple(
+            _vm(vm, off_hosts, contents) if vm.name in touched or vm.host in off_hosts else vm
+            for vm in unique
+        )
+    else:
+        vms = tuple(unique)
+    host_names = {h.name for h in hosts}
+    policy = contents.policy
+    evacuate = tuple(h for h in policy.evacuate_hosts if h in host_names)
+    if evacuate != policy.evacuate_hosts:
+        policy = msgspec.structs.replace(policy, evacuate_hosts=evacuate)
+    snapshot = Snapshot(
+        version=1,
+        taken_at=taken_at,
+        generation=contents.generation,
+        hosts=hosts,
+        vms=vms,
+        rules=_rules(contents.rules, vm_names, host_names),
+        policy=policy,
+    )
+    check(snapshot)
+    return snapshot

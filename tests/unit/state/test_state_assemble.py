@@ -1,0 +1,131 @@
+"""From store contents to one snapshot: states, staleness, duplicates, dangling names."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from balancer.core.models import AffinityRule, AntiAffinityRule, PinRule, Policy, Rule
+from balancer.errors import SnapshotError
+from balancer.state.assemble import StoreContents, assemble_snapshot, host_state
+from balancer.state.overrides import STALE, STATE_REASON_LABEL, HostOverride
+from balancer.state.report import ReportHead
+from tests.unit.state.factories import host, vm
+
+
+def head(name: str, vms: tuple[str, ...] = (), at: float = 1000.0, **vm_kw: object) -> ReportHead:
+    return ReportHead(
+        host=host(name), vms=tuple(vm(v, name, **vm_kw) for v in vms), collected_at=at
+    )
+
+
+@pytest.mark.parametrize(
+    ("alive", "override", "state", "reason"),
+    [
+        (True, None, "active", ""),
+        (False, None, "failed", STALE),
+        (True, "maintenance", "maintenance", "kernel"),
+        (True, "draining", "draining", "kernel"),
+        (True, "failed", "failed", "kernel"),
+        (False, "maintenance", "failed", STALE),  # a dead host cannot be drained
+        (False, "off", "off", "kernel"),  # a powered-off host is silent on purpose
+        (True, "off", "off", "kernel"),
+    ],
+)
+def test_host_state_precedence(alive: bool, override: str | None, state: str, reason: str) -> None:
+    o = HostOverride(state=override, reason="kernel") if override else None  # type: ignore[arg-type]
+    assert host_state(host("h"), alive, o) == (state, reason)
+
+
+def test_operator_override_without_reason_says_operator() -> None:
+    assert host_state(host("h"), True, HostOverride(state="draining")) == ("draining", "operator")
+
+
+def test_stale_host_is_failed_with_reason_and_keeps_its_vms() -> None:
+    c = StoreContents(generation=7, reports=[head("a", ("v1",)), head("b", ("v2",))],
+                      alive=frozenset({"a"}))  # fmt: skip
+    snap = assemble_snapshot(c, taken_at=5.0)
+    hosts = {h.name: h for h in snap.hosts}
+    assert hosts["a"].state == "active"
+    assert STATE_REASON_LABEL not in hosts["a"].labels
+    assert hosts["b"].state == "failed"
+    assert hosts["b"].labels[STATE_REASON_LABEL] == STALE
+    assert {v.name for v in snap.vms} == {"v1", "v2"}
+    assert (snap.generation, snap.taken_at, snap.version) == (7, 5.0, 1)
+
+
+def test_off_host_vms_are_shut_off() -> None:
+    c = StoreContents(generation=1, reports=[head("a", ("v1",))], alive=frozenset(),
+                      overrides={"a": HostOverride(state="off")})  # fmt: skip
+    snap = assemble_snapshot(c, taken_at=0)
+    assert snap.hosts[0].state == "off"
+    assert snap.vms[0].state == "shutoff"
+
+
+def test_duplicate_vm_keeps_the_running_one(caplog: pytest.LogCaptureFixture) -> None:
+    reports = [head("src", ("v",), at=2000.0, state="shutoff"), head("dst", ("v",), at=1000.0)]
+    c = StoreContents(generation=1, reports=reports, alive=frozenset({"src", "dst"}))
+    with caplog.at_level(logging.WARNING):
+        snap = assemble_snapshot(c, taken_at=0)
+    assert [(v.name, v.host, v.state) for v in snap.vms] == [("v", "dst", "running")]
+    assert "reported by" in caplog.text
+
+
+def test_duplicate_vm_prefers_live_host_then_newest_report() -> None:
+    reports = [
+        head("old", ("v",), at=1.0),
+        head("stale", ("v",), at=9.0),
+        head("new", ("v",), at=5.0),
+    ]
+    c = StoreContents(generation=1, reports=reports, alive=frozenset({"old", "new"}))
+    assert assemble_snapshot(c, taken_at=0).vms[0].host == "new"
+
+
+def test_operator_labels_merge_and_migration_time() -> None:
+    c = StoreContents(
+        generation=1,
+        reports=[head("a", ("v1", "v2"), labels={"tier": "web", "zone": "1"})],
+        alive=frozenset({"a"}),
+        vm_labels={"v1": {"tier": "db"}},
+        migrated_at={"v2": 123.0},
+    )
+    vms = {v.name: v for v in assemble_snapshot(c, taken_at=0).vms}
+    assert vms["v1"].labels == {"tier": "db", "zone": "1"}
+    assert vms["v1"].last_migrated_at is None
+    assert vms["v2"].labels == {"tier": "web", "zone": "1"}
+    assert vms["v2"].last_migrated_at == 123.0
+
+
+def test_rules_naming_vanished_vms_or_hosts_are_trimmed() -> None:
+    rules: list[Rule] = [
+        AffinityRule(vms=("v1", "v2", "gone")),
+        AntiAffinityRule(vms=("v1", "gone")),  # one VM left: meaningless, dropped
+        PinRule(vm="v1", hosts=("a", "gone-host")),
+        PinRule(vm="gone", hosts=("a",)),
+    ]
+    c = StoreContents(generation=1, reports=[head("a", ("v1", "v2"))], alive=frozenset({"a"}),
+                      rules=rules)  # fmt: skip
+    assert assemble_snapshot(c, taken_at=0).rules == (
+        AffinityRule(vms=("v1", "v2")),
+        PinRule(vm="v1", hosts=("a",)),
+    )
+
+
+def test_policy_evacuating_a_forgotten_host_is_trimmed() -> None:
+    policy = Policy(objective="evacuate", evacuate_hosts=("a", "gone"))
+    c = StoreContents(generation=1, reports=[head("a"), head("b")], alive=frozenset({"a", "b"}),
+                      policy=policy)  # fmt: skip
+    assert assemble_snapshot(c, taken_at=0).policy.evacuate_hosts == ("a",)
+
+
+def test_contradicting_operator_facts_raise() -> None:
+    policy = Policy(objective="evacuate", evacuate_hosts=("gone",))
+    c = StoreContents(generation=1, reports=[head("a")], alive=frozenset({"a"}), policy=policy)
+    with pytest.raises(SnapshotError, match="evacuate"):
+        assemble_snapshot(c, taken_at=0)
+
+
+def test_empty_store_is_an_empty_snapshot() -> None:
+    snap = assemble_snapshot(StoreContents(generation=0, reports=[], alive=frozenset()), taken_at=1)
+    assert (snap.hosts, snap.vms, snap.rules) == ((), (), ())

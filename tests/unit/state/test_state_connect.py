@@ -1,0 +1,56 @@
+"""Redis URLs: clients with timeouts and TLS, and URLs safe to log."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from balancer.errors import InputError
+from balancer.state.connect import redact_url, redis_from_url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("rediss://agent:s3cret@redis:6380/0", "rediss://agent:***@redis:6380/0"),
+        ("redis://:s3cret@redis/0", "redis://:***@redis/0"),
+        ("redis://s3cret@redis/0", "redis://***@redis/0"),
+        ("redis://redis/0?password=s3cret&db=1", "redis://redis/0?password=***&db=1"),
+        (
+            "rediss://u:p%40ss@r:6380/0?ssl_ca_certs=/ca.pem",
+            "rediss://u:***@r:6380/0?ssl_ca_certs=/ca.pem",
+        ),
+    ],
+)
+def test_redact(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert "s3cret" not in redact_url(url)
+
+
+def test_client_has_timeouts_and_one_quick_retry() -> None:
+    client = redis_from_url("redis://127.0.0.1:1/0", timeout_s=2.5)
+    kwargs = client.connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == 2.5
+    assert kwargs["socket_connect_timeout"] == 2.5
+    retry = client.get_retry()
+    assert retry is not None
+    assert retry.get_retries() == 1
+    with pytest.raises(redis.ConnectionError):
+        client.ping()  # nothing listens on port 1: fails, does not hang
+    client.close()
+
+
+def test_rediss_means_tls() -> None:
+    client = redis_from_url("rediss://agent:pw@127.0.0.1:6380/0?ssl_ca_certs=/etc/ca.pem")
+    pool = client.connection_pool
+    assert pool.connection_class is redis.SSLConnection
+    assert pool.connection_kwargs["ssl_ca_certs"] == "/etc/ca.pem"
+    assert pool.connection_kwargs["username"] == "agent"
+    client.close()
+
+
+@pytest.mark.parametrize("url", ["http://x", "127.0.0.1:6379", "redis//x"])
+def test_not_a_redis_url(url: str) -> None:
+    with pytest.raises(InputError, match="not a Redis URL"):
+        redis_from_url(url)

@@ -1,0 +1,218 @@
+"""The store's Redis-shaped logic against fakeredis (real-server behaviour is in
+tests/integration)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import fakeredis
+import msgspec
+import pytest
+import redis
+
+from balancer.core.models import AntiAffinityRule, Policy
+from balancer.errors import InputError, PermanentError, RetryableError, SnapshotError
+from balancer.state.history import vm_history
+from balancer.state.keys import Keys
+from balancer.state.operator import (
+    delete_rule,
+    forget_host,
+    put_rule,
+    record_migration,
+    set_host_state,
+    set_policy,
+    set_vm_labels,
+)
+from balancer.state.overrides import STALE, STATE_REASON_LABEL
+from balancer.state.publish import ensure_schema, publish_report
+from balancer.state.report import encode_report
+from balancer.state.snapshot_read import read_raw, snapshot_from_redis
+from tests.unit.state.factories import report
+
+KEYS = Keys("t")
+
+
+@pytest.fixture
+def server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def client(server: fakeredis.FakeServer) -> Iterator[fakeredis.FakeRedis]:
+    c = fakeredis.FakeRedis(server=server)
+    yield c
+    c.close()
+
+
+def test_publish_is_one_transaction_and_counts_generations(client: fakeredis.FakeRedis) -> None:
+    assert publish_report(client, KEYS, report("a", ("v1",))) == 1
+    assert publish_report(client, KEYS, report("b", ("v2", "v3"))) == 2
+    snap = snapshot_from_redis(client, keys=KEYS, now=42.0)
+    assert snap.generation == 2
+    assert snap.taken_at == 42.0
+    assert [h.name for h in snap.hosts] == ["a", "b"]
+    assert sorted(v.name for v in snap.vms) == ["v1", "v2", "v3"]
+
+
+def test_heartbeat_has_the_report_ttl(client: fakeredis.FakeRedis) -> None:
+    publish_report(client, KEYS, report("a", ttl_s=2.5))
+    assert 2000 < client.pttl(KEYS.alive("a")) <= 2500
+    assert client.ttl(KEYS.report("a")) == -1  # the report outlives the heartbeat
+
+
+def test_expired_heartbeat_reads_as_failed_stale(client: fakeredis.FakeRedis) -> None:
+    publish_report(client, KEYS, report("a", ("v1",)))
+    publish_report(client, KEYS, report("b"))
+    client.delete(KEYS.alive("a"))  # what expiry does
+    hosts = {h.name: h for h in snapshot_from_redis(client, keys=KEYS).hosts}
+    assert hosts["a"].state == "failed"
+    assert hosts["a"].labels[STATE_REASON_LABEL] == STALE
+    assert hosts["b"].state == "active"
+
+
+def test_history_is_bounded_per_host(client: fakeredis.FakeRedis) -> None:
+    for i in range(6):
+        publish_report(client, KEYS, report("a", ("v1", "v2"), at=1000.0 + i), history_len=4)
+    assert client.xlen(KEYS.history("a")) == 4
+    points = vm_history(client, "a", "v2", keys=KEYS)
+    assert [p.collected_at for p in points] == [1002.0, 1003.0, 1004.0, 1005.0]
+    assert all(p.sample.name == "v2" and p.sample.rss_mib == 100 for p in points)
+
+
+def test_schema_marker(client: fakeredis.FakeRedis) -> None:
+    ensure_schema(client, KEYS)
+    ensure_schema(client, KEYS)  # idempotent
+    assert client.get(KEYS.schema) == b"1"
+    client.set(KEYS.schema, "2")
+    with pytest.raises(PermanentError, match="schema"):
+        ensure_schema(client, KEYS)
+    with pytest.raises(SnapshotError, match="schema 2"):
+        snapshot_from_redis(client, keys=KEYS)
+
+
+def test_operator_facts_reach_the_snapshot(client: fakeredis.FakeRedis) -> None:
+    publish_report(client, KEYS, report("a", ("v1", "v2")))
+    publish_report(client, KEYS, report("b", ("v3",)))
+    set_host_state(client, "b", "maintenance", reason="firmware", keys=KEYS, now=5.0)
+    put_rule(client, "r1", AntiAffinityRule(vms=("v1", "v2")), keys=KEYS)
+    set_policy(client, Policy(objective="evacuate", headroom=0.2), keys=KEYS)
+    set_vm_labels(client, "v3", {"owner": "ops"}, keys=KEYS)
+    record_migration(client, "v1", 99.5, keys=KEYS)
+    snap = snapshot_from_redis(client, keys=KEYS)
+    hosts = {h.name: h for h in snap.hosts}
+    assert hosts["b"].state == "maintenance"
+    assert hosts["b"].labels[STATE_REASON_LABEL] == "firmware"
+    assert snap.rules == (AntiAffinityRule(vms=("v1", "v2")),)
+    assert snap.policy.objective == "evacuate"
+    assert snap.policy.headroom == 0.2
+    vms = {v.name: v for v in snap.vms}
+    assert vms["v3"].labels == {"owner": "ops"}
+    assert vms["v1"].last_migrated_at == 99.5
+    # and back
+    set_host_state(client, "b", "active", keys=KEYS)
+    assert delete_rule(client, "r1", keys=KEYS)
+    set_policy(client, None, keys=KEYS)
+    set_vm_labels(client, "v3", {}, keys=KEYS)
+    snap = snapshot_from_redis(client, keys=KEYS)
+    assert {h.state for h in snap.hosts} == {"active"}
+    assert snap.rules == ()
+    assert snap.policy == Policy()
+    assert {v.name: v.labels for v in snap.vms}["v3"] == {}
+
+
+def test_bad_override_state_is_refused(client: fakeredis.FakeRedis) -> None:
+    with pytest.raises(InputError, match="cannot set a host 'rebooting'"):
+        set_host_state(client, "a", "rebooting", keys=KEYS)
+
+
+def test_corrupt_operator_fact_names_the_key(client: fakeredis.FakeRedis) -> None:
+    publish_report(client, KEYS, report("a"))
+    client.hset(KEYS.rules, "bad", b'{"type": "affinity"}')
+    with pytest.raises(SnapshotError) as err:
+        snapshot_from_redis(client, keys=KEYS)
+    assert err.value.path == "redis:op:rules[bad]"
+
+
+def test_undecodable_or_misfiled_report_is_left_out(
+    client: fakeredis.FakeRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    publish_report(client, KEYS, report("a", ("v1",)))
+    publish_report(client, KEYS, report("b", ("v2",)))
+    publish_report(client, KEYS, report("c", ("v3",)))
+    client.set(KEYS.report("b"), b"\xc1 not msgpack")
+    client.set(KEYS.report("c"), encode_report(report("someone-else")))
+    snap = snapshot_from_redis(client, keys=KEYS)
+    assert [h.name for h in snap.hosts] == ["a"]
+    assert "host b: undecodable report" in caplog.text
+    assert "host c: report of schema 1 for host 'someone-else'" in caplog.text
+
+
+def test_forget_host(client: fakeredis.FakeRedis) -> None:
+    publish_report(client, KEYS, report("a", ("v1",)))
+    publish_report(client, KEYS, report("b"))
+    set_host_state(client, "a", "maintenance", keys=KEYS)
+    forget_host(client, "a", keys=KEYS)
+    assert [h.name for h in snapshot_from_redis(client, keys=KEYS).hosts] == ["b"]
+    assert not client.exists(KEYS.report("a"), KEYS.alive("a"), KEYS.history("a"))
+    assert not client.hexists(KEYS.host_state, "a")
+
+
+class _RacingClient:
+    """Registers a new host right after the reader listed the hosts, ``times`` times."""
+
+    def __init__(self, client: fakeredis.FakeRedis, other: fakeredis.FakeRedis, times: int) -> None:
+        self._client = client
+        self._other = other
+        self.times = times
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        pipe = self._client.pipeline(transaction=transaction)
+        racing = self
+        original = pipe.smembers
+
+        def smembers(key: str) -> Any:
+            result = original(key)
+            if racing.times > 0:
+                racing.times -= 1
+                publish_report(racing._other, KEYS, report(f"late-{racing.times}"))
+            return result
+
+        pipe.smembers = smembers  # type: ignore[method-assign,assignment]
+        return pipe
+
+
+def test_host_registering_mid_read_retries_for_one_generation(
+    server: fakeredis.FakeServer, client: fakeredis.FakeRedis
+) -> None:
+    publish_report(client, KEYS, report("a"))
+    other = fakeredis.FakeRedis(server=server)
+    racing = _RacingClient(client, other, times=2)
+    raw = read_raw(racing, KEYS)  # type: ignore[arg-type]
+    other.close()
+    assert racing.times == 0
+    assert set(raw.names) == {"a", "late-0", "late-1"}
+    assert raw.generation == 3  # the snapshot saw every registration it lists
+
+
+def test_reader_gives_up_when_hosts_never_stop_registering(
+    server: fakeredis.FakeServer, client: fakeredis.FakeRedis
+) -> None:
+    other = fakeredis.FakeRedis(server=server)
+    racing = _RacingClient(client, other, times=100)
+    with pytest.raises(RetryableError):
+        read_raw(racing, KEYS)  # type: ignore[arg-type]
+    other.close()
+
+
+def test_redis_errors_propagate_as_redis_errors(server: fakeredis.FakeServer,
+                                                client: fakeredis.FakeRedis) -> None:  # fmt: skip
+    server.connected = False
+    with pytest.raises(redis.ConnectionError):
+        snapshot_from_redis(client, keys=KEYS)
+
+
+def test_override_json_is_readable(client: fakeredis.FakeRedis) -> None:
+    set_host_state(client, "a", "draining", reason="rebalance", keys=KEYS, now=7.0)
+    stored = msgspec.json.decode(client.hget(KEYS.host_state, "a") or b"")
+    assert stored == {"state": "draining", "reason": "rebalance", "set_at": 7.0}
