@@ -8,6 +8,7 @@ percentages into cores and MiB by giving each VM a size.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,7 @@ class Trace:
 def make_trace(
     kind: str,
     source: str,
-    rows: dict[str, tuple[FloatMatrix, FloatMatrix | None]],
+    rows: Mapping[str, tuple[FloatMatrix, FloatMatrix | None]],
 ) -> Trace:
     """A trace from per-VM rows (CPU %, memory % or ``None``), sorted by VM name and cut
     to the shortest row; values clipped to 0..100 and made read-only."""

@@ -1,0 +1,168 @@
+"""Consolidate: drain the hosts whose load the others can take, when that saves enough
+power for the migrations it costs.
+
+1. Receivers: the hosts that are on and at or under ``pack_to`` by forecast demand.
+   Hosts over it neither give nor take (relieving them is relief's business).
+2. Candidates to drain, cheapest first: the receivers with the fewest VMs per watt the
+   drain would save. Take them while the other receivers have room for their forecast
+   load under ``pack_to``, up to ``max_moves`` migrations.
+3. ``plan(evacuate)`` of those hosts onto the receivers (headroom ``1 - pack_to``, VMs at
+   their forecast demand). ``spare_hosts`` off hosts, the most capacity per watt first,
+   are in the view too: the planner powers one on when no receiver fits a VM.
+4. Accept it only if every VM of the drained hosts finds a place and the power saved
+   (hosts on before minus after, at forecast load, from the power tables) is at least
+   ``min_watts_per_move`` per migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from balancer.core.models import Host, Snapshot
+from balancer.core.plan import Plan
+from balancer.core.planner import plan
+from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, nothing, spares
+from balancer.sim.power import FloatArray, power_table, watts
+from balancer.sim.subset import restrict, under
+
+#: Marginal power of one more core on a host that is already on (W), for ranking drains.
+MARGINAL_W_PER_CORE = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What a host holds: forecast CPU (cores), memory (MiB), VMs."""
+
+    cpu: float
+    memory: float
+    vms: int
+
+
+def consolidate(
+    snapshot: Snapshot, demand: FloatArray, memory: CycleMemory, cfg: CycleConfig
+) -> Decision:
+    """``demand``: each VM's forecast CPU demand (cores), in ``snapshot.vms`` order."""
+    on = [h for h in snapshot.hosts if h.state == "active"]
+    held = _held(snapshot, on, demand)
+    receivers = [h for h in on if held[h.name].cpu <= cfg.pack_to * h.cpu_capacity_cores + EPS]
+    extra = spares(snapshot.hosts)[: cfg.spare_hosts]
+    cpu_only = snapshot.policy.capacity_mode == "cpu-only"
+    drain = _choose(receivers, held, cfg, cpu_only)
+    if not drain:
+        return nothing(memory)
+    tried = CycleMemory(last_consolidation_at=snapshot.taken_at)
+    view = _forecast_view(snapshot, receivers + extra, demand, drain, cfg)
+    result = plan(view)
+    moves = len(result.moves)
+    saving = _saving_w(view, result)
+    if result.unmovable or moves == 0 or saving < cfg.min_watts_per_move * moves:
+        return nothing(tried, f"not worth it: {moves} migrations save {saving:.0f} W", 1)
+    used = {m.to for m in result.moves}
+    return Decision(
+        action="consolidate",
+        plan=result,
+        power_on=tuple(h.name for h in extra if h.name in used),
+        reason=f"drain {len(drain)} host(s) ({', '.join(drain[:5])}): "
+        f"{moves} migrations save {saving:.0f} W",
+        memory=tried,
+        plans_computed=1,
+    )
+
+
+def _held(snapshot: Snapshot, on: list[Host], demand: FloatArray) -> dict[str, _Held]:
+    cpu = {h.name: 0.0 for h in on}
+    mem = dict.fromkeys(cpu, 0.0)
+    vms = dict.fromkeys(cpu, 0)
+    for v, d in zip(snapshot.vms, demand, strict=True):
+        if v.host in cpu:
+            cpu[v.host] += float(d)
+            mem[v.host] += v.memory_mib
+            vms[v.host] += 1
+    return {n: _Held(cpu[n], mem[n], vms[n]) for n in cpu}
+
+
+def _choose(
+    receivers: list[Host], held: dict[str, _Held], cfg: CycleConfig, cpu_only: bool
+) -> list[str]:
+    """Hosts to drain, cheapest first, while the others have room for what they hold."""
+
+    def saved(h: Host) -> float:
+        table = np.array([power_table(h)])
+        load = held[h.name].cpu
+        own = float(watts(table, np.array([load / h.cpu_capacity_cores]))[0])
+        return own - MARGINAL_W_PER_CORE * load
+
+    def room(h: Host) -> tuple[float, float]:
+        cpu = cfg.pack_to * h.cpu_capacity_cores - held[h.name].cpu
+        mem = h.memory_mib * (1.0 - cfg.memory_headroom) - held[h.name].memory
+        return cpu, 0.0 if cpu_only else mem
+
+    ranked = sorted(
+        (h for h in receivers if saved(h) > 0),
+        key=lambda h: (held[h.name].vms / saved(h), h.name),
+    )
+    free_cpu = sum(room(h)[0] for h in receivers)
+    free_mem = sum(room(h)[1] for h in receivers)
+    chosen: list[str] = []
+    moves = 0
+    for h in ranked:
+        own, (cpu, mem) = held[h.name], room(h)
+        if moves + own.vms > cfg.max_moves or own.vms * cfg.min_watts_per_move > saved(h):
+            break
+        need_mem = 0.0 if cpu_only else own.memory
+        if own.cpu > free_cpu - cpu + EPS or need_mem > free_mem - mem + EPS:
+            break
+        chosen.append(h.name)
+        moves += own.vms
+        free_cpu -= cpu + own.cpu
+        free_mem -= mem + need_mem
+    return chosen
+
+
+def _forecast_view(
+    snapshot: Snapshot, hosts: list[Host], demand: FloatArray, drain: list[str], cfg: CycleConfig
+) -> Snapshot:
+    """Those hosts and their VMs at forecast demand; evacuate ``drain``."""
+    names = {h.name for h in hosts}
+    vms = tuple(
+        msgspec.structs.replace(v, cpu_used=float(d))
+        for v, d in zip(snapshot.vms, demand, strict=True)
+        if v.host in names
+    )
+    load = dict.fromkeys(names, 0.0)
+    for v in vms:
+        load[v.host] += v.cpu_used
+    swap = {h.name: msgspec.structs.replace(h, cpu_used=load[h.name]) for h in hosts}
+    view = msgspec.structs.replace(restrict(snapshot, names, replace_hosts=swap), vms=vms)
+    policy = msgspec.structs.replace(
+        snapshot.policy,
+        objective="evacuate",
+        evacuate_hosts=tuple(drain),
+        headroom=max(0.0, 1.0 - cfg.pack_to),
+    )
+    return under(view, policy, cfg.memory_headroom)
+
+
+def _saving_w(view: Snapshot, result: Plan) -> float:
+    """Power of the hosts holding VMs before the plan minus after, at the view's load."""
+    index = {h.name: i for i, h in enumerate(view.hosts)}
+    cap = np.array([h.cpu_capacity_cores for h in view.hosts])
+    tables = np.array([power_table(h) for h in view.hosts])
+    where = {v.name: index[v.host] for v in view.vms}
+    cpu = {v.name: v.cpu_used for v in view.vms}
+
+    def power(place: dict[str, int]) -> float:
+        load = np.zeros(len(cap))
+        count = np.zeros(len(cap))
+        for name, h in place.items():
+            load[h] += cpu[name]
+            count[h] += 1
+        return float(watts(tables, load / cap)[count > 0].sum())
+
+    after = dict(where)
+    for m in result.moves:
+        after[m.vm] = index[m.to]
+    return power(where) - power(after)
