@@ -2,9 +2,15 @@
 
     BalancerError
      ├── InputError            bad input from a user or a file; the CLI exits 2
-     │    └── SnapshotError    a snapshot document that is malformed or inconsistent
+     │    ├── SnapshotError    a snapshot document that is malformed or inconsistent
+     │    └── TraceError       a workload trace that is missing, unreadable or malformed
      ├── RetryableError        a transient failure: the same call may succeed later
+     │    └── BusyError        a VM lease or a host/cluster migration slot is held
      └── PermanentError        retrying cannot help; the operation failed for good
+          ├── PreflightError          a move no longer fits (VM moved, CPU refused)
+          ├── MigrationAbortedError   a migration aborted; the VM runs on its source
+          ├── VerifyError             after a migration the VM is not where it should be
+          └── PowerRefusedError       a power action refused (domains left, no heartbeat)
 
 Every error carries a human message; ``InputError`` also names the offending field path
 (``hosts[3].cpu.vendor``) so a user can find it in the document. Nothing catches
@@ -32,9 +38,33 @@ class SnapshotError(InputError):
     """A snapshot document that is malformed JSON, mistyped or inconsistent."""
 
 
+class TraceError(InputError):
+    """A workload trace (PlanetLab day, GCD archive, Bitbrains file) that cannot be used."""
+
+
 class RetryableError(BalancerError):
     """A transient failure (a connection dropped, a lock held): retry with backoff."""
 
 
 class PermanentError(BalancerError):
     """A failure that retrying cannot fix (a VM that cannot move, a refused action)."""
+
+
+class BusyError(RetryableError):
+    """A VM lease or a migration slot is held by someone else: retry later."""
+
+
+class PreflightError(PermanentError):
+    """A move that no longer fits: the VM is elsewhere, the destination refuses its CPU."""
+
+
+class MigrationAbortedError(PermanentError):
+    """A migration aborted (completion timeout, failed job); the VM runs on its source."""
+
+
+class VerifyError(PermanentError):
+    """After a migration the VM is not running and persistent on the destination only."""
+
+
+class PowerRefusedError(PermanentError):
+    """A power action refused: domains still on the host, or no heartbeat after power-on."""

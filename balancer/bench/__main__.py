@@ -8,6 +8,10 @@ import sys
 #: Benchmark name -> module with ``main(argv: list[str]) -> int``.
 BENCHMARKS = {
     "placement": "balancer.bench.placement",
+    "migrate": "balancer.bench.migrate",
+    "ingest": "balancer.bench.ingest",
+    "agent-cost": "balancer.bench.agent_cost",
+    "sim": "balancer.bench.sim",
 }
 
 

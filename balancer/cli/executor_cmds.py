@@ -1,0 +1,55 @@
+"""``balancer worker`` (run a Celery migration worker) and ``balancer execute`` (enqueue a
+plan's waves). See docs/executor.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+import msgspec
+
+from balancer.core.plan import Plan
+from balancer.errors import InputError
+from balancer.snapshot_file import load_snapshot
+
+
+@click.command("worker")
+@click.option("--concurrency", default=2, show_default=True, help="Moves run at once.")
+@click.option("--name", default="balancer@%h", show_default=True, help="Worker node name.")
+def worker_command(concurrency: int, name: str) -> None:
+    """Run a migration worker (environment: BALANCER_REDIS_URL, BALANCER_LIBVIRT_URIS)."""
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+            "-Q", "migrations", "--pool", "threads", "--concurrency", str(concurrency),
+            "-n", name]  # fmt: skip
+    os.execv(sys.executable, argv)
+
+
+@click.command("execute")
+@click.option("--plan", "plan_path", required=True, metavar="FILE", help="Plan JSON.")
+@click.option("--snapshot", "snapshot_path", required=True, metavar="FILE", help="Snapshot.")
+@click.option("--power", "power_path", metavar="FILE", help="JSON host → power driver spec.")
+@click.option("--redis", "redis_url", envvar="BALANCER_REDIS_URL", help="Broker URL.")
+def execute_command(
+    plan_path: str, snapshot_path: str, power_path: str | None, redis_url: str | None
+) -> None:
+    """Enqueue a plan: its waves run one after the other on the migration workers."""
+    from workers.celery_app import make_app  # noqa: PLC0415 - celery only when used
+
+    try:
+        plan = msgspec.json.decode(Path(plan_path).read_bytes(), type=Plan)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InputError(f"cannot read plan: {exc}", "--plan") from None
+    snapshot = load_snapshot(snapshot_path)
+    drivers = json.loads(Path(power_path).read_text()) if power_path else {}
+    app = make_app(redis_url)
+    try:
+        result = app.send_task(
+            "balancer.execute_plan",
+            args=[msgspec.to_builtins(plan), msgspec.to_builtins(snapshot), drivers],
+        )
+        click.echo(result.id)
+    finally:
+        app.close()

@@ -1,0 +1,142 @@
+"""The executor against real libvirt hosts and guests (the lab) and a real redis-server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from balancer.errors import MigrationAbortedError, PowerRefusedError
+from balancer.lab import console
+from balancer.lab.lab import Lab
+from balancer.lab.pytest_plugin import GuestFactory
+from workers.executor.coordination import Coordinator
+from workers.executor.libvirt_hv import LibvirtHypervisor
+from workers.executor.machine import Executor
+from workers.executor.order import LadderConfig, MigrationOrder
+from workers.executor.records import RedisRecorder
+from workers.power.actions import power_off
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def hv(lab: Lab) -> Iterator[LibvirtHypervisor]:
+    the_hv = LibvirtHypervisor({h: lab.host(h).uri for h in ("lab-a", "lab-b")})
+    yield the_hv
+    the_hv.close()
+
+
+def executor(hv: LibvirtHypervisor, client: redis.Redis) -> Executor:
+    return Executor(
+        hv, Coordinator(client), RedisRecorder(client), clock=time.time, sleep=time.sleep
+    )
+
+
+def where(lab: Lab, name: str) -> dict[str, tuple[int, bool]]:
+    """host → (libvirt state, persistent) for every lab host that knows the guest."""
+    out = {}
+    for host in ("lab-a", "lab-b"):
+        names = {d.name(): d for d in lab.conn(host).listAllDomains(0)}
+        if name in names:
+            out[host] = (names[name].state()[0], bool(names[name].isPersistent()))
+    return out
+
+
+def assert_counter_never_stopped(log: Path, before: int, after_at_least: int) -> None:
+    """The counter went on after the migration and never went down (no reboot)."""
+    counters = [t.counter for t in console.ticks(log)]
+    assert counters == sorted(counters), counters
+    assert counters[-1] >= after_at_least > before
+
+
+def test_live_migration_of_a_guest_dirtying_8_mib_s(
+    lab: Lab, lab_guests: GuestFactory, hv: LibvirtHypervisor, redis_client: redis.Redis
+) -> None:
+    guest = lab_guests.add("lab-a", memory_mib=160, dirty_rate_mib_s=8, working_set_mib=64)
+    before = guest.counter()
+    order = MigrationOrder(
+        vm=guest.name, source="lab-a", dest="lab-b", mode="live", memory_mib=160,
+        bandwidth_mib_s=64,
+    )  # fmt: skip
+    out = executor(hv, redis_client).run(order, token="t-live")
+    after = guest.wait_for_counter(above=guest.counter() + 4, timeout=60).counter
+
+    assert out.result == "migrated", out
+    assert out.finished_by == ""
+    assert out.actual.downtime_ms is not None
+    assert out.actual.downtime_ms < 1000
+    assert out.actual.bytes is not None
+    assert out.actual.bytes > 100 * 2**20
+    assert where(lab, guest.name) == {"lab-b": (1, True)}  # running, persistent, lab-b only
+    assert_counter_never_stopped(guest.console_log, before, after)
+    assert Coordinator(redis_client).lease_holder(guest.name) is None
+
+
+def test_nonconverging_guest_plain_live_aborts_and_the_ladder_finishes(
+    lab: Lab, lab_guests: GuestFactory, hv: LibvirtHypervisor, redis_client: redis.Redis
+) -> None:
+    guest = lab_guests.add("lab-a", memory_mib=192, dirty_rate_mib_s=48, working_set_mib=112)
+    ex = executor(hv, redis_client)
+    plain = MigrationOrder(
+        vm=guest.name, source="lab-a", dest="lab-b", mode="live", memory_mib=192,
+        bandwidth_mib_s=16, ladder=LadderConfig(rungs=(), timeout_min_s=60, timeout_s_per_gib=0),
+    )  # fmt: skip
+    with pytest.raises(MigrationAbortedError, match="timeout"):
+        ex.run(plain, token="t-plain")
+    # Abort on timeout: the guest stays on its source, running and persistent, and ticks.
+    assert where(lab, guest.name) == {"lab-a": (1, True)}
+    at = guest.counter()
+    guest.wait_for_counter(above=at + 4, timeout=60)
+
+    ladder = MigrationOrder(
+        vm=guest.name, source="lab-a", dest="lab-b", mode="live", memory_mib=192,
+        bandwidth_mib_s=16, ladder=LadderConfig(step_grace_s=5, timeout_min_s=240),
+    )  # fmt: skip
+    out = ex.run(ladder, token="t-ladder")
+    steps = [s.step for s in out.steps]
+    assert out.result == "migrated", out
+    assert out.finished_by == "suspend", steps
+    assert steps.count("downtime") == 2
+    suspend = next(s for s in out.steps if s.step == "suspend")
+    assert "bandwidth" in suspend.reason or "shrinking" in suspend.reason, suspend
+    assert out.actual.duration_s < 240
+    assert where(lab, guest.name) == {"lab-b": (1, True)}
+    at = guest.counter()
+    guest.wait_for_counter(above=at + 4, timeout=60)
+    recorded = RedisRecorder(redis_client).outcomes()
+    assert [o.result for o in recorded] == ["aborted", "migrated"]
+
+
+def test_offline_migration_of_a_shut_off_guest(
+    lab: Lab, lab_guests: GuestFactory, hv: LibvirtHypervisor, redis_client: redis.Redis
+) -> None:
+    guest = lab_guests.add("lab-a", start=False)
+    order = MigrationOrder(
+        vm=guest.name, source="lab-a", dest="lab-b", mode="offline", memory_mib=192,
+        expected_state="shutoff",
+    )  # fmt: skip
+    out = executor(hv, redis_client).run(order, token="t-off")
+    assert out.result == "migrated", out
+    assert where(lab, guest.name) == {"lab-b": (5, True)}  # shut off, persistent, lab-b only
+
+
+class NeverCalled:
+    NAME = "never"
+
+    def power_on(self) -> None:
+        raise AssertionError("power_on called")
+
+    def power_off(self) -> None:
+        raise AssertionError("power_off called while a domain exists")
+
+
+def test_power_off_refused_while_a_domain_is_defined(
+    lab_guests: GuestFactory, hv: LibvirtHypervisor
+) -> None:
+    guest = lab_guests.add("lab-b", start=False)  # defined, not running: still refused
+    with pytest.raises(PowerRefusedError, match=guest.name):
+        power_off("lab-b", NeverCalled(), hv)

@@ -1,0 +1,97 @@
+"""The seam between the executor and a hypervisor: a small Protocol, two implementations
+(``libvirt_hv.LibvirtHypervisor``, ``simulated.SimulatedHypervisor``)."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import msgspec
+
+from balancer.core.migration_model import Mode
+
+DomState = Literal["running", "paused", "shutoff", "other"]
+
+
+class Domain(msgspec.Struct, frozen=True, kw_only=True):
+    """What one host knows of a VM."""
+
+    state: DomState
+    persistent: bool
+    #: A migration (or another job) runs on this domain now.
+    job_active: bool = False
+
+
+class JobSample(msgspec.Struct, frozen=True, kw_only=True):
+    """One poll of a running migration job (libvirt ``jobStats()``, in bytes)."""
+
+    elapsed_ms: int = 0
+    total: int = 0
+    processed: int = 0
+    remaining: int = 0
+    iteration: int = 0
+    dirty_rate_pages_s: int = 0
+    page_size: int = 4096
+    bandwidth_bytes_s: int = 0
+    expected_downtime_ms: int = 0
+    postcopy: bool = False
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.processed / self.total if self.total else 0.0
+
+
+class Completed(msgspec.Struct, frozen=True, kw_only=True):
+    """The statistics of a completed migration (read on the destination)."""
+
+    elapsed_ms: int
+    downtime_ms: int
+    bytes: int
+
+
+class MigrationRun(Protocol):
+    """A migration started in the background."""
+
+    def done(self) -> bool: ...
+
+    def result(self) -> None:
+        """Return once done; raise ``MigrationAbortedError`` if the migration failed."""
+
+
+class Hypervisor(Protocol):
+    def domain(self, host: str, vm: str) -> Domain | None:
+        """The VM on ``host``, or ``None`` if that host does not know it."""
+
+    def domains(self, host: str) -> tuple[str, ...]:
+        """Every domain defined or running on ``host`` (asked live, not from a store)."""
+
+    def accepts_cpu(self, vm: str, source: str, dest: str) -> bool:
+        """Whether ``dest`` can run the VM's CPU (``compareHypervisorCPU``)."""
+
+    def start(
+        self,
+        vm: str,
+        source: str,
+        dest: str,
+        mode: Mode,
+        *,
+        bandwidth_mib_s: float | None,
+        max_downtime_ms: int,
+        postcopy: bool,
+        copy_storage: bool,
+    ) -> MigrationRun: ...
+
+    def job(self, host: str, vm: str) -> JobSample | None:
+        """The running job of the VM on ``host``; ``None`` when there is none."""
+
+    def completed(self, host: str, vm: str) -> Completed | None:
+        """Stats of the last completed migration of the VM, on its destination."""
+
+    def set_max_downtime(self, host: str, vm: str, ms: int) -> None: ...
+
+    def start_postcopy(self, host: str, vm: str) -> None: ...
+
+    def suspend(self, host: str, vm: str) -> None: ...
+
+    def resume(self, host: str, vm: str) -> None: ...
+
+    def abort(self, host: str, vm: str) -> None: ...

@@ -1,0 +1,112 @@
+"""What the executor is asked to do: one move, with everything it needs to know (JSON)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from balancer.core.filters.storage import copy_bytes
+from balancer.core.migration_model import Mode
+from balancer.core.models import Policy, Vm
+from balancer.core.plan import Move
+
+VmState = Literal["running", "paused", "shutoff"]
+
+
+class LadderConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The fallback ladder (defaults in docs/executor.md)."""
+
+    poll_s: float = 1.0
+    #: Stall: remaining memory not shrinking over this many pre-copy iterations.
+    stall_iterations: int = 3
+    #: Stall also when no new low of remaining memory for this long (seconds).
+    stall_s: float = 20.0
+    #: Seconds a ladder step gets to show progress before the next step.
+    step_grace_s: float = 10.0
+    #: Max downtime the migration starts with (QEMU's default is 300 ms).
+    initial_downtime_ms: int = 100
+    #: Max downtime is raised in this many steps up to the VM's budget.
+    downtime_steps: int = 2
+    #: Completion timeout: this many seconds per GiB of guest memory, at least ``min``.
+    timeout_s_per_gib: float = 300.0
+    timeout_min_s: float = 60.0
+    #: Which rungs exist; remove one to skip it.
+    rungs: tuple[Literal["downtime", "postcopy", "suspend"], ...] = (
+        "downtime",
+        "postcopy",
+        "suspend",
+    )
+
+    def timeout_s(self, memory_mib: int) -> float:
+        return max(self.timeout_min_s, self.timeout_s_per_gib * memory_mib / 1024)
+
+
+class Predicted(msgspec.Struct, frozen=True, kw_only=True):
+    duration_s: float
+    downtime_ms: float
+    bytes: int
+
+
+class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """One VM to move from ``source`` to ``dest`` with ``mode``; frozen, JSON-encodable."""
+
+    vm: str
+    source: str
+    dest: str
+    mode: Mode
+    memory_mib: int
+    expected_state: VmState = "running"
+    critical: bool = False
+    allow_postcopy: bool = False
+    link_stable: bool = True
+    downtime_budget_ms: int = 300
+    bandwidth_mib_s: float | None = None
+    #: Copy non-shared disks (offline moves of VMs on host-local storage).
+    copy_storage: bool = False
+    predicted: Predicted | None = None
+    ladder: LadderConfig = LadderConfig()
+    #: Slot limits (from the policy).
+    outbound_slots: int = 2
+    inbound_slots: int = 2
+    cluster_slots: int = 8
+    plan_generation: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.vm}:{self.source}->{self.dest}"
+
+
+def order_from_move(move: Move, vm: Vm, policy: Policy, generation: int = 0) -> MigrationOrder:
+    """The order for a plan's move (the VM's facts and the policy's limits included)."""
+    return MigrationOrder(
+        vm=move.vm,
+        source=move.source,
+        dest=move.to,
+        mode=move.mode,
+        memory_mib=vm.memory_mib,
+        expected_state=vm.state if vm.state in ("running", "paused", "shutoff") else "running",
+        critical=vm.critical,
+        allow_postcopy=policy.allow_postcopy,
+        downtime_budget_ms=policy.downtime_budget_ms,
+        bandwidth_mib_s=policy.bandwidth_mib_s,
+        copy_storage=move.mode == "offline" and copy_bytes(vm) > 0,
+        predicted=Predicted(
+            duration_s=move.estimate.duration_s,
+            downtime_ms=move.estimate.downtime_ms,
+            bytes=move.estimate.bytes,
+        ),
+        outbound_slots=policy.slots.outbound_per_host,
+        inbound_slots=policy.slots.inbound_per_host,
+        cluster_slots=policy.slots.cluster,
+        plan_generation=generation,
+    )
+
+
+def encode(order: MigrationOrder) -> dict[str, object]:
+    out: dict[str, object] = msgspec.to_builtins(order)
+    return out
+
+
+def decode(data: object) -> MigrationOrder:
+    return msgspec.convert(data, MigrationOrder)

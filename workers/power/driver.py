@@ -1,0 +1,13 @@
+"""The power-driver Protocol (drivers: ``ipmi``, ``wol``, ``ssh``; see ``registry``)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class PowerDriver(Protocol):
+    NAME: str
+
+    def power_on(self) -> None: ...
+
+    def power_off(self) -> None: ...

@@ -1,0 +1,69 @@
+"""What a worker process needs, built once from its environment.
+
+BALANCER_REDIS_URL        the store (and the broker)
+BALANCER_HYPERVISOR       "libvirt" (default) or "sim"
+BALANCER_LIBVIRT_URIS     JSON {host: libvirt URI} (libvirt)
+BALANCER_SIM_FILE         JSON {"bandwidth_mib_s": .., "hosts": {host: {vm: SimVm}}} (sim)
+BALANCER_SLOT_WAIT_S      how long a move waits for a slot before a retry (default 30)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import redis
+
+from balancer.errors import InputError
+from balancer.state.connect import DEFAULT_URL, redis_from_url
+from workers.executor.coordination import Coordinator
+from workers.executor.hypervisor import Hypervisor
+from workers.executor.libvirt_hv import LibvirtHypervisor
+from workers.executor.machine import Executor
+from workers.executor.records import RedisRecorder
+from workers.executor.simulated import SimulatedHypervisor, SimVm
+
+
+@dataclass(frozen=True)
+class Runtime:
+    client: redis.Redis
+    hv: Hypervisor
+    executor: Executor
+
+
+def hypervisor_from_env() -> Hypervisor:
+    kind = os.environ.get("BALANCER_HYPERVISOR", "libvirt")
+    if kind == "libvirt":
+        uris = json.loads(os.environ.get("BALANCER_LIBVIRT_URIS", "{}"))
+        return LibvirtHypervisor(uris)
+    if kind == "sim":
+        doc = json.loads(Path(os.environ["BALANCER_SIM_FILE"]).read_text())
+        sim = SimulatedHypervisor(
+            clock=time.monotonic, default_bandwidth_mib_s=float(doc.get("bandwidth_mib_s", 100))
+        )
+        for host, vms in doc["hosts"].items():
+            sim.hosts.setdefault(host, {})
+            for name, spec in vms.items():
+                sim.add(host, name, msgspec.convert(spec, SimVm))
+        return sim
+    raise InputError(f"unknown hypervisor {kind!r} (libvirt or sim)", "BALANCER_HYPERVISOR")
+
+
+@functools.cache
+def runtime() -> Runtime:
+    client = redis_from_url(os.environ.get("BALANCER_REDIS_URL", DEFAULT_URL), timeout_s=10)
+    hv = hypervisor_from_env()
+    executor = Executor(
+        hv,
+        Coordinator(client),
+        RedisRecorder(client),
+        clock=time.time,
+        sleep=time.sleep,
+        slot_wait_s=float(os.environ.get("BALANCER_SLOT_WAIT_S", "30")),
+    )
+    return Runtime(client, hv, executor)
