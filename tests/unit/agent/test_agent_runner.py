@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,18 +39,6 @@ def node(tmp_path: Path) -> Path:
     path = tmp_path / "node.xml"
     path.write_text(node_xml([domain_xml("vm-a"), domain_xml("vm-b")]))
     return path
-
-
-@pytest.fixture
-def server() -> fakeredis.FakeServer:
-    return fakeredis.FakeServer()
-
-
-@pytest.fixture
-def client(server: fakeredis.FakeServer) -> Iterator[fakeredis.FakeRedis]:
-    c = fakeredis.FakeRedis(server=server)
-    yield c
-    c.close()
 
 
 def _options(node: Path, **kw: Any) -> AgentOptions:

@@ -3,7 +3,6 @@ tests/integration)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import fakeredis
@@ -31,18 +30,6 @@ from balancer.state.snapshot_read import read_raw, snapshot_from_redis
 from tests.unit.state.factories import report
 
 KEYS = Keys("t")
-
-
-@pytest.fixture
-def server() -> fakeredis.FakeServer:
-    return fakeredis.FakeServer()
-
-
-@pytest.fixture
-def client(server: fakeredis.FakeServer) -> Iterator[fakeredis.FakeRedis]:
-    c = fakeredis.FakeRedis(server=server)
-    yield c
-    c.close()
 
 
 def test_publish_is_one_transaction_and_counts_generations(client: fakeredis.FakeRedis) -> None:
