@@ -7,7 +7,12 @@ Settings a migration queue needs (docs/executor.md):
 - ``visibility_timeout`` (Redis): how long an unacknowledged task stays invisible before
   redelivery; it must exceed the longest migration (the completion timeout), default 2 h;
 - priorities (Redis: 0 is served first): evacuation 0 → capacity power-on 3 →
-  balance 6 → energy saving 9.
+  balance 6 → energy saving 9. kombu keeps one list per step (``migrations``,
+  ``migrations:1`` … ``migrations:9``, ``sep=":"``) and BRPOPs them in that order. A
+  message without a priority would land in step 0 (kombu's default) and overtake an
+  evacuation, so every task has a default priority in ``task_routes`` (``TASK_PRIORITY``,
+  balance for any other), which both ``apply_async`` and ``send_task`` consult; a sender's
+  own ``priority=`` wins. (No ``task_default_priority``: it would override the routes.)
 
 Environment: ``BALANCER_REDIS_URL`` (broker and backend), ``BALANCER_VISIBILITY_TIMEOUT_S``.
 """
@@ -18,11 +23,27 @@ import os
 
 from celery import Celery
 
+from balancer.core.models import Policy
 from balancer.state.connect import DEFAULT_URL
 
 PRIORITY = {"evacuate": 0, "power-on": 3, "balance": 6, "consolidate": 9, "energy": 9}
 DEFAULT_VISIBILITY_TIMEOUT_S = 7200
 MIGRATION_QUEUE = "migrations"
+#: Default priority of each task when its sender names none.
+TASK_PRIORITY = {
+    "balancer.migrate": PRIORITY["balance"],
+    "balancer.execute_plan": PRIORITY["balance"],
+    "balancer.wave_done": PRIORITY["balance"],
+    "balancer.power_on": PRIORITY["power-on"],
+    "balancer.power_off": PRIORITY["energy"],
+}
+
+
+def policy_priority(policy: Policy) -> int:
+    """The priority of the moves a policy asks for: evacuation when it empties hosts."""
+    if policy.evacuate_hosts or policy.objective == "evacuate":
+        return PRIORITY["evacuate"]
+    return PRIORITY.get(policy.objective, PRIORITY["balance"])
 
 
 def make_app(redis_url: str | None = None, visibility_timeout_s: int | None = None) -> Celery:
@@ -40,7 +61,12 @@ def make_app(redis_url: str | None = None, visibility_timeout_s: int | None = No
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=MIGRATION_QUEUE,
-        task_default_priority=PRIORITY["balance"],
+        task_routes={
+            **{
+                name: {"queue": MIGRATION_QUEUE, "priority": p} for name, p in TASK_PRIORITY.items()
+            },
+            "*": {"queue": MIGRATION_QUEUE, "priority": PRIORITY["balance"]},
+        },
         broker_transport_options={
             "visibility_timeout": visibility,
             "queue_order_strategy": "priority",

@@ -2,7 +2,11 @@
 
 BALANCER_REDIS_URL        the store (and the broker)
 BALANCER_HYPERVISOR       "libvirt" (default) or "sim"
-BALANCER_LIBVIRT_URIS     JSON {host: libvirt URI} (libvirt)
+BALANCER_LIBVIRT_URIS     JSON {host: libvirt URI} (libvirt): how this worker reaches each host
+BALANCER_MIGRATION_URIS   JSON {host: libvirt URI} (libvirt, optional): how a source host's
+                          libvirtd reaches the destination (peer-to-peer); default: the
+                          host's BALANCER_LIBVIRT_URIS entry, which then must not be local
+                          (``qemu:///system``) when another host may migrate to it
 BALANCER_SIM_FILE         JSON {"bandwidth_mib_s": .., "hosts": {host: {vm: SimVm}}} (sim)
 BALANCER_SLOT_WAIT_S      how long a move waits for a slot before a retry (default 30)
 """
@@ -40,7 +44,8 @@ def hypervisor_from_env() -> Hypervisor:
     kind = os.environ.get("BALANCER_HYPERVISOR", "libvirt")
     if kind == "libvirt":
         uris = json.loads(os.environ.get("BALANCER_LIBVIRT_URIS", "{}"))
-        return LibvirtHypervisor(uris)
+        migration_uris = json.loads(os.environ.get("BALANCER_MIGRATION_URIS", "{}"))
+        return LibvirtHypervisor(uris, migration_uris)
     if kind == "sim":
         doc = json.loads(Path(os.environ["BALANCER_SIM_FILE"]).read_text())
         sim = SimulatedHypervisor(
@@ -56,7 +61,14 @@ def hypervisor_from_env() -> Hypervisor:
 
 @functools.cache
 def runtime() -> Runtime:
-    client = redis_from_url(os.environ.get("BALANCER_REDIS_URL", DEFAULT_URL), timeout_s=10)
+    """The worker's runtime, built once from its environment."""
+    return build_runtime(os.environ.get("BALANCER_REDIS_URL", DEFAULT_URL))
+
+
+def build_runtime(redis_url: str) -> Runtime:
+    """A runtime on ``redis_url``, the hypervisor from the environment (also what
+    ``balancer migrate --inline`` runs its move with)."""
+    client = redis_from_url(redis_url, timeout_s=10)
     hv = hypervisor_from_env()
     executor = Executor(
         hv,

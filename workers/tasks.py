@@ -1,7 +1,8 @@
 """Thin Celery tasks: decode → executor → map errors to a retry with backoff or a failure.
 
 - ``migrate(order)``: one move (``workers.executor.order.MigrationOrder`` as JSON);
-- ``execute_plan(plan, snapshot)``: a plan's waves, one Celery group per wave, in a chain;
+- ``execute_plan(plan, snapshot, drivers)``: a plan's waves, one Celery group per wave, in a
+  chain, each closed by ``wave_done`` (the last one's result is the workflow's);
 - ``power_on(host, driver)`` / ``power_off(host, driver)``: guarded power actions.
 
 ``RetryableError`` (a held lease, no free slot, a dropped connection) → retry after
@@ -23,7 +24,7 @@ from balancer.core.models import Snapshot
 from balancer.core.plan import Plan
 from balancer.errors import InputError, RetryableError
 from balancer.state.keys import Keys
-from workers.celery_app import PRIORITY, app
+from workers.celery_app import PRIORITY, app, policy_priority
 from workers.executor.order import decode, encode, order_from_move
 from workers.power import actions
 from workers.power.registry import build
@@ -96,19 +97,32 @@ def plan_waves(
 def plan_workflow(
     plan: Plan, snapshot: Snapshot, drivers: dict[str, dict[str, str]], priority: int
 ) -> Any:
-    """The plan as a chain of groups: a wave starts when the one before has finished."""
-    return chain(*(group(wave) for wave in plan_waves(plan, snapshot, drivers, priority)))
+    """The plan as a chain: each wave a group, then ``wave_done``. A wave starts when every
+    task of the wave before has succeeded; a task that failed (after its retries) stops
+    the waves after it, and the workflow's result (the last ``wave_done``'s) fails with a
+    ``ChordError`` naming it."""
+    waves = plan_waves(plan, snapshot, drivers, priority)
+    links: list[Any] = []
+    for number, wave in enumerate(waves, start=1):
+        done = wave_done.si(plan.generation, number, len(waves)).set(priority=priority)
+        links += [group(wave), done]
+    return chain(*links) if links else wave_done.si(plan.generation, 0, 0).set(priority=priority)
+
+
+@app.task(name="balancer.wave_done")  # type: ignore[untyped-decorator]
+def wave_done(generation: int, wave: int, waves: int) -> dict[str, int]:
+    """Closes a wave of a plan: runs once every task of the wave has succeeded."""
+    return {"generation": generation, "wave": wave, "waves": waves}
 
 
 @app.task(name="balancer.execute_plan")  # type: ignore[untyped-decorator]
 def execute_plan(
     plan: dict[str, Any], snapshot: dict[str, Any], drivers: dict[str, dict[str, str]]
 ) -> str:
-    """Enqueue the plan's waves (each wave starts when the one before has finished)."""
+    """Enqueue the plan's waves; return the workflow's task id (the last ``wave_done``'s): it
+    succeeds when every wave has, and fails once a wave has a failed task."""
     the_plan = msgspec.convert(plan, Plan)
     the_snapshot = msgspec.convert(snapshot, Snapshot)
-    priority = PRIORITY.get(the_snapshot.policy.objective, PRIORITY["balance"])
-    if the_snapshot.policy.evacuate_hosts:
-        priority = PRIORITY["evacuate"]
+    priority = policy_priority(the_snapshot.policy)
     result = plan_workflow(the_plan, the_snapshot, drivers, priority).apply_async()
     return str(result.id)

@@ -20,7 +20,8 @@ from balancer.snapshot_file import load_snapshot
 @click.option("--concurrency", default=2, show_default=True, help="Moves run at once.")
 @click.option("--name", default="balancer@%h", show_default=True, help="Worker node name.")
 def worker_command(concurrency: int, name: str) -> None:
-    """Run a migration worker (environment: BALANCER_REDIS_URL, BALANCER_LIBVIRT_URIS)."""
+    """Run a migration worker (environment: BALANCER_REDIS_URL, BALANCER_LIBVIRT_URIS,
+    BALANCER_MIGRATION_URIS; see docs/executor.md, "Deployment")."""
     argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
             "-Q", "migrations", "--pool", "threads", "--concurrency", str(concurrency),
             "-n", name]  # fmt: skip
@@ -35,8 +36,12 @@ def worker_command(concurrency: int, name: str) -> None:
 def execute_command(
     plan_path: str, snapshot_path: str, power_path: str | None, redis_url: str | None
 ) -> None:
-    """Enqueue a plan: its waves run one after the other on the migration workers."""
-    from workers.celery_app import make_app  # noqa: PLC0415 - celery only when used
+    """Enqueue a plan: its waves run one after the other on the migration workers.
+
+    Prints the task id; its result is the id of the workflow, which fails if a wave has
+    a failed task (the later waves do not run). See docs/executor.md.
+    """
+    from workers.celery_app import make_app, policy_priority  # noqa: PLC0415 - celery when used
 
     try:
         plan = msgspec.json.decode(Path(plan_path).read_bytes(), type=Plan)
@@ -49,6 +54,7 @@ def execute_command(
         result = app.send_task(
             "balancer.execute_plan",
             args=[msgspec.to_builtins(plan), msgspec.to_builtins(snapshot), drivers],
+            priority=policy_priority(snapshot.policy),  # an evacuation's plan goes first
         )
         click.echo(result.id)
     finally:

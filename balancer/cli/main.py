@@ -14,6 +14,7 @@ import click
 from balancer import __version__
 from balancer.cli.agent_cmd import agent_command
 from balancer.cli.executor_cmds import execute_command, worker_command
+from balancer.cli.migrate_cmd import migrate_command
 from balancer.cli.plan_cmd import plan_command
 from balancer.cli.sim_cmd import sim_group
 from balancer.cli.snapshot_cmd import snapshot_group
@@ -55,6 +56,7 @@ main.add_command(hosts_command)
 main.add_command(vms_command)
 main.add_command(worker_command)
 main.add_command(execute_command)
+main.add_command(migrate_command)
 main.add_command(lab)
 snapshot_group.add_command(export_command)
 

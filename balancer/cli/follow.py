@@ -1,0 +1,87 @@
+"""Following one migration from the command line: the progress the executor publishes in
+Redis (``kvmb:exec:progress:<vm>``) as a rich progress bar on standard error, and a
+one-line summary of its outcome."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import redis
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+from workers.executor.records import Progress as MigrationProgress
+
+MIB = 1024 * 1024
+
+
+def describe(p: MigrationProgress) -> str:
+    parts = [f"{p.remaining_bytes / MIB:.0f} MiB left", f"iteration {p.iteration}",
+             f"dirty {p.dirty_rate_bytes_s / MIB:.1f} MiB/s",
+             f"downtime ~{p.expected_downtime_ms} ms"]  # fmt: skip
+    if p.postcopy:
+        parts.append("post-copy")
+    if p.ladder:
+        parts.append("ladder: " + ", ".join(p.ladder))
+    return ", ".join(parts)
+
+
+def follow(
+    client: redis.Redis,
+    prefix: str,
+    vm: str,
+    finished: Callable[[], bool],
+    waiting: Callable[[], str],
+    *,
+    poll_s: float = 0.5,
+) -> None:
+    """Show ``vm``'s progress until ``finished()``; ``waiting()`` says why it has none yet.
+    On a terminal a live bar; otherwise (a log) a line whenever the migration advances."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        _follow_lines(client, prefix, vm, finished, console, poll_s)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[detail]}"))  # fmt: skip
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(f"{vm}: {waiting()}", total=100.0, detail="")
+        while not finished():
+            p = _progress(client, prefix, vm)
+            if p is None:
+                bar.update(task, description=f"{vm}: {waiting()}")
+            else:
+                bar.update(task, completed=p.percent, description=f"{vm} {p.source}→{p.dest}",
+                           detail=describe(p))  # fmt: skip
+            time.sleep(poll_s)
+
+
+def _follow_lines(client: redis.Redis, prefix: str, vm: str, finished: Callable[[], bool],
+                  console: Console, poll_s: float) -> None:  # fmt: skip
+    last: tuple[object, ...] = ()
+    while not finished():
+        p = _progress(client, prefix, vm)
+        if p is not None and (step := (int(p.percent // 10), p.iteration, p.ladder)) != last:
+            last = step
+            console.print(f"{vm} {p.source}→{p.dest} {p.percent:.0f}%: {describe(p)}",
+                          soft_wrap=True, highlight=False, markup=False)  # fmt: skip
+        time.sleep(poll_s)
+
+
+def _progress(client: redis.Redis, prefix: str, vm: str) -> MigrationProgress | None:
+    raw = client.get(f"{prefix}:exec:progress:{vm}")
+    return None if raw is None else msgspec.json.decode(raw, type=MigrationProgress)
+
+
+def summary(outcome: dict[str, Any]) -> str:
+    """One line for an executor outcome (``Outcome`` as JSON builtins)."""
+    actual = outcome.get("actual") or {}
+    line = (f"{outcome['vm']} {outcome['source']}→{outcome['dest']}: {outcome['result']} "
+            f"({outcome['mode']}) in {actual.get('duration_s', 0.0):.1f} s")  # fmt: skip
+    if actual.get("downtime_ms") is not None:
+        line += f", downtime {actual['downtime_ms']:.0f} ms"
+    if outcome.get("finished_by"):
+        line += f", finished by {outcome['finished_by']}"
+    return line
