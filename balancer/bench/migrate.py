@@ -3,6 +3,11 @@ downtime of real live migrations, and a non-converging guest with and without th
 
     python -m balancer.bench migrate --cases 160:4,160:8,192:16 --bandwidth 32
 
+Each case migrates its guest twice: lab-a → lab-b, whose completed job stats give the
+guest's non-zero memory (zero pages travel as flags), then the measured move back, whose
+prediction uses that figure (``precopy(resident_mib=…)``; ``predicted_s_all_memory`` is
+the prediction without it).
+
 Needs root and the lab (docs/lab.md); brings up its own two hosts and tears them down.
 Prints one JSON object: cases[] {memory_mib, dirty_rate_mib_s, bandwidth_mib_s,
 predicted_s, measured_s, predicted_downtime_ms, measured_downtime_ms, step},
@@ -36,6 +41,7 @@ from workers.executor.order import LadderConfig, MigrationOrder
 from workers.executor.records import MemoryRecorder
 
 INITIAL_DOWNTIME_MS = 100
+MIB = 1024 * 1024
 
 
 def _executor(hv: LibvirtHypervisor) -> Executor:
@@ -46,6 +52,9 @@ def _executor(hv: LibvirtHypervisor) -> Executor:
 def _case(
     lab: Lab, hv: LibvirtHypervisor, n: int, mem: int, rate: int, bw: float
 ) -> dict[str, Any]:
+    """One guest: a first move lab-a → lab-b learns its non-zero memory from the completed
+    job's zero-page count (the outcome's ``actual.nonzero_bytes``); the measured move
+    lab-b → lab-a is predicted with it beforehand."""
     wss = min(mem - GUEST_BASE_MIB, 64)
     name = f"bench{n}-{os.getpid() % 10000}"
     lab.add_guest("lab-a", GuestSpec(name=name, memory_mib=mem, dirty_rate_mib_s=rate,
@@ -54,20 +63,31 @@ def _case(
         ladder = LadderConfig(initial_downtime_ms=INITIAL_DOWNTIME_MS, timeout_min_s=300)
         order = MigrationOrder(vm=name, source="lab-a", dest="lab-b", mode="live",
                                memory_mib=mem, bandwidth_mib_s=bw, ladder=ladder)  # fmt: skip
-        out = _executor(hv).run(order, token=name)
-        pc = precopy(mem, rate, bw, INITIAL_DOWNTIME_MS, wss)
+        first = _executor(hv).run(order, token=name + "-1")
+        nonzero = first.actual.nonzero_bytes
+        resident = nonzero / MIB if nonzero is not None else None
+        pc = precopy(mem, rate, bw, INITIAL_DOWNTIME_MS, wss, resident_mib=resident)
+        full = precopy(mem, rate, bw, INITIAL_DOWNTIME_MS, wss)
+        back = msgspec.structs.replace(order, source="lab-b", dest="lab-a")
+        out = _executor(hv).run(back, token=name + "-2")
         return {
             "memory_mib": mem,
             "dirty_rate_mib_s": rate,
             "bandwidth_mib_s": bw,
-            "predicted_s": round(pc.duration_s, 3) if pc.converges else None,
+            "nonzero_mib": round(resident, 1) if resident is not None else None,
+            "predicted_s": _rounded(pc.duration_s, pc.converges),
+            "predicted_s_all_memory": _rounded(full.duration_s, full.converges),
             "measured_s": out.actual.duration_s,
-            "predicted_downtime_ms": round(pc.downtime_s * 1000, 1) if pc.converges else None,
+            "predicted_downtime_ms": _rounded(pc.downtime_s * 1000, pc.converges, 1),
             "measured_downtime_ms": out.actual.downtime_ms,
             "step": out.finished_by or "plain",
         }
     finally:
         lab.remove_guest(name)
+
+
+def _rounded(x: float, known: bool, digits: int = 3) -> float | None:
+    return round(x, digits) if known else None
 
 
 def _nonconverging(lab: Lab, hv: LibvirtHypervisor, plain_timeout_s: float) -> dict[str, Any]:

@@ -7,6 +7,13 @@ round small enough to send within the limit: n = ⌈log(L/M)/log λ⌉ rounds, t
 ≈ (M/B)(1 − λⁿ⁺¹)/(1 − λ), downtime ≈ M·λⁿ/B. QEMU caps no rounds; we call a migration
 that needs more than ``MAX_LIVE_ROUNDS`` (or never shrinks below L) non-converging.
 
+Zero pages: QEMU sends a page that is all zeros as a flag (``memory_constant`` in
+``jobStats``), not its 4 KiB, so round 0 really sends the guest's *non-zero* memory R ≤ M
+(memory it has written since boot). When R is known (``resident_mib``: from the zero-page
+count of the VM's last migration, ``Completed.nonzero_bytes``), round 0 sends R instead of
+M; unknown, the model keeps sending M (an upper bound). Later rounds are unaffected: they
+re-send pages the guest wrote, which are non-zero.
+
 Mode choice (the guide, 12.1 and 12.8.1):
 - shut-off VM → ``offline`` (its unshared disks copied);
 - paused VM → ``non-live``;
@@ -60,13 +67,15 @@ def precopy(
     downtime_limit_ms: float,
     working_set_mib: float | None = None,
     max_rounds: int = MAX_LIVE_ROUNDS,
+    resident_mib: float | None = None,
 ) -> PreCopy:
-    """Simulate pre-copy rounds until one fits in the downtime limit (or give up)."""
+    """Simulate pre-copy rounds until one fits in the downtime limit (or give up).
+    ``resident_mib``: the guest's non-zero memory when known (round 0 sends only that)."""
     if bandwidth_mib_s <= 0:
         raise ValueError("bandwidth must be positive")
     limit = bandwidth_mib_s * downtime_limit_ms / 1000.0
     cap = math.inf if working_set_mib is None else working_set_mib
-    pending = float(memory_mib)
+    pending = first_pass_mib(memory_mib, resident_mib)
     sent = 0.0
     rounds = 0
     while True:
@@ -81,29 +90,48 @@ def precopy(
         pending = dirtied
 
 
+def first_pass_mib(memory_mib: float, resident_mib: float | None) -> float:
+    """What one full pass over guest memory puts on the wire: its non-zero part when
+    known (zero pages travel as flags), else all of it."""
+    if resident_mib is None:
+        return float(memory_mib)
+    return min(max(float(resident_mib), 0.0), float(memory_mib))
+
+
 def bandwidth(source: Host, dest: Host, policy: Policy) -> float:
     """Migration bandwidth: the slower host's link, capped by the policy."""
     b = min(source.migration_bandwidth_mib_s, dest.migration_bandwidth_mib_s)
     return min(b, policy.bandwidth_mib_s) if policy.bandwidth_mib_s else b
 
 
-def estimate(vm: Vm, source: Host, dest: Host, policy: Policy) -> Estimate:
-    """Choose the mode for moving ``vm`` and estimate its duration, downtime and bytes."""
+def estimate(
+    vm: Vm, source: Host, dest: Host, policy: Policy, *, resident_mib: float | None = None
+) -> Estimate:
+    """Choose the mode for moving ``vm`` and estimate its duration, downtime and bytes.
+    ``resident_mib``: the VM's non-zero memory when known (see the module docstring)."""
     b = bandwidth(source, dest, policy)
-    mem = float(vm.memory_mib)
+    full = float(vm.memory_mib)
+    mem = first_pass_mib(full, resident_mib)
     if vm.state == "shutoff":
         disk = copy_bytes(vm)
         return Estimate("offline", disk / MIB / b, 0.0, disk, 0, True)
     one_pass = mem / b
     if vm.state == "paused":
         return Estimate("non-live", one_pass, one_pass * 1000, int(mem * MIB), 0, True)
-    pc = precopy(mem, vm.dirty_rate_mib_s, b, policy.downtime_budget_ms, vm.working_set_mib)
+    pc = precopy(
+        full,
+        vm.dirty_rate_mib_s,
+        b,
+        policy.downtime_budget_ms,
+        vm.working_set_mib,
+        resident_mib=resident_mib,
+    )
     if pc.converges:
         return Estimate(
             "live", pc.duration_s, pc.downtime_s * 1000, int(pc.sent_mib * MIB), pc.rounds, True
         )
     if policy.allow_postcopy and not vm.critical:
-        dirty = min(vm.dirty_rate_mib_s * one_pass, mem, vm.working_set_mib or math.inf)
+        dirty = min(vm.dirty_rate_mib_s * one_pass, full, vm.working_set_mib or math.inf)
         return Estimate(
             "live-postcopy",
             one_pass + dirty / b,

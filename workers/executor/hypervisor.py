@@ -46,6 +46,36 @@ class Completed(msgspec.Struct, frozen=True, kw_only=True):
     elapsed_ms: int
     downtime_ms: int
     bytes: int
+    #: Guest memory size and what of it QEMU sent as zero pages (``memory_constant`` ×
+    #: page size); 0 when unknown.
+    memory_total: int = 0
+    zero_bytes: int = 0
+
+    @property
+    def nonzero_bytes(self) -> int | None:
+        """The guest's non-zero memory as this migration found it (``None``: unknown)."""
+        return self.memory_total - self.zero_bytes if self.memory_total else None
+
+
+class Attachments(msgspec.Struct, frozen=True, kw_only=True):
+    """What a VM needs from a host besides CPU and memory, read live from its definition."""
+
+    #: libvirt storage pools holding its disks (a network disk's, when one has its image
+    #: pool as ``<source><name>``).
+    pools: tuple[str, ...] = ()
+    #: Network disks in no pool (``<protocol>:<image pool>``, named as the agent does).
+    remote_disks: tuple[str, ...] = ()
+    #: Paths of file or block disks in no libvirt pool.
+    unpooled: tuple[str, ...] = ()
+    #: libvirt networks its interfaces are on.
+    networks: tuple[str, ...] = ()
+
+
+class HostResources(msgspec.Struct, frozen=True, kw_only=True):
+    """The active storage pools and networks of a host (asked live)."""
+
+    pools: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
 
 
 class MigrationRun(Protocol):
@@ -66,6 +96,12 @@ class Hypervisor(Protocol):
 
     def accepts_cpu(self, vm: str, source: str, dest: str) -> bool:
         """Whether ``dest`` can run the VM's CPU (``compareHypervisorCPU``)."""
+
+    def attachments(self, host: str, vm: str) -> Attachments:
+        """The VM's disk pools and networks on ``host``."""
+
+    def resources(self, host: str) -> HostResources:
+        """The active storage pools and networks of ``host``."""
 
     def start(
         self,

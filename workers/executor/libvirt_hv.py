@@ -16,8 +16,17 @@ from typing import Any
 import libvirt
 
 from balancer.core.migration_model import Mode
-from balancer.errors import MigrationAbortedError, PermanentError, RetryableError
-from workers.executor.hypervisor import Completed, Domain, DomState, JobSample
+from balancer.errors import PermanentError, RetryableError
+from workers.executor import libvirt_fit
+from workers.executor.hypervisor import (
+    Attachments,
+    Completed,
+    Domain,
+    DomState,
+    HostResources,
+    JobSample,
+)
+from workers.executor.libvirt_calls import ThreadRun, ignore_errors, translate
 
 _P2P = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
 _P2P |= libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
@@ -28,7 +37,6 @@ FLAGS: dict[str, int] = {
     "offline": _P2P | libvirt.VIR_MIGRATE_OFFLINE,
 }
 _ENDED = (libvirt.VIR_ERR_OPERATION_INVALID, libvirt.VIR_ERR_NO_DOMAIN)
-_TRANSIENT = (libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_RPC, libvirt.VIR_ERR_NO_CONNECT)
 _STATES: dict[int, DomState] = {
     libvirt.VIR_DOMAIN_RUNNING: "running",
     libvirt.VIR_DOMAIN_PAUSED: "paused",
@@ -36,23 +44,9 @@ _STATES: dict[int, DomState] = {
 }
 
 
-def translate(exc: libvirt.libvirtError, what: str) -> Exception:
-    """A libvirt error as one of ours: aborted, retryable (connection) or permanent."""
-    code = exc.get_error_code()
-    if code == libvirt.VIR_ERR_OPERATION_ABORTED:
-        return MigrationAbortedError(f"{what}: {exc}")
-    if code in _TRANSIENT:
-        return RetryableError(f"{what}: {exc}")
-    return PermanentError(f"{what}: {exc}")
-
-
-def _ignore(_ctx: object, _err: object) -> None:
-    return None
-
-
 class LibvirtHypervisor:
     def __init__(self, uris: Mapping[str, str], migration_uris: Mapping[str, str] | None = None):
-        libvirt.registerErrorHandler(_ignore, None)  # raise, do not also print
+        libvirt.registerErrorHandler(ignore_errors, None)  # raise, do not also print
         self.uris = dict(uris)
         self.migration_uris = dict(migration_uris or {})
         self._conns: dict[str, Any] = {}
@@ -126,6 +120,18 @@ class LibvirtHypervisor:
             raise translate(exc, f"compareHypervisorCPU on {dest}") from exc
         return int(got) in (libvirt.VIR_CPU_COMPARE_IDENTICAL, libvirt.VIR_CPU_COMPARE_SUPERSET)
 
+    def attachments(self, host: str, vm: str) -> Attachments:
+        try:
+            return libvirt_fit.attachments(self.conn(host), self._dom(host, vm))
+        except libvirt.libvirtError as exc:
+            raise translate(exc, f"disks and networks of {vm} on {host}") from exc
+
+    def resources(self, host: str) -> HostResources:
+        try:
+            return libvirt_fit.resources(self.conn(host))
+        except libvirt.libvirtError as exc:
+            raise translate(exc, f"pools and networks of {host}") from exc
+
     def start(
         self,
         vm: str,
@@ -195,6 +201,8 @@ class LibvirtHypervisor:
             elapsed_ms=int(s["time_elapsed"]),
             downtime_ms=int(s.get("downtime", 0)),
             bytes=int(s.get("memory_processed", 0)) + int(s.get("disk_processed", 0)),
+            memory_total=int(s.get("memory_total", 0)),
+            zero_bytes=int(s.get("memory_constant", 0)) * int(s.get("memory_page_size", 4096)),
         )
 
     def _act(self, host: str, vm: str, what: str, call: str, *args: int) -> None:
@@ -219,27 +227,3 @@ class LibvirtHypervisor:
 
     def abort(self, host: str, vm: str) -> None:
         self._act(host, vm, "abort the job of", "abortJob")
-
-
-class ThreadRun:
-    """A blocking libvirt call in a daemon thread; ``result`` re-raises its error as ours."""
-
-    def __init__(self, call: Any, what: str) -> None:
-        self.what = what
-        self._error: libvirt.libvirtError | None = None
-        self._thread = threading.Thread(target=self._body, args=(call,), name=what, daemon=True)
-        self._thread.start()
-
-    def _body(self, call: Any) -> None:
-        try:
-            call()
-        except libvirt.libvirtError as exc:
-            self._error = exc
-
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def result(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise translate(self._error, self.what) from self._error

@@ -64,6 +64,8 @@ class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True):
     bandwidth_mib_s: float | None = None
     #: Copy non-shared disks (offline moves of VMs on host-local storage).
     copy_storage: bool = False
+    #: Pools (and network disks) of the VM that the plan counted as shared storage.
+    shared_pools: tuple[str, ...] = ()
     predicted: Predicted | None = None
     ladder: LadderConfig = LadderConfig()
     #: Slot limits (from the policy).
@@ -91,6 +93,7 @@ def order_from_move(move: Move, vm: Vm, policy: Policy, generation: int = 0) -> 
         downtime_budget_ms=policy.downtime_budget_ms,
         bandwidth_mib_s=policy.bandwidth_mib_s,
         copy_storage=move.mode == "offline" and copy_bytes(vm) > 0,
+        shared_pools=tuple(sorted({d.pool for d in vm.disks if d.shared})),
         predicted=Predicted(
             duration_s=move.estimate.duration_s,
             downtime_ms=move.estimate.downtime_ms,

@@ -47,6 +47,9 @@ class Actual(msgspec.Struct, frozen=True, kw_only=True):
     duration_s: float
     downtime_ms: float | None
     bytes: int | None
+    #: The guest's non-zero memory seen by the migration (total − zero pages): what the
+    #: next move's first pass will send (``migration_model.precopy(resident_mib=…)``).
+    nonzero_bytes: int | None = None
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):

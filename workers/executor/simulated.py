@@ -1,10 +1,8 @@
 """An in-memory hypervisor whose migrations follow the pre-copy model in (simulated) time.
 
-Every host is a dict of VMs. A migration sends ``bandwidth`` MiB/s; each round re-sends
-what the guest dirtied during the previous one (capped by its working set); it stops the
-guest for the last round once that round fits in the max downtime. Post-copy finishes the
-round in flight and ends; a suspended guest stops dirtying. Time comes from ``clock`` (a
-``SimClock`` for unit tests, ``time.monotonic`` for a real worker).
+Every host is a dict of VMs (``SimVm``); ``host_resources`` gives each host's active pools
+and networks. The migrations themselves are ``sim_run.SimRun``. Time comes from ``clock``
+(a ``SimClock`` for unit tests, ``time.monotonic`` for a real worker).
 """
 
 from __future__ import annotations
@@ -13,57 +11,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from balancer.core.migration_model import Mode
+from balancer.core.migration_model import Mode, first_pass_mib
 from balancer.errors import MigrationAbortedError, PermanentError
-from workers.executor.hypervisor import Completed, Domain, DomState, JobSample
+from workers.executor.hypervisor import Attachments, Completed, Domain, HostResources, JobSample
+from workers.executor.sim_run import RunHandle, SimRun, advance
+from workers.executor.sim_vm import SimClock, SimVm
 
+__all__ = ["SimClock", "SimVm", "SimulatedHypervisor"]
 MIB = 1024 * 1024
-POSTCOPY_DOWNTIME_MS = 40
-
-
-class SimClock:
-    """A clock that only moves when someone sleeps on it."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.t = start
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(seconds, 0.0)
-
-
-@dataclass
-class SimVm:
-    memory_mib: int
-    dirty_mib_s: float = 0.0
-    working_set_mib: float = 64.0
-    state: DomState = "running"
-    cpu_ok_on: frozenset[str] | None = None  # None: every host accepts its CPU
-
-
-@dataclass
-class _Run:
-    vm: str
-    source: str
-    dest: str
-    bandwidth: float
-    max_downtime_ms: int
-    started: float
-    offline: bool
-    last: float
-    pending: float
-    sent_in_round: float = 0.0
-    dirtied: float = 0.0
-    total_sent: float = 0.0
-    iteration: int = 0
-    postcopy: bool = False
-    postcopy_allowed: bool = False
-    ended: bool = False
-    error: str | None = None
-    downtime_ms: float = 0.0
-    resume_after: bool = False
 
 
 @dataclass
@@ -71,8 +26,9 @@ class SimulatedHypervisor:
     clock: Callable[[], float]
     default_bandwidth_mib_s: float = 100.0
     hosts: dict[str, dict[str, SimVm]] = field(default_factory=dict)
+    host_resources: dict[str, HostResources] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
-    _runs: dict[str, _Run] = field(default_factory=dict)
+    _runs: dict[str, SimRun] = field(default_factory=dict)
     _completed: dict[tuple[str, str], Completed] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -97,6 +53,17 @@ class SimulatedHypervisor:
     def accepts_cpu(self, vm: str, source: str, dest: str) -> bool:
         spec = self.hosts[source][vm]
         return spec.cpu_ok_on is None or dest in spec.cpu_ok_on
+
+    def attachments(self, host: str, vm: str) -> Attachments:
+        with self._lock:
+            s = self.hosts[host][vm]
+            return Attachments(
+                pools=s.pools, remote_disks=s.remote_disks, unpooled=s.unpooled, networks=s.networks
+            )
+
+    def resources(self, host: str) -> HostResources:
+        with self._lock:
+            return self.host_resources.get(host, HostResources())
 
     def job(self, host: str, vm: str) -> JobSample | None:
         with self._lock:
@@ -135,7 +102,7 @@ class SimulatedHypervisor:
         max_downtime_ms: int,
         postcopy: bool,
         copy_storage: bool,
-    ) -> _Handle:
+    ) -> RunHandle:
         with self._lock:
             self.calls.append(("start", vm))
             spec = self.hosts.get(source, {}).get(vm)
@@ -148,7 +115,8 @@ class SimulatedHypervisor:
             if resume_after:
                 spec.state = "paused"
             now = self.clock()
-            self._runs[vm] = _Run(
+            first = first_pass_mib(spec.memory_mib, spec.resident_mib)
+            self._runs[vm] = SimRun(
                 vm=vm,
                 source=source,
                 dest=dest,
@@ -157,11 +125,11 @@ class SimulatedHypervisor:
                 started=now,
                 last=now,
                 offline=offline,
-                pending=0.0 if offline else float(spec.memory_mib),
+                pending=0.0 if offline else first,
                 postcopy_allowed=postcopy,
                 resume_after=resume_after,
             )
-            return _Handle(self, vm, self._runs[vm])
+            return RunHandle(vm, self._runs[vm], self._poll_done)
 
     def set_max_downtime(self, host: str, vm: str, ms: int) -> None:
         with self._lock:
@@ -196,8 +164,8 @@ class SimulatedHypervisor:
             run = self._active(host, vm)
             run.ended, run.error = True, "operation aborted: migration job: canceled by client"
 
-    # -- the model -----------------------------------------------------------------
-    def _active(self, host: str, vm: str) -> _Run:
+    # -- time ----------------------------------------------------------------------
+    def _active(self, host: str, vm: str) -> SimRun:
         run = self._runs.get(vm)
         if run is None or run.ended or run.source != host:
             raise PermanentError(f"no migration job for {vm} on {host}")
@@ -209,61 +177,24 @@ class SimulatedHypervisor:
             if not run.ended:
                 self._advance(run, now)
 
-    def _advance(self, run: _Run, now: float) -> None:
+    def _advance(self, run: SimRun, now: float) -> None:
         spec = self.hosts[run.source][run.vm]
-        dt, run.last = now - run.last, now
-        while dt > 1e-9 and not run.ended:
-            left = run.pending - run.sent_in_round
-            limit = run.bandwidth * run.max_downtime_ms / 1000.0
-            if run.postcopy or (run.sent_in_round == 0 and run.pending <= limit):
-                # Stop and copy the rest (post-copy: pages follow on demand, short pause).
-                need = left / run.bandwidth
-                if need > dt:
-                    run.sent_in_round += run.bandwidth * dt
-                    run.total_sent += run.bandwidth * dt
-                    return
-                run.total_sent += left
-                run.downtime_ms = POSTCOPY_DOWNTIME_MS if run.postcopy else need * 1000
-                self._finish(run, spec, now - dt + need)
-                return
-            step = min(dt, left / run.bandwidth)
-            run.sent_in_round += run.bandwidth * step
-            run.total_sent += run.bandwidth * step
-            if spec.state == "running":
-                run.dirtied = min(run.dirtied + spec.dirty_mib_s * step, spec.working_set_mib)
-            dt -= step
-            if run.pending - run.sent_in_round <= 1e-9:
-                run.iteration += 1
-                run.pending, run.sent_in_round, run.dirtied = run.dirtied, 0.0, 0.0
-
-    def _finish(self, run: _Run, spec: SimVm, at: float) -> None:
-        run.ended = True
-        if run.resume_after:
-            spec.state = "running"
-        del self.hosts[run.source][run.vm]
+        at = advance(run, spec, now)
+        if at is None:
+            return
+        del self.hosts[run.source][run.vm]  # landed: the VM is on its destination
         self.hosts.setdefault(run.dest, {})[run.vm] = spec
+        first = 0.0 if run.offline else first_pass_mib(spec.memory_mib, spec.resident_mib)
         self._completed[(run.dest, run.vm)] = Completed(
             elapsed_ms=int((at - run.started) * 1000),
             downtime_ms=int(run.downtime_ms),
             bytes=int(run.total_sent * MIB),
+            memory_total=0 if run.offline else int(spec.memory_mib * MIB),
+            zero_bytes=0 if run.offline else int((spec.memory_mib - first) * MIB),
         )
 
-    def _poll_done(self, run: _Run) -> bool:
+    def _poll_done(self, run: SimRun) -> bool:
         with self._lock:
             if not run.ended:
                 self._advance(run, self.clock())
             return run.ended
-
-
-class _Handle:
-    def __init__(self, hv: SimulatedHypervisor, vm: str, run: _Run) -> None:
-        self._hv, self.vm, self._run = hv, vm, run
-
-    def done(self) -> bool:
-        return self._hv._poll_done(self._run)
-
-    def result(self) -> None:
-        if not self.done():
-            raise PermanentError(f"{self.vm}: result() before the migration ended")
-        if self._run.error is not None:
-            raise MigrationAbortedError(f"{self.vm}: {self._run.error}")

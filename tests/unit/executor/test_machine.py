@@ -204,3 +204,10 @@ def test_a_planned_postcopy_move_without_permission_stays_precopy() -> None:
     out = s.ex.run(order(mode="live-postcopy", memory_mib=512, allow_postcopy=False), "t1")
     assert out.result == "migrated"
     assert ("start_postcopy", "vm1") not in s.hv.calls
+
+
+def test_the_outcome_records_the_non_zero_memory_the_migration_found() -> None:
+    s = Scene(SimVm(memory_mib=1024, resident_mib=256))
+    out = s.ex.run(order(bandwidth_mib_s=128), "t1")
+    assert out.actual.nonzero_bytes == 256 * 2**20
+    assert 1.9 < out.actual.duration_s < 2.2  # 256 MiB at 128 MiB/s, zero pages free
