@@ -235,7 +235,19 @@ def _fits_home(p: Planning, item: Item, home: int) -> bool:
     s = p.state
     if not (s.fit_mask(item.cpu, item.mem)[home]):
         return False
+    if not _home_passes(p, item, home):
+        return False
     return not (p.rules.apart and p.apart_mask(item)[home])
+
+
+def _home_passes(p: Planning, item: Item, home: int) -> bool:
+    """Does the item's home (its first VM's host) pass the filters for the whole item? It
+    does for VMs already there; a hard-affinity group whose VMs started on different
+    hosts has no common home, so the others are checked like at any destination."""
+    s = p.state
+    if all(int(s.original_host[v]) == home for v in item.vms):
+        return True
+    return bool(p.static_mask(item)[home])
 
 
 def _movable_on(p: Planning, h: int, limit: tuple[float, int] | None, keys: _Keys) -> list[Item]:
@@ -263,7 +275,7 @@ def _evict_for(
     if p.rules.apart:
         mask &= ~p.apart_mask(item)
     home = int(s.original_host[item.vms[0]])
-    if kept[home]:
+    if kept[home] and _home_passes(p, item, home):
         mask[home] = True
     hosts = np.flatnonzero(mask)
     if len(hosts) == 0:

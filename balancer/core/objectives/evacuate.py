@@ -19,7 +19,9 @@ def evacuate(p: Planning) -> None:
     # Largest first: they have the fewest places to go.
     items.sort(key=lambda it: (-max(it.mem / _mem_ref(p), it.cpu / _cpu_ref(p)), it.vms))
     for item in items:
-        source = s.hosts[s.host_of(item.vms[0])]
+        # The host being emptied (a hard-affinity group may span it and another host).
+        leaving = next(v for v in item.vms if int(s.original_host[v]) in p.sources)
+        source = s.hosts[int(s.original_host[leaving])]
         why = source.state if source.state in ("maintenance", "draining") else "being evacuated"
         reason = f"evacuate: {source.name} is {why}"
         verdict = p.movability(item, evacuating=True)

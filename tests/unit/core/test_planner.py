@@ -173,6 +173,30 @@ def test_affinity_group_moves_together() -> None:
     assert dests["x"] == dests["y"]
 
 
+def test_split_affinity_group_is_not_joined_on_a_host_that_fails_a_filter() -> None:
+    """A hard-affinity group spread over two hosts (one in maintenance) is reunited on a
+    host that passes every filter for both VMs — not on the host of its first VM, which
+    lacks the other VM's network (found by the property test)."""
+    snap = snapshot(
+        [
+            host("a"),
+            host("both", networks=("br0", "br1")),
+            host("m", state="maintenance", networks=("br1",)),
+        ],
+        [
+            vm("x", "a"),
+            vm("y", "m", networks=("br1",)),
+            vm("pinned", "a", devices=Devices(hostdev=1)),
+        ],
+        (AffinityRule(vms=("x", "y")),),
+        objective="consolidate",
+    )
+    result = _checked(snap)
+    dests = {m.vm: m.to for m in result.moves}
+    assert dests == {"x": "both", "y": "both"}
+    assert {m.reason for m in result.moves} == {"evacuate: m is maintenance"}
+
+
 def test_pin_rule_limits_destinations() -> None:
     snap = snapshot(
         [host("a"), host("b"), host("c")],
