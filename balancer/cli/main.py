@@ -15,7 +15,9 @@ from balancer import __version__
 from balancer.cli.agent_cmd import agent_command
 from balancer.cli.executor_cmds import execute_command, worker_command
 from balancer.cli.migrate_cmd import migrate_command
+from balancer.cli.operator_cmds import host_group, vm_group
 from balancer.cli.plan_cmd import plan_command
+from balancer.cli.rules_cmds import policy_group, rules_group
 from balancer.cli.sim_cmd import sim_group
 from balancer.cli.snapshot_cmd import snapshot_group
 from balancer.cli.state_cmds import export_command, hosts_command, vms_command
@@ -54,6 +56,8 @@ main.add_command(sim_group)
 main.add_command(agent_command)
 main.add_command(hosts_command)
 main.add_command(vms_command)
+for _group in (host_group, vm_group, rules_group, policy_group):
+    main.add_command(_group)
 main.add_command(worker_command)
 main.add_command(execute_command)
 main.add_command(migrate_command)

@@ -84,6 +84,9 @@ class Host(Model, frozen=True, kw_only=True):
     labels: dict[str, str] = {}
     #: CPU capacity in reference cores when hosts' cores differ in speed (default: cores).
     cpu_capacity: PosFloat | None = None
+    #: Why ``state`` is not what the host's agent reported: ``stale`` (heartbeat expired),
+    #: the operator's reason, or ``operator``; empty otherwise. Informative only.
+    state_reason: str = ""
 
     @property
     def cpu_capacity_cores(self) -> float:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 
 from balancer.core.models import (
     EMPTYING_STATES,
@@ -20,8 +20,11 @@ from balancer.errors import SnapshotError
 POWER_TABLE_POINTS = 11
 
 
-def _unique(names: Iterable[str], what: str, path: str) -> set[str]:
-    seen: set[str] = set()
+def _unique(names: Sequence[str], what: str, path: str) -> set[str]:
+    seen = set(names)
+    if len(seen) == len(names):  # the usual case, without a Python-level loop
+        return seen
+    seen = set()
     for i, name in enumerate(names):
         if name in seen:
             raise SnapshotError(f"duplicate {what} name {name!r}", f"{path}[{i}].name")
@@ -29,10 +32,19 @@ def _unique(names: Iterable[str], what: str, path: str) -> set[str]:
     return seen
 
 
+def _check_vm_hosts(snapshot: Snapshot, hosts: set[str], state: Mapping[str, str]) -> None:
+    for i, v in enumerate(snapshot.vms):
+        if v.host not in hosts:
+            raise SnapshotError(f"unknown host {v.host!r}", f"vms[{i}].host")
+        if state[v.host] == "off" and v.state != "shutoff":
+            raise SnapshotError(f"VM is {v.state} on host {v.host!r}, which is off", f"vms[{i}]")
+
+
 def check(snapshot: Snapshot) -> None:
-    hosts = _unique((h.name for h in snapshot.hosts), "host", "hosts")
-    vms = _unique((v.name for v in snapshot.vms), "VM", "vms")
+    hosts = _unique([h.name for h in snapshot.hosts], "host", "hosts")
+    vms = _unique([v.name for v in snapshot.vms], "VM", "vms")
     state = {h.name: h.state for h in snapshot.hosts}
+    off = {name for name, s in state.items() if s == "off"}
     for i, h in enumerate(snapshot.hosts):
         p = h.power
         if p is None:
@@ -46,11 +58,9 @@ def check(snapshot: Snapshot) -> None:
             raise SnapshotError("give idle_w and max_w, or table_w", f"hosts[{i}].power")
         if p.idle_w is not None and p.max_w is not None and p.idle_w > p.max_w:
             raise SnapshotError("idle_w is larger than max_w", f"hosts[{i}].power")
-    for i, v in enumerate(snapshot.vms):
-        if v.host not in hosts:
-            raise SnapshotError(f"unknown host {v.host!r}", f"vms[{i}].host")
-        if state[v.host] == "off" and v.state != "shutoff":
-            raise SnapshotError(f"VM is {v.state} on host {v.host!r}, which is off", f"vms[{i}]")
+    vm_hosts = {v.host for v in snapshot.vms}
+    if not vm_hosts <= hosts or not vm_hosts.isdisjoint(off):
+        _check_vm_hosts(snapshot, hosts, state)
     for i, rule in enumerate(snapshot.rules):
         if isinstance(rule, AffinityRule | AntiAffinityRule):
             if len(rule.vms) < 2:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,11 @@ from balancer.lab.daemon import host_dir, start_daemon
 from balancer.lab.errors import LabError
 from balancer.lab.guests import Guest
 from balancer.lab.host_resources import define_resources, plan_networks
-from balancer.lab.procs import ProcessId
+from balancer.lab.procs import ProcessId, wait_gone
 from balancer.lab.specs import GuestSpec, HostSpec
 from balancer.lab.state import HostRecord, LabState
 from balancer.lab.status import LabStatus, collect
-from balancer.lab.teardown import stop_host
+from balancer.lab.teardown import host_processes, stop_host
 
 #: Set to 1 to keep a lab's directory (logs, consoles) after ``down`` for debugging.
 KEEP_ENV = "KVM_BALANCER_LAB_KEEP"
@@ -92,6 +94,40 @@ class Lab:
         lab_state.save(current)
         define_resources(self.conn(spec.name), self.root, record.pools, record.networks)
         return current
+
+    def restart_host(self, name: str, timeout: float = 180) -> HostRecord:
+        """Restart host ``name``'s libvirtd as ``systemctl restart libvirtd`` would: SIGTERM
+        (a clean exit), then the same daemon again: same directory, UUID, slot, defined
+        guests, pools and networks. Only a host with no running guest (its QEMUs would be
+        left in the old daemon's mount namespace, which the lab no longer tracks). Clients
+        see their connection drop."""
+        with lab_state.locked(self.root):
+            current = self.state()
+            record = current.host(name)
+            if record is None:
+                raise LabError(f"no host {name!r} in the lab at {self.root}")
+            helpers = [p for p in host_processes(record) if p != record.daemon]
+            if any(p.name().startswith("qemu") for p in helpers):
+                raise LabError(f"host {name} runs guests; stop them before a restart")
+            me = ProcessId.of(os.getpid())
+            assert me is not None
+            slot = slots.Slot(record.slot)
+            slots.hand_over(slot, me, f"{self.root} {name} (restarting)")  # keep it ours
+            conn = self._conns.pop(name, None)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            record.daemon.signal(signal.SIGTERM)
+            if wait_gone([record.daemon], 30):
+                raise LabError(f"libvirtd of {name} (pid {record.daemon.pid}) ignored SIGTERM")
+            for helper in helpers:  # (dnsmasq) the new daemon starts its own
+                helper.signal(signal.SIGKILL)
+            wait_gone(helpers, 15)
+            daemon, namespace = start_daemon(self.root, name, slot, record.uuid, timeout)
+            slots.hand_over(slot, daemon, f"{self.root} {name}")
+            record = replace(record, daemon=daemon, mount_ns=namespace)
+            lab_state.save(current.with_host(record))
+            return record
 
     def host(self, name: str) -> HostRecord:
         record = self.state().host(name)

@@ -7,7 +7,7 @@ Host state, strongest first:
 3. an operator's ``maintenance``, ``draining`` or ``failed``;
 4. the state the agent reported (``active``).
 
-The reason sits in the host label ``kvm-balancer/state-reason``. A VM name reported by
+The reason is the host's ``state_reason``. A VM name reported by
 two hosts (a migration that left the source definition behind) is kept once: running over
 paused over shut off, then a live host over a stale one, then the newest report. Rules
 and the policy may name VMs or hosts that are gone; those names are dropped (a rule left
@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 
 import msgspec
 
@@ -34,12 +36,13 @@ from balancer.core.models import (
     Vm,
 )
 from balancer.core.validate import check
-from balancer.state.overrides import STALE, STATE_REASON_LABEL, HostOverride
+from balancer.state.overrides import STALE, HostOverride
 from balancer.state.report import ReportHead
 
 log = logging.getLogger(__name__)
 
 _VM_STATE_RANK = {"running": 2, "paused": 1, "shutoff": 0}
+_name = attrgetter("name")
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,9 @@ def host_state(host: Host, alive: bool, override: HostOverride | None) -> tuple[
 def _host(head: ReportHead, alive: frozenset[str], overrides: Mapping[str, HostOverride]) -> Host:
     h = head.host
     state, why = host_state(h, h.name in alive, overrides.get(h.name))
-    if state == h.state and not why:
+    if state == h.state and why == h.state_reason:
         return h
-    return msgspec.structs.replace(h, state=state, labels={**h.labels, STATE_REASON_LABEL: why})
+    return msgspec.structs.replace(h, state=state, state_reason=why)
 
 
 def _vm_rank(vm: Vm, alive: bool, collected_at: float) -> tuple[int, bool, float]:
@@ -82,8 +85,8 @@ def _vm_rank(vm: Vm, alive: bool, collected_at: float) -> tuple[int, bool, float
 
 def _unique_vms(contents: StoreContents) -> tuple[list[Vm], set[str]]:
     """Every VM once, and the set of their names."""
-    vms = [vm for head in contents.reports for vm in head.vms]
-    names = {vm.name for vm in vms}
+    vms = list(chain.from_iterable(head.vms for head in contents.reports))
+    names = set(map(_name, vms))
     if len(names) == len(vms):  # the usual case, checked fast
         return vms, names
     best: dict[str, tuple[tuple[int, bool, float], Vm]] = {}

@@ -14,7 +14,7 @@ import redis
 from balancer.core.models import Policy, Rule
 from balancer.errors import InputError
 from balancer.state.keys import DEFAULT_KEYS, Keys
-from balancer.state.overrides import HostOverride, OverrideState, encode_json
+from balancer.state.overrides import HostOverride, OverrideState, decode_labels, encode_json
 
 _OVERRIDE_STATES = frozenset({"maintenance", "draining", "off", "failed"})
 
@@ -46,6 +46,24 @@ def put_rule(client: redis.Redis, rule_id: str, rule: Rule, *, keys: Keys = DEFA
     client.hset(keys.rules, rule_id, encode_json(rule))
 
 
+def put_rules(
+    client: redis.Redis,
+    rules: dict[str, Rule],
+    *,
+    replace: bool = False,
+    keys: Keys = DEFAULT_KEYS,
+) -> None:
+    """Store several rules at once (one transaction); ``replace``: drop every other rule."""
+    if any(not rule_id for rule_id in rules):
+        raise InputError("a rule needs an id")
+    pipe = client.pipeline(transaction=True)
+    if replace:
+        pipe.delete(keys.rules)
+    if rules:
+        pipe.hset(keys.rules, mapping={k: encode_json(r) for k, r in rules.items()})
+    pipe.execute()
+
+
 def delete_rule(client: redis.Redis, rule_id: str, *, keys: Keys = DEFAULT_KEYS) -> bool:
     return bool(client.hdel(keys.rules, rule_id))
 
@@ -66,6 +84,35 @@ def set_vm_labels(
         client.hset(keys.vm_labels, vm, encode_json(labels))
     else:
         client.hdel(keys.vm_labels, vm)
+
+
+def update_vm_labels(
+    client: redis.Redis,
+    vm: str,
+    *,
+    add: dict[str, str] | None = None,
+    remove: frozenset[str] = frozenset(),
+    keys: Keys = DEFAULT_KEYS,
+) -> dict[str, str]:
+    """Merge ``add`` into ``vm``'s operator labels and drop ``remove``, atomically (a
+    concurrent change makes the transaction start again); returns the labels stored."""
+
+    result: dict[str, str] = {}
+
+    def change(pipe: redis.client.Pipeline) -> None:
+        nonlocal result
+        stored = pipe.hget(keys.vm_labels, vm)
+        where = f"redis:op:vm-labels[{vm}]"
+        labels = {} if stored is None else decode_labels(cast(bytes, stored), where)
+        result = {k: v for k, v in {**labels, **(add or {})}.items() if k not in remove}
+        pipe.multi()
+        if result:
+            pipe.hset(keys.vm_labels, vm, encode_json(result))
+        else:
+            pipe.hdel(keys.vm_labels, vm)
+
+    client.transaction(change, keys.vm_labels)
+    return result
 
 
 def record_migration(client: redis.Redis, vm: str, at: float, *, keys: Keys = DEFAULT_KEYS) -> None:

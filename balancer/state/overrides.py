@@ -11,9 +11,7 @@ from balancer.core.models import Policy, Rule
 from balancer.errors import SnapshotError
 
 OverrideState = Literal["maintenance", "draining", "off", "failed"]
-#: Host label carrying why a host is not in the state its agent reported.
-STATE_REASON_LABEL = "kvm-balancer/state-reason"
-#: The reason given to a host whose heartbeat expired.
+#: The reason (``Host.state_reason``) given to a host whose heartbeat expired.
 STALE = "stale"
 
 T = TypeVar("T")

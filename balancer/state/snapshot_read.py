@@ -1,14 +1,13 @@
 """``Snapshot.from_redis``: one consistent snapshot of the whole cluster, read fast.
 
-Consistent: the host list is read under WATCH, then every report, heartbeat and operator
-fact in one MULTI/EXEC, which Redis runs without interleaving any agent's write; so the
-snapshot is one generation (``Snapshot.generation`` is the store's counter at that
-instant). A host registering in between aborts the transaction and the read is retried.
+Consistent: one transaction (``raw_store``), so the snapshot is one generation
+(``Snapshot.generation`` is the store's counter at that instant).
 
-Fast: two round trips whatever the cluster size; reports are msgpack decoded straight
-into the snapshot's structs, with the cyclic garbage collector paused while millions of
-objects are created (it would otherwise rescan them again and again and triple the
-time), and those objects then promoted to its oldest generation unscanned.
+Fast: two round trips whatever the cluster size; each report is msgpack-decoded straight
+into the snapshot's structs as soon as its bytes arrive, while Redis is still sending the
+others (``stream_read``); the cyclic garbage collector is paused while millions of objects
+are created (it would otherwise rescan them again and again and triple the time), and
+those objects are then promoted to its oldest generation unscanned.
 """
 
 from __future__ import annotations
@@ -16,15 +15,16 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
 import msgspec
 import redis
 
 from balancer.core.models import Policy, Snapshot
-from balancer.errors import RetryableError, SnapshotError
+from balancer.errors import SnapshotError
 from balancer.state.assemble import StoreContents, assemble_snapshot
 from balancer.state.keys import DEFAULT_KEYS, SCHEMA_VERSION, Keys
 from balancer.state.overrides import (
@@ -34,69 +34,13 @@ from balancer.state.overrides import (
     decode_policy,
     decode_rule,
 )
+from balancer.state.raw_store import RawStore, read_raw, read_raw_as
 from balancer.state.report import HostReport, ReportHead, decode_report, decode_report_head
 
+__all__ = ["RawStore", "read_raw", "snapshot_from_redis"]
+
 log = logging.getLogger(__name__)
-
-_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class RawStore:
-    """The store's bytes as one transaction returned them."""
-
-    schema: bytes | None
-    generation: int
-    names: tuple[str, ...]
-    reports: tuple[bytes | None, ...]
-    alive: tuple[bytes | None, ...]
-    overrides: dict[bytes, bytes]
-    rules: dict[bytes, bytes]
-    policy: bytes | None
-    vm_labels: dict[bytes, bytes]
-    migrated_at: dict[bytes, bytes]
-
-
-def read_raw(client: redis.Redis, keys: Keys = DEFAULT_KEYS) -> RawStore:
-    """Everything in two round trips, the second one atomic; retried if a host registers."""
-    for _ in range(_ATTEMPTS):
-        with client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(keys.hosts)  # type: ignore[no-untyped-call]
-                names = tuple(sorted(_text(n) for n in pipe.smembers(keys.hosts)))
-                pipe.multi()
-                pipe.get(keys.schema)
-                pipe.get(keys.generation)
-                pipe.hgetall(keys.host_state)
-                pipe.hgetall(keys.rules)
-                pipe.get(keys.policy)
-                pipe.hgetall(keys.vm_labels)
-                pipe.hgetall(keys.vm_migrated_at)
-                if names:
-                    pipe.mget([keys.report(n) for n in names])
-                    pipe.mget([keys.alive(n) for n in names])
-                results = pipe.execute()
-            except redis.WatchError:
-                continue
-        schema, gen, over, rules, policy, labels, moved = results[:7]
-        reports, alive = (results[7], results[8]) if names else ([], [])
-        return RawStore(
-            schema=schema,
-            generation=int(gen or 0),
-            names=names,
-            reports=tuple(reports),
-            alive=tuple(alive),
-            overrides=over,
-            rules=rules,
-            policy=policy,
-            vm_labels=labels,
-            migrated_at=moved,
-        )
-    raise RetryableError(f"hosts kept registering during {_ATTEMPTS} snapshot reads; try again")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+_vm_host = attrgetter("host")
 
 
 @contextmanager
@@ -117,7 +61,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check_schema(raw: RawStore) -> None:
+def _check_schema(raw: RawStore[Any]) -> None:
     if raw.schema is not None and raw.schema != str(SCHEMA_VERSION).encode():
         raise SnapshotError(
             f"the store uses state schema {raw.schema.decode(errors='replace')}, "
@@ -126,16 +70,27 @@ def _check_schema(raw: RawStore) -> None:
         )
 
 
-def decode_heads(raw: RawStore) -> list[ReportHead]:
+def head_or_why(blob: bytes | None) -> ReportHead | str | None:
+    """A report's head, or why it does not decode (``None``: no report)."""
+    if blob is None:
+        return None
+    try:
+        return decode_report_head(blob)
+    except msgspec.DecodeError as exc:
+        return f"undecodable report ({exc})"
+
+
+def checked_heads(
+    names: Sequence[str], items: Sequence[ReportHead | str | None]
+) -> list[ReportHead]:
+    """The heads fit for a snapshot; the others are logged and left out."""
     heads: list[ReportHead] = []
-    for name, blob in zip(raw.names, raw.reports, strict=True):
-        if blob is None:
+    for name, head in zip(names, items, strict=True):
+        if head is None:
             log.warning("host %s is registered but has no report; left out", name)
             continue
-        try:
-            head = decode_report_head(blob)
-        except msgspec.DecodeError as exc:
-            log.warning("host %s: undecodable report (%s); left out", name, exc)
+        if isinstance(head, str):
+            log.warning("host %s: %s; left out", name, head)
             continue
         if head.schema != SCHEMA_VERSION or head.host.name != name:
             log.warning(
@@ -145,14 +100,18 @@ def decode_heads(raw: RawStore) -> list[ReportHead]:
                 head.host.name,
             )
             continue
-        if any(vm.host != name for vm in head.vms):
+        if head.vms and set(map(_vm_host, head.vms)) != {name}:
             log.warning("host %s: report lists VMs of another host; left out", name)
             continue
         heads.append(head)
     return heads
 
 
-def decode_reports(raw: RawStore) -> list[HostReport]:
+def decode_heads(raw: RawStore[bytes | None]) -> list[ReportHead]:
+    return checked_heads(raw.names, [head_or_why(blob) for blob in raw.reports])
+
+
+def decode_reports(raw: RawStore[bytes | None]) -> list[HostReport]:
     """The full reports (for listings), skipping the undecodable ones like ``decode_heads``."""
     _check_schema(raw)
     out: list[HostReport] = []
@@ -167,7 +126,7 @@ def decode_reports(raw: RawStore) -> list[HostReport]:
     return out
 
 
-def alive_hosts(raw: RawStore) -> frozenset[str]:
+def alive_hosts(raw: RawStore[Any]) -> frozenset[str]:
     return frozenset(n for n, a in zip(raw.names, raw.alive, strict=True) if a is not None)
 
 
@@ -178,19 +137,19 @@ def _seconds(value: bytes, where: str) -> float:
         raise SnapshotError(f"not a number of seconds: {value!r}", where) from None
 
 
-def decode_overrides(raw: RawStore) -> dict[str, HostOverride]:
+def decode_overrides(raw: RawStore[Any]) -> dict[str, HostOverride]:
     return {
         k.decode(): decode_override(v, f"redis:op:host-state[{k.decode()}]")
         for k, v in raw.overrides.items()
     }
 
 
-def decode_contents(raw: RawStore) -> StoreContents:
+def decode_contents(raw: RawStore[ReportHead | str | None]) -> StoreContents:
     _check_schema(raw)
     where = "redis:"
     return StoreContents(
         generation=raw.generation,
-        reports=decode_heads(raw),
+        reports=checked_heads(raw.names, raw.reports),
         alive=alive_hosts(raw),
         overrides=decode_overrides(raw),
         rules=[
@@ -212,7 +171,7 @@ def snapshot_from_redis(
     client: redis.Redis, *, keys: Keys = DEFAULT_KEYS, now: float | None = None
 ) -> Snapshot:
     """The named constructor ``Snapshot.from_redis``: one generation, stale hosts failed."""
-    raw = read_raw(client, keys)
-    taken_at = time.time() if now is None else now
     with _gc_paused():
+        raw = read_raw_as(client, keys, head_or_why)
+        taken_at = time.time() if now is None else now
         return assemble_snapshot(decode_contents(raw), taken_at=taken_at)

@@ -15,7 +15,7 @@ from balancer.core.models import AntiAffinityRule, Snapshot
 from balancer.core.planner import plan
 from balancer.snapshot_file import load_snapshot
 from balancer.state.operator import put_rule, set_host_state
-from balancer.state.overrides import STALE, STATE_REASON_LABEL
+from balancer.state.overrides import STALE
 from balancer.state.snapshot_read import snapshot_from_redis
 from tests.integration.agent_processes import (
     AgentFactory,
@@ -80,9 +80,7 @@ def test_agents_publish_export_and_plan(
 
     doc = load_snapshot(out)  # decodes and validates the v1 document
     assert _states(doc) == {"kvm-01": "active", "kvm-02": "draining", "kvm-03": "active"}
-    assert {h.name: h.labels.get(STATE_REASON_LABEL) for h in doc.hosts}["kvm-02"] == (
-        "integration test"
-    )
+    assert {h.name: h.state_reason for h in doc.hosts}["kvm-02"] == ("integration test")
     assert doc.rules == (AntiAffinityRule(vms=("a1", "a2"), hard=False),)
 
     result = balancer("plan", "--snapshot", str(out), "--format", "json")
@@ -116,7 +114,7 @@ def test_killed_agents_host_turns_stale_after_its_ttl(
 
     snap = snapshot_from_redis(client)
     hosts = {h.name: h for h in snap.hosts}
-    assert hosts["kvm-03"].labels[STATE_REASON_LABEL] == STALE
+    assert hosts["kvm-03"].state_reason == STALE
     assert hosts["kvm-01"].state == hosts["kvm-02"].state == "active"
     assert {v.name: v.host for v in snap.vms}["c1"] == "kvm-03"  # last known facts stay
 

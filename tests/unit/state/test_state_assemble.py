@@ -9,7 +9,7 @@ import pytest
 from balancer.core.models import AffinityRule, AntiAffinityRule, PinRule, Policy, Rule
 from balancer.errors import SnapshotError
 from balancer.state.assemble import StoreContents, assemble_snapshot, host_state
-from balancer.state.overrides import STALE, STATE_REASON_LABEL, HostOverride
+from balancer.state.overrides import STALE, HostOverride
 from balancer.state.report import ReportHead
 from tests.unit.state.factories import host, vm
 
@@ -48,9 +48,10 @@ def test_stale_host_is_failed_with_reason_and_keeps_its_vms() -> None:
     snap = assemble_snapshot(c, taken_at=5.0)
     hosts = {h.name: h for h in snap.hosts}
     assert hosts["a"].state == "active"
-    assert STATE_REASON_LABEL not in hosts["a"].labels
+    assert hosts["a"].state_reason == ""
+    assert hosts["b"].labels == {}  # the reason is no label
     assert hosts["b"].state == "failed"
-    assert hosts["b"].labels[STATE_REASON_LABEL] == STALE
+    assert hosts["b"].state_reason == STALE
     assert {v.name for v in snap.vms} == {"v1", "v2"}
     assert (snap.generation, snap.taken_at, snap.version) == (7, 5.0, 1)
 

@@ -23,7 +23,7 @@ from balancer.state.operator import (
     set_policy,
     set_vm_labels,
 )
-from balancer.state.overrides import STALE, STATE_REASON_LABEL
+from balancer.state.overrides import STALE
 from balancer.state.publish import ensure_schema, publish_report
 from balancer.state.report import encode_report
 from balancer.state.snapshot_read import read_raw, snapshot_from_redis
@@ -54,7 +54,7 @@ def test_expired_heartbeat_reads_as_failed_stale(client: fakeredis.FakeRedis) ->
     client.delete(KEYS.alive("a"))  # what expiry does
     hosts = {h.name: h for h in snapshot_from_redis(client, keys=KEYS).hosts}
     assert hosts["a"].state == "failed"
-    assert hosts["a"].labels[STATE_REASON_LABEL] == STALE
+    assert hosts["a"].state_reason == STALE
     assert hosts["b"].state == "active"
 
 
@@ -89,7 +89,7 @@ def test_operator_facts_reach_the_snapshot(client: fakeredis.FakeRedis) -> None:
     snap = snapshot_from_redis(client, keys=KEYS)
     hosts = {h.name: h for h in snap.hosts}
     assert hosts["b"].state == "maintenance"
-    assert hosts["b"].labels[STATE_REASON_LABEL] == "firmware"
+    assert hosts["b"].state_reason == "firmware"
     assert snap.rules == (AntiAffinityRule(vms=("v1", "v2")),)
     assert snap.policy.objective == "evacuate"
     assert snap.policy.headroom == 0.2

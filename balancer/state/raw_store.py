@@ -1,0 +1,123 @@
+"""Reading the store's bytes: one generation, in two round trips.
+
+The host list is read under WATCH, then every report, heartbeat and operator fact in one
+MULTI/EXEC, which Redis runs without interleaving any agent's write; a host registering in
+between aborts the transaction and the read is retried. On a real connection the EXEC
+reply is parsed as it streams in and each report goes through ``on_report`` (the snapshot
+read decodes it there, while Redis is still sending the rest; ``stream_read``); on other
+connections (fakeredis in unit tests) the pipeline's result is passed through it after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import redis
+
+from balancer.errors import RetryableError
+from balancer.state.keys import DEFAULT_KEYS, Keys
+from balancer.state.stream_read import Command, exec_streaming, supports_streaming
+
+R = TypeVar("R")
+_ATTEMPTS = 5
+#: Position of the reports' MGET among the transaction's commands.
+_REPORTS = 7
+
+
+@dataclass(frozen=True)
+class RawStore(Generic[R]):
+    """What one transaction returned; ``reports`` as ``on_report`` made them, by host."""
+
+    schema: bytes | None
+    generation: int
+    names: tuple[str, ...]
+    reports: tuple[R, ...]
+    alive: tuple[bytes | None, ...]
+    overrides: dict[bytes, bytes]
+    rules: dict[bytes, bytes]
+    policy: bytes | None
+    vm_labels: dict[bytes, bytes]
+    migrated_at: dict[bytes, bytes]
+
+
+def _commands(keys: Keys, names: tuple[str, ...]) -> list[Command]:
+    commands: list[Command] = [
+        ("GET", keys.schema),
+        ("GET", keys.generation),
+        ("HGETALL", keys.host_state),
+        ("HGETALL", keys.rules),
+        ("GET", keys.policy),
+        ("HGETALL", keys.vm_labels),
+        ("HGETALL", keys.vm_migrated_at),
+    ]
+    if names:
+        commands.append(("MGET", *(keys.report(n) for n in names)))
+        commands.append(("MGET", *(keys.alive(n) for n in names)))
+    return commands
+
+
+def _as_dict(value: Any) -> dict[bytes, bytes]:
+    """HGETALL's answer: a map (RESP3, redis-py) or a flat list of pairs (RESP2, raw)."""
+    if isinstance(value, dict):
+        return value
+    return dict(zip(value[::2], value[1::2], strict=True))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _transaction(
+    client: redis.Redis, keys: Keys, on_report: Callable[[bytes | None], R]
+) -> tuple[tuple[str, ...], list[Any]]:
+    for _ in range(_ATTEMPTS):
+        with client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(keys.hosts)  # type: ignore[no-untyped-call]
+                names = tuple(sorted(_text(n) for n in pipe.smembers(keys.hosts)))
+                commands = _commands(keys, names)
+                if supports_streaming(pipe.connection):
+                    assert pipe.connection is not None
+                    return names, exec_streaming(pipe.connection, commands, _REPORTS, on_report)
+                pipe.multi()
+                for command in commands:
+                    pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+                results: list[Any] = pipe.execute()
+            except redis.WatchError:
+                continue
+        if names:
+            results[_REPORTS] = [on_report(blob) for blob in results[_REPORTS]]
+        return names, results
+    raise RetryableError(f"hosts kept registering during {_ATTEMPTS} snapshot reads; try again")
+
+
+def _identity(blob: bytes | None) -> bytes | None:
+    return blob
+
+
+def read_raw_as(
+    client: redis.Redis, keys: Keys, on_report: Callable[[bytes | None], R]
+) -> RawStore[R]:
+    """One generation of the store, each report as ``on_report`` turned it."""
+    names, results = _transaction(client, keys, on_report)
+    schema, gen, over, rules, policy, labels, moved = results[:7]
+    reports, alive = (results[7], results[8]) if names else ([], [])
+    return RawStore(
+        schema=schema,
+        generation=int(gen or 0),
+        names=names,
+        reports=tuple(reports),
+        alive=tuple(alive),
+        overrides=_as_dict(over),
+        rules=_as_dict(rules),
+        policy=policy,
+        vm_labels=_as_dict(labels),
+        migrated_at=_as_dict(moved),
+    )
+
+
+def read_raw(client: redis.Redis, keys: Keys = DEFAULT_KEYS) -> RawStore[bytes | None]:
+    """One generation of the store, the reports as stored (msgpack bytes)."""
+    return read_raw_as(client, keys, _identity)
