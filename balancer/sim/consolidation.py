@@ -5,7 +5,8 @@ power for the migrations it costs.
    Hosts over it neither give nor take (relieving them is relief's business).
 2. Candidates to drain, cheapest first: the receivers with the fewest VMs per watt the
    drain would save. Take them while the other receivers have room for their forecast
-   load under ``pack_to``, up to ``max_moves`` migrations.
+   load under ``pack_to``, up to ``max_moves`` migrations taking ``max_migration_s``
+   in all (memory over the host's link): what the executor can finish in an interval.
 3. ``plan(evacuate)`` of those hosts onto the receivers (headroom ``1 - pack_to``, VMs at
    their forecast demand). ``spare_hosts`` off hosts, the most capacity per watt first,
    are in the view too: the planner powers one on when no receiver fits a VM.
@@ -33,12 +34,14 @@ MARGINAL_W_PER_CORE = 8.0
 
 
 @dataclass(frozen=True, slots=True)
-class _Held:
-    """What a host holds: forecast CPU (cores), memory (MiB), VMs."""
+class Held:
+    """What a host holds: forecast CPU (cores), memory (MiB), VMs, and the seconds
+    its VMs' memory takes to cross its migration link."""
 
     cpu: float
     memory: float
     vms: int
+    seconds: float
 
 
 def consolidate(
@@ -46,18 +49,20 @@ def consolidate(
 ) -> Decision:
     """``demand``: each VM's forecast CPU demand (cores), in ``snapshot.vms`` order."""
     on = [h for h in snapshot.hosts if h.state == "active"]
-    held = _held(snapshot, on, demand)
+    held = held_by_host(snapshot, on, demand)
     receivers = [h for h in on if held[h.name].cpu <= cfg.pack_to * h.cpu_capacity_cores + EPS]
     extra = spares(snapshot.hosts)[: cfg.spare_hosts]
     cpu_only = snapshot.policy.capacity_mode == "cpu-only"
     drain = _choose(receivers, held, cfg, cpu_only)
     if not drain:
-        return nothing(memory)
-    tried = CycleMemory(last_consolidation_at=snapshot.taken_at)
-    view = _forecast_view(snapshot, receivers + extra, demand, drain, cfg)
+        return nothing(msgspec.structs.replace(memory, packing=False, settled=True))
+    tried = msgspec.structs.replace(
+        memory, last_consolidation_at=snapshot.taken_at, packing=False, settled=True
+    )
+    view = forecast_view(snapshot, receivers + extra, demand, drain, cfg)
     result = plan(view)
     moves = len(result.moves)
-    saving = _saving_w(view, result)
+    saving = saving_w(view, result)
     if result.unmovable or moves == 0 or saving < cfg.min_watts_per_move * moves:
         return nothing(tried, f"not worth it: {moves} migrations save {saving:.0f} W", 1)
     used = {m.to for m in result.moves}
@@ -67,12 +72,14 @@ def consolidate(
         power_on=tuple(h.name for h in extra if h.name in used),
         reason=f"drain {len(drain)} host(s) ({', '.join(drain[:5])}): "
         f"{moves} migrations save {saving:.0f} W",
-        memory=tried,
+        memory=msgspec.structs.replace(
+            memory, last_consolidation_at=snapshot.taken_at, packing=True
+        ),
         plans_computed=1,
     )
 
 
-def _held(snapshot: Snapshot, on: list[Host], demand: FloatArray) -> dict[str, _Held]:
+def held_by_host(snapshot: Snapshot, on: list[Host], demand: FloatArray) -> dict[str, Held]:
     cpu = {h.name: 0.0 for h in on}
     mem = dict.fromkeys(cpu, 0.0)
     vms = dict.fromkeys(cpu, 0)
@@ -81,11 +88,12 @@ def _held(snapshot: Snapshot, on: list[Host], demand: FloatArray) -> dict[str, _
             cpu[v.host] += float(d)
             mem[v.host] += v.memory_mib
             vms[v.host] += 1
-    return {n: _Held(cpu[n], mem[n], vms[n]) for n in cpu}
+    link = {h.name: h.migration_bandwidth_mib_s for h in on}
+    return {n: Held(cpu[n], mem[n], vms[n], mem[n] / link[n]) for n in cpu}
 
 
 def _choose(
-    receivers: list[Host], held: dict[str, _Held], cfg: CycleConfig, cpu_only: bool
+    receivers: list[Host], held: dict[str, Held], cfg: CycleConfig, cpu_only: bool
 ) -> list[str]:
     """Hosts to drain, cheapest first, while the others have room for what they hold."""
 
@@ -107,22 +115,25 @@ def _choose(
     free_cpu = sum(room(h)[0] for h in receivers)
     free_mem = sum(room(h)[1] for h in receivers)
     chosen: list[str] = []
-    moves = 0
+    moves, seconds = 0, 0.0
     for h in ranked:
         own, (cpu, mem) = held[h.name], room(h)
-        if moves + own.vms > cfg.max_moves or own.vms * cfg.min_watts_per_move > saved(h):
+        if moves + own.vms > cfg.max_moves or seconds + own.seconds > cfg.max_migration_s:
+            break
+        if own.vms * cfg.min_watts_per_move > saved(h):
             break
         need_mem = 0.0 if cpu_only else own.memory
         if own.cpu > free_cpu - cpu + EPS or need_mem > free_mem - mem + EPS:
             break
         chosen.append(h.name)
         moves += own.vms
+        seconds += own.seconds
         free_cpu -= cpu + own.cpu
         free_mem -= mem + need_mem
     return chosen
 
 
-def _forecast_view(
+def forecast_view(
     snapshot: Snapshot, hosts: list[Host], demand: FloatArray, drain: list[str], cfg: CycleConfig
 ) -> Snapshot:
     """Those hosts and their VMs at forecast demand; evacuate ``drain``."""
@@ -146,7 +157,7 @@ def _forecast_view(
     return under(view, policy, cfg.memory_headroom)
 
 
-def _saving_w(view: Snapshot, result: Plan) -> float:
+def saving_w(view: Snapshot, result: Plan) -> float:
     """Power of the hosts holding VMs before the plan minus after, at the view's load."""
     index = {h.name: i for i, h in enumerate(view.hosts)}
     cap = np.array([h.cpu_capacity_cores for h in view.hosts])

@@ -13,16 +13,25 @@ lines nothing moves.
 
 1. Consolidate, at most every ``consolidate_every_s`` (``balancer.sim.consolidation``):
    drain hosts whose forecast load the others can take under ``pack_to``, when that
-   saves at least ``min_watts_per_move`` per migration.
-2. Otherwise relieve the hosts over ``relieve_above`` (``balancer.sim.relief``),
-   powering on the most efficient off hosts when the others cannot take the load.
-3. A host left with no VM is off (the power rule of the simulator and the daemon).
+   saves at least ``min_watts_per_move`` per migration. After a consolidation that
+   moved VMs the next one comes at the next step, not ``consolidate_every_s`` later,
+   so a spread fleet packs within an hour or two. Until a consolidation first finds
+   nothing worth doing (``CycleMemory.settled``), the cycle is packing the fleet it
+   started with: by the demand now, the measure of the initial placement.
+2. When no drain is worth it, replace (``balancer.sim.replacement``): move the VMs
+   of the least efficient hosts to efficient off hosts, when the saving, counted over
+   ``replace_horizon_s``, pays for the migrations.
+3. Relieve the hosts over ``relieve_above`` (``balancer.sim.relief``), powering on the
+   most efficient off hosts when the others cannot take the load; in the same step as
+   a consolidation, on the hosts the consolidation leaves alone.
+4. A host left with no VM is off (the power rule of the simulator and the daemon).
 
 Forecasts use each VM's own past only (``balancer.sim.forecast``).
 """
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 
 from balancer.core.models import Snapshot
@@ -31,6 +40,8 @@ from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, n
 from balancer.sim.forecast import FORECASTERS
 from balancer.sim.power import FloatArray
 from balancer.sim.relief import relieve
+from balancer.sim.replacement import replace
+from balancer.sim.subset import restrict
 
 __all__ = ["CycleConfig", "CycleMemory", "Decision", "decide"]
 
@@ -38,19 +49,51 @@ __all__ = ["CycleConfig", "CycleMemory", "Decision", "decide"]
 def decide(
     snapshot: Snapshot, history: FloatArray, memory: CycleMemory, config: CycleConfig
 ) -> Decision:
-    last = memory.last_consolidation_at
-    if last is None or snapshot.taken_at - last >= config.consolidate_every_s:
-        demand = FORECASTERS[config.forecast](
-            history, config.forecast_window, config.forecast_quantile
-        )
-        packed = consolidate(snapshot, demand, memory, config)
-        if packed.plan is not None:
-            return packed
-        memory = packed.memory
     over = overloaded(snapshot, history, config)
+    last = memory.last_consolidation_at
+    due = last is None or snapshot.taken_at - last >= config.consolidate_every_s
+    if due or memory.packing:
+        forecaster = FORECASTERS["last" if not memory.settled else config.forecast]
+        demand = forecaster(history, config.forecast_window, config.forecast_quantile)
+        packed = consolidate(snapshot, demand, memory, config)
+        if packed.plan is None:
+            now = history[:, -1]  # a replacement redoes the initial placement: by demand now
+            packed = replace(snapshot, now, packed.memory, config) or packed
+        if packed.plan is not None:
+            return _and_relief(packed, snapshot, over, config)
+        memory = packed.memory
     if over:
         return relieve(snapshot, over, memory, config)
     return nothing(memory)
+
+
+def _and_relief(
+    packed: Decision, snapshot: Snapshot, over: list[str], config: CycleConfig
+) -> Decision:
+    """``packed``, and the relief of the overloaded hosts it leaves alone, on the hosts
+    its moves leave alone (the two plans touch no host in common)."""
+    assert packed.plan is not None
+    busy = {m.source for m in packed.plan.moves} | {m.to for m in packed.plan.moves}
+    left = [h for h in over if h not in busy]
+    if not left:
+        return packed
+    rest = restrict(snapshot, [h.name for h in snapshot.hosts if h.name not in busy])
+    relief = relieve(rest, left, packed.memory, config)
+    if relief.plan is None or not relief.plan.moves:
+        return packed
+    plan = msgspec.structs.replace(
+        packed.plan,
+        moves=packed.plan.moves + relief.plan.moves,
+        power=packed.plan.power + relief.plan.power,
+        unmovable=packed.plan.unmovable + relief.plan.unmovable,
+    )
+    return msgspec.structs.replace(
+        packed,
+        plan=plan,
+        power_on=packed.power_on + relief.power_on,
+        reason=f"{packed.reason}; {relief.reason}",
+        plans_computed=packed.plans_computed + relief.plans_computed,
+    )
 
 
 def overloaded(snapshot: Snapshot, history: FloatArray, config: CycleConfig) -> list[str]:

@@ -33,12 +33,20 @@ class CycleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     #: Share of each host's memory kept free in ``cpu+memory`` mode (memory is
     #: allocated, not used: it does not burst, so it needs no CPU-sized margin).
     memory_headroom: Fraction = 0.0
-    #: Consolidate at most once in this long,
+    #: Consolidate at most once in this long (but again at the next step, while no host
+    #: is overloaded, after a consolidation that moved VMs: a spread fleet packs fast),
     consolidate_every_s: NonNegative = 1800.0
     #: and only for plans that save at least this much power (W) per migration,
     min_watts_per_move: NonNegative = 4.0
-    #: draining hosts of at most this many VMs in all.
-    max_moves: Count = 40
+    #: draining hosts of at most this many VMs in all, whose memory crosses their links
+    #: in at most this many seconds in all (what 5 cluster slots carry in a 300 s
+    #: interval, with some margin: a drain the executor cannot finish is left half done).
+    max_moves: Count = 80
+    max_migration_s: NonNegative = 1200.0
+    #: Replacing less efficient hosts by efficient off ones saves power whatever the
+    #: load, for as long as they stay on: a replacement must save, over this long, what
+    #: ``min_watts_per_move`` for an hour asks of each of its migrations (0: never).
+    replace_horizon_s: NonNegative = 6 * 3600.0
     #: Off hosts, the most efficient first, a consolidation may switch on when no host
     #: that is on fits a VM of the hosts it drains.
     spare_hosts: Count = 2
@@ -56,6 +64,12 @@ class CycleMemory(msgspec.Struct, frozen=True, kw_only=True):
     """What the cycle remembers between intervals."""
 
     last_consolidation_at: float | None = None
+    #: The last consolidation moved VMs: there may be more to pack at the next step.
+    packing: bool = False
+    #: A consolidation has found nothing worth doing since the cycle started. Until
+    #: then the cycle is packing the fleet it found, by the demand now (the measure of
+    #: the initial placement) rather than by forecast.
+    settled: bool = False
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):

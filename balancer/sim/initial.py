@@ -12,7 +12,24 @@ Which off host to open is where the greedy rule is short-sighted: for any one VM
 host with the lowest idle power rises least (an HP G4 over a G5), though the host will
 be filled and a G5 then holds 43 % more load for 15 % more power. ``opening="amortized"``
 divides an off host's rise by the number of such VMs it could hold, so the host with
-the least power per VM opens; ``opening="rise"`` is the paper's rule as written.
+the least power per VM opens; ``opening="rise"`` is the paper's rule read with off hosts
+at 0 W.
+
+``cloudsim_creation`` is instead what the reference implementation (CloudSim 3.0.3,
+``PowerVmAllocationPolicyMigrationAbstract.findHostForVm`` at VM creation) does:
+
+- VMs in their list order (the trace's file order: blocks of 2500, 2000, 1000, 500 MIPS),
+  each asking for its full size (``Vm.getCurrentRequestedMips`` while it is being
+  instantiated), not its demand, and its full RAM;
+- a host suits a VM when one of its cores is at least as fast as the VM's
+  (``getPeCapacity() >= getCurrentRequestedMaxMips()``: a 2500-MIPS VM never goes on
+  a G4's 1860-MIPS cores) and its unreserved MIPS and RAM hold the VM;
+- among those, the host whose power rises least, ``power(after) - getPower()``; a host's
+  ``getPower()`` is its table at the utilization of its last processing update, which
+  during creation is 0 % for every host, so the rise is the table's rise above idle for
+  that VM alone (an empty host is not charged its idle power), and ties go to the first
+  host in the list (a strict ``<``): first fit over the best host type, the G5 for all
+  four VM types.
 """
 
 from __future__ import annotations
@@ -27,7 +44,7 @@ from balancer.errors import InputError
 from balancer.sim.power import FloatArray, power_tables, watts
 
 IntArray = npt.NDArray[np.int64]
-Opening = Literal["rise", "amortized"]
+Opening = Literal["rise", "amortized", "cloudsim"]
 EPS = 1e-9
 
 
@@ -79,3 +96,36 @@ def _most_room(used: FloatArray, cap: FloatArray, mem_ok: npt.NDArray[np.bool_])
     if not mem_ok.any():
         raise InputError("the hosts' memory cannot hold the VMs")
     return int(np.argmax(np.where(mem_ok, cap - used, -np.inf)))
+
+
+def cloudsim_creation(
+    hosts: tuple[Host, ...],
+    size: FloatArray,
+    memory: FloatArray,
+    vcpus: FloatArray,
+) -> IntArray:
+    """Host index of each VM as CloudSim 3.0.3 creates them (module docstring): ``size``
+    each VM's full CPU (cores), ``memory`` its RAM (MiB), ``vcpus`` its cores."""
+    tables = power_tables(hosts)
+    cap = np.array([h.cpu_capacity_cores for h in hosts], dtype=np.float64)
+    core = cap / np.array([h.cpu.cores for h in hosts], dtype=np.float64)
+    free_cpu = cap.copy()
+    free_mem = np.array([float(h.memory_mib) for h in hosts], dtype=np.float64)
+    idle = tables[:, 0]
+    placement = np.full(len(size), -1, dtype=np.int64)
+    for v in range(len(size)):
+        suits = (
+            (core >= size[v] / vcpus[v] - EPS)
+            & (free_cpu >= size[v] - EPS)
+            & (free_mem >= memory[v] - EPS)
+        )
+        if not suits.any():
+            raise InputError(
+                f"no host can create VM {v} ({size[v]:.2f} cores, {memory[v]:.0f} MiB)"
+            )
+        rise = np.where(suits, watts(tables, size[v] / cap) - idle, np.inf)
+        h = int(np.argmin(rise))  # the first of the least: CloudSim's strict '<'
+        placement[v] = h
+        free_cpu[h] -= size[v]
+        free_mem[h] -= memory[v]
+    return placement

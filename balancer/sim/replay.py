@@ -26,7 +26,7 @@ from balancer.sim.account import Cluster, IntervalFigures, TimedMove, account_in
 from balancer.sim.cycle import CycleConfig, CycleMemory, Decision, decide
 from balancer.sim.cycle_config import Count
 from balancer.sim.executor import Execution, Migration, execute
-from balancer.sim.initial import Opening, power_aware_bfd
+from balancer.sim.initial import Opening, cloudsim_creation, power_aware_bfd
 from balancer.sim.metrics import Metrics, summarize
 from balancer.sim.observe import SnapshotView
 from balancer.sim.power import FloatArray, power_tables
@@ -178,11 +178,16 @@ def first_placement(workload: Workload, config: SimConfig) -> IntArray:
     (``balancer.sim.initial``)."""
     if workload.placement is not None:
         return workload.placement.copy()
+    memory = np.array([float(v.memory_mib) for v in workload.vms])
+    if config.initial_opening == "cloudsim":
+        vcpus = np.array([float(v.vcpus) for v in workload.vms])
+        size = vcpus if workload.size_cores is None else workload.size_cores
+        return cloudsim_creation(workload.hosts, size, memory, vcpus)
     headroom = config.initial_headroom
     return power_aware_bfd(
         workload.hosts,
         workload.cpu[:, 0],
-        np.array([float(v.memory_mib) for v in workload.vms]),
+        memory,
         headroom=1.0 - config.cycle.pack_to if headroom is None else headroom,
         capacity_mode=config.capacity_mode,
         memory_headroom=config.cycle.memory_headroom,

@@ -35,6 +35,9 @@ class Workload:
     label: str
     #: Where each VM starts (host index); ``None``: the replay places them.
     placement: npt.NDArray[np.int64] | None = None
+    #: Each VM's full size (cores): what it asks for when created (CloudSim's MIPS);
+    #: ``None``: its vCPUs.
+    size_cores: npt.NDArray[np.float64] | None = None
 
     @property
     def steps(self) -> int:
@@ -61,6 +64,7 @@ def reference_workload(trace: Trace, hosts: int = planetlab.HOSTS) -> Workload:
         memory_used=memory_used,
         step_s=trace.step_s,
         label=f"{trace.kind} {trace.source}",
+        size_cores=mips / planetlab.REFERENCE_MIPS,
     )
 
 

@@ -104,8 +104,26 @@ def test_consolidation_packs_by_the_forecast_not_the_last_sample() -> None:
     snap = snapshot(loads)
     history = steady_history(snap)
     history[2, :6] = 2.0  # vm-3-0 ran at 2 cores for half an hour earlier
-    assert decide(snap, steady_history(snap), CycleMemory(), CONFIG).action == "consolidate"
-    assert decide(snap, history, CycleMemory(), CONFIG).action == "none"
+    settled = CycleMemory(settled=True)
+    assert decide(snap, steady_history(snap), settled, CONFIG).action == "consolidate"
+    assert decide(snap, history, settled, CONFIG).action == "none"
+    # Until a consolidation first finds nothing to do, the cycle packs the fleet it
+    # started with by the demand now, as the initial placement does.
+    assert decide(snap, history, CycleMemory(), CONFIG).action == "consolidate"
+
+
+def test_packing_goes_on_at_the_next_step_until_nothing_is_worth_it() -> None:
+    snap = snapshot({1: [1.0, 1.0], 3: [0.3, 0.2]}, now=600.0)
+    packed = decide(snap, steady_history(snap), CycleMemory(), CONFIG)
+    assert packed.action == "consolidate"
+    assert packed.memory.packing
+    soon = msgspec.structs.replace(snap, taken_at=900.0)  # 5 min later, not 30
+    again = decide(soon, steady_history(soon), packed.memory, CONFIG)
+    assert again.action == "consolidate"  # the same drain is still worth it here
+    done = decide(snapshot({1: [1.0, 1.0, 0.3, 0.2]}), steady_history(snap), packed.memory, CONFIG)
+    assert done.action == "none"
+    assert not done.memory.packing
+    assert done.memory.settled
 
 
 def test_every_forecaster_is_registered_and_sees_only_the_history() -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from balancer.core.models import CapacityMode
-from balancer.sim.initial import Opening, power_aware_bfd
+from balancer.errors import InputError
+from balancer.sim.initial import Opening, cloudsim_creation, power_aware_bfd
 from balancer.traces.planetlab import reference_host
 
 HOSTS = tuple(reference_host(i) for i in range(6))  # G4, G5, G4, G5, G4, G5
@@ -65,3 +66,36 @@ def test_idle_vms_spread_over_the_hosts_that_are_on() -> None:
 
 def test_a_vm_no_host_fits_goes_where_most_cpu_is_left() -> None:
     assert _place([9.0]) == [1]
+
+
+def _create(sizes: list[float], memory: list[float], hosts: int = 6) -> list[int]:
+    placed = cloudsim_creation(
+        tuple(reference_host(i) for i in range(hosts)),
+        np.array(sizes),
+        np.array(memory),
+        np.ones(len(sizes)),
+    )
+    return [int(h) for h in placed]
+
+
+def test_cloudsim_never_creates_a_vm_faster_than_a_host_core_there() -> None:
+    """A 2500- or 2000-MIPS VM needs a 2660-MIPS core: never a G4 (1860), even with
+    only G4s left with room."""
+    placed = _create([2.5] * 4 + [2.0] * 2, [870.0] * 6)
+    assert all(h % 2 == 1 for h in placed)
+    assert placed == [1, 1, 3, 3, 5, 5]  # first fit over the G5s: 2 x 2500 per 5320 MIPS
+
+
+def test_cloudsim_charges_an_idle_host_only_its_rise_above_idle() -> None:
+    """A 500-MIPS VM raises a G4 by 4.5 W, a G5 by 3.1 W above idle: the G5 opens,
+    although its idle power is higher (the rule with off hosts at 0 W opens the G4)."""
+    assert _create([0.5], [613.0]) == [1]
+    assert _place([0.5], opening="rise") == [0]
+
+
+def test_cloudsim_creates_vms_at_their_full_size_and_ram() -> None:
+    """Two 1000-MIPS VMs of 1740 MB fill a host's 4096 MB: the third opens the next
+    G5, though the CPU would hold five of them."""
+    assert _create([1.0] * 3, [1740.0] * 3) == [1, 1, 3]
+    with pytest.raises(InputError):
+        _create([2.5] * 7, [870.0] * 7)  # 3 G5s hold 6 of them, the G4s none

@@ -11,6 +11,7 @@ import pytest
 
 from balancer.core.models import Snapshot
 from balancer.sim.cycle import CycleConfig, CycleMemory, Decision, decide
+from balancer.sim.initial import Opening
 from balancer.sim.power import FloatArray
 from balancer.sim.replay import SimConfig, StepRecord, replay
 from balancer.sim.workload import Workload
@@ -27,15 +28,18 @@ def _changed_future(w: Workload) -> Workload:
     return dataclasses.replace(w, cpu=cpu)
 
 
-def _records(w: Workload) -> list[StepRecord]:
+def _records(w: Workload, config: SimConfig = CONFIG) -> list[StepRecord]:
     out: list[StepRecord] = []
-    replay(w, CONFIG, out.append)
+    replay(w, config, out.append)
     return out
 
 
-def test_decisions_up_to_a_step_ignore_what_comes_after() -> None:
+@pytest.mark.parametrize("opening", ["amortized", "rise", "cloudsim"])
+def test_decisions_up_to_a_step_ignore_what_comes_after(opening: Opening) -> None:
+    """From each start: packing a spread fleet and replacing G4s see no future either."""
     w = day_workload()
-    now, other = _records(w), _records(_changed_future(w))
+    config = msgspec.structs.replace(CONFIG, initial_opening=opening)
+    now, other = _records(w, config), _records(_changed_future(w), config)
     for a, b in zip(now[: K + 1], other[: K + 1], strict=True):
         assert np.array_equal(a.placement, b.placement)
         assert a.migrations == b.migrations
