@@ -10,8 +10,9 @@ that needs more than ``MAX_LIVE_ROUNDS`` (or never shrinks below L) non-convergi
 Zero pages: QEMU sends a page that is all zeros as a flag (``memory_constant`` in
 ``jobStats``), not its 4 KiB, so round 0 really sends the guest's *non-zero* memory R ≤ M
 (memory it has written since boot). When R is known (``resident_mib``: from the zero-page
-count of the VM's last migration, ``Completed.nonzero_bytes``), round 0 sends R instead of
-M; unknown, the model keeps sending M (an upper bound). Later rounds are unaffected: they
+count of the VM's last migration, ``Completed.nonzero_bytes``; snapshots carry it as
+``Vm.resident_mib``, which the planner passes here), round 0 sends R instead of M;
+unknown, the model keeps sending M (an upper bound). Later rounds are unaffected: they
 re-send pages the guest wrote, which are non-zero.
 
 Mode choice (the guide, 12.1 and 12.8.1):

@@ -125,6 +125,9 @@ class Vm(Model, frozen=True, kw_only=True):
     labels: dict[str, str] = {}
     #: Writable working set, when known: caps what one pre-copy round can re-dirty.
     working_set_mib: NonNegFloat | None = None
+    #: Non-zero memory last measured (by the VM's last migration), when known: what the
+    #: first pre-copy pass sends, zero pages travelling as flags (clamped to memory_mib).
+    resident_mib: NonNegFloat | None = None
 
 
 class AffinityRule(Model, frozen=True, kw_only=True, tag_field="type", tag="affinity"):

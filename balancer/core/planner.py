@@ -3,7 +3,8 @@
 No I/O, no clock, no randomness: the time comes in (``now``, default the snapshot's
 ``taken_at``); the same input gives the same plan. Steps: evacuate the hosts that must
 be emptied; run the objective (balance or consolidate); order the moves into waves;
-price each move with the migration model; say which VMs cannot move and why.
+price each move with the migration model (with the VM's measured non-zero memory,
+``Vm.resident_mib``, when known); say which VMs cannot move and why.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def _moves(p: Planning, ordering: Ordering) -> list[Move]:
     out = []
     for m in ordering.moves:
         vm, src, dst = s.vms[m.vm], s.hosts[m.source], s.hosts[m.dest]
-        est = estimate(vm, src, dst, p.policy)
+        est = estimate(vm, src, dst, p.policy, resident_mib=vm.resident_mib)
         out.append(
             Move(
                 vm=vm.name,

@@ -69,5 +69,10 @@ class Keys:
         """HASH VM → epoch seconds of its last migration (written by the executor)."""
         return f"{self.prefix}:vm-migrated-at"
 
+    @property
+    def vm_resident_mib(self) -> str:
+        """HASH VM → MiB of non-zero memory its last migration measured (the executor)."""
+        return f"{self.prefix}:vm-resident-mib"
+
 
 DEFAULT_KEYS = Keys()

@@ -23,7 +23,7 @@ from balancer.state.stream_read import Command, exec_streaming, supports_streami
 R = TypeVar("R")
 _ATTEMPTS = 5
 #: Position of the reports' MGET among the transaction's commands.
-_REPORTS = 7
+_REPORTS = 8
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class RawStore(Generic[R]):
     policy: bytes | None
     vm_labels: dict[bytes, bytes]
     migrated_at: dict[bytes, bytes]
+    resident_mib: dict[bytes, bytes]
 
 
 def _commands(keys: Keys, names: tuple[str, ...]) -> list[Command]:
@@ -51,6 +52,7 @@ def _commands(keys: Keys, names: tuple[str, ...]) -> list[Command]:
         ("GET", keys.policy),
         ("HGETALL", keys.vm_labels),
         ("HGETALL", keys.vm_migrated_at),
+        ("HGETALL", keys.vm_resident_mib),
     ]
     if names:
         commands.append(("MGET", *(keys.report(n) for n in names)))
@@ -102,8 +104,8 @@ def read_raw_as(
 ) -> RawStore[R]:
     """One generation of the store, each report as ``on_report`` turned it."""
     names, results = _transaction(client, keys, on_report)
-    schema, gen, over, rules, policy, labels, moved = results[:7]
-    reports, alive = (results[7], results[8]) if names else ([], [])
+    schema, gen, over, rules, policy, labels, moved, resident = results[:_REPORTS]
+    reports, alive = (results[_REPORTS], results[_REPORTS + 1]) if names else ([], [])
     return RawStore(
         schema=schema,
         generation=int(gen or 0),
@@ -115,6 +117,7 @@ def read_raw_as(
         policy=policy,
         vm_labels=_as_dict(labels),
         migrated_at=_as_dict(moved),
+        resident_mib=_as_dict(resident),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -137,6 +138,22 @@ def _seconds(value: bytes, where: str) -> float:
         raise SnapshotError(f"not a number of seconds: {value!r}", where) from None
 
 
+def resident_mib(raw: RawStore[Any]) -> dict[str, float]:
+    """The executor's measured non-zero memory by VM; a value that is not a finite size
+    ≥ 0 is logged and left out (unknown: the model counts all of the VM's memory)."""
+    out: dict[str, float] = {}
+    for k, v in raw.resident_mib.items():
+        try:
+            mib = float(v)
+        except ValueError:
+            mib = math.nan
+        if 0 <= mib < math.inf:
+            out[k.decode()] = mib
+        else:
+            log.warning("vm-resident-mib[%s]: not a size in MiB (%r); ignored", k.decode(), v)
+    return out
+
+
 def decode_overrides(raw: RawStore[Any]) -> dict[str, HostOverride]:
     return {
         k.decode(): decode_override(v, f"redis:op:host-state[{k.decode()}]")
@@ -164,6 +181,7 @@ def decode_contents(raw: RawStore[ReportHead | str | None]) -> StoreContents:
             k.decode(): _seconds(v, f"{where}vm-migrated-at[{k.decode()}]")
             for k, v in raw.migrated_at.items()
         },
+        resident_mib=resident_mib(raw),
     )
 
 

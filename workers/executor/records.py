@@ -4,6 +4,8 @@ kvmb:exec:progress:<vm>   STRING JSON ``Progress``, expires 60 s after the last 
 kvmb:exec:outcome:<vm>    STRING JSON ``Outcome`` of the VM's last migration
 kvmb:exec:outcomes        STREAM (MAXLEN ~10000) field ``outcome``: every outcome
 kvmb:vm-migrated-at       HASH VM → epoch seconds (read by the planner's cool-down)
+kvmb:vm-resident-mib      HASH VM → MiB of non-zero memory its last migration measured
+                          (``actual.nonzero_bytes``; snapshots carry it as ``Vm.resident_mib``)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Literal, Protocol
 import msgspec
 import redis
 
+from balancer.core.migration_model import MIB
 from balancer.state.keys import DEFAULT_PREFIX, Keys
 from workers.executor.order import Predicted
 
@@ -83,7 +86,7 @@ class RedisRecorder:
         self.client.set(key, msgspec.json.encode(p), ex=PROGRESS_TTL_S)
 
     def outcome(self, o: Outcome) -> None:
-        data = msgspec.json.encode(o)
+        data, keys = msgspec.json.encode(o), Keys(self.prefix)
         with self.client.pipeline(transaction=True) as pipe:
             pipe.set(f"{self.prefix}:exec:outcome:{o.vm}", data)
             pipe.xadd(
@@ -94,7 +97,10 @@ class RedisRecorder:
             )
             pipe.delete(f"{self.prefix}:exec:progress:{o.vm}")
             if o.result == "migrated":
-                pipe.hset(Keys(self.prefix).vm_migrated_at, o.vm, str(o.ended_at))
+                pipe.hset(keys.vm_migrated_at, o.vm, str(o.ended_at))
+            if o.actual.nonzero_bytes is not None:
+                mib = round(max(o.actual.nonzero_bytes, 0) / MIB, 3)
+                pipe.hset(keys.vm_resident_mib, o.vm, repr(mib))
             pipe.execute()
 
     def outcomes(self) -> list[Outcome]:

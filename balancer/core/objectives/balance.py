@@ -20,6 +20,7 @@ import numpy as np
 
 from balancer.core.cluster import FloatArray
 from balancer.core.migration_model import estimate
+from balancer.core.models import Vm
 from balancer.core.planning import BoolArray, IntArray, Item, Planning
 
 #: How many of the most loaded hosts to try before giving up an iteration.
@@ -117,15 +118,19 @@ def _best_from(
             break
         item, dest = items[int(i)], int(cols[k])
         gain = base - float(after[i, k])
-        cost = sum(
-            estimate(s.vms[v], s.hosts[src], s.hosts[dest], p.policy).duration_s for v in item.vms
-        )
+        cost = sum(_duration_s(p, s.vms[v], src, dest) for v in item.vms)
         net = gain + OVERLOAD_WEIGHT * float(relief[i]) - cost * p.policy.move_cost_per_s
         if math.isfinite(net) and net > 0 and (best is None or net > best.net):
             best = Candidate(item, dest, net, gain)
         if best is not None and relief[i] == 0 and gain <= best.net:
             break  # sorted by gain: no later item can beat it
     return best
+
+
+def _duration_s(p: Planning, vm: Vm, src: int, dest: int) -> float:
+    """The model's migration time of ``vm``, with its measured non-zero memory if known."""
+    hosts = p.state.hosts
+    return estimate(vm, hosts[src], hosts[dest], p.policy, resident_mib=vm.resident_mib).duration_s
 
 
 def _relief(p: Planning, src: int, items: list[Item]) -> FloatArray:

@@ -1,0 +1,91 @@
+"""The non-zero memory a migration measured goes from the executor's outcome record into
+the store (``kvmb:vm-resident-mib``, in the record's transaction), from there into the
+snapshot's ``Vm.resident_mib``, and into the next plan's estimate of that VM."""
+
+from __future__ import annotations
+
+import fakeredis
+import msgspec
+
+from balancer.core.migration_model import MIB
+from balancer.core.models import Policy, Snapshot
+from balancer.core.planner import plan
+from balancer.state.keys import DEFAULT_KEYS as KEYS
+from balancer.state.publish import publish_report
+from balancer.state.snapshot_read import snapshot_from_redis
+from tests.unit.state.factories import report
+from workers.executor.coordination import Coordinator
+from workers.executor.machine import Executor
+from workers.executor.order import MigrationOrder, decode
+from workers.executor.records import Actual, Outcome, RedisRecorder
+from workers.executor.simulated import SimClock, SimulatedHypervisor, SimVm
+
+EVACUATE_A = Policy(objective="evacuate", evacuate_hosts=("a",))
+
+
+def _migrate(client: fakeredis.FakeRedis, vm: SimVm, mode: str = "live") -> Outcome:
+    clock = SimClock()
+    hv = SimulatedHypervisor(clock=clock.now, default_bandwidth_mib_s=100)
+    hv.hosts = {"a": {}, "b": {}}
+    hv.add("a", "vm1", vm)
+    ex = Executor(
+        hv, Coordinator(client), RedisRecorder(client), clock=clock.now, sleep=clock.sleep
+    )
+    fields = {"vm": "vm1", "source": "a", "dest": "b", "mode": mode, "bandwidth_mib_s": 128}
+    order: MigrationOrder = decode(
+        {**fields, "memory_mib": vm.memory_mib, "expected_state": vm.state}
+    )
+    return ex.run(order, token="t1")
+
+
+def _snapshot(client: fakeredis.FakeRedis) -> Snapshot:
+    publish_report(client, KEYS, report("a", ("vm1",), memory_mib=1024, dirty_rate_mib_s=4.0))
+    publish_report(client, KEYS, report("b"))
+    return snapshot_from_redis(client, keys=KEYS)
+
+
+def test_a_completed_migration_stores_its_non_zero_memory(client: fakeredis.FakeRedis) -> None:
+    out = _migrate(client, SimVm(memory_mib=1024, resident_mib=256))
+    assert out.actual.nonzero_bytes == 256 * MIB
+    assert client.hget(KEYS.vm_resident_mib, "vm1") == b"256.0"
+    stored = msgspec.json.decode(client.get("kvmb:exec:outcome:vm1") or b"", type=Outcome)
+    assert stored.actual.nonzero_bytes == 256 * MIB  # the same figure as the outcome
+
+
+def test_the_measure_reaches_the_snapshot_and_the_next_plan(client: fakeredis.FakeRedis) -> None:
+    before = plan(_snapshot(client), EVACUATE_A).moves[0].estimate
+    _migrate(client, SimVm(memory_mib=1024, resident_mib=256))
+    snap = _snapshot(client)  # the agents' reports (vm1 still listed on a: a plan moves it)
+    [guest] = snap.vms
+    assert guest.resident_mib == 256.0
+    [move] = plan(snap, EVACUATE_A).moves
+    assert move.estimate.bytes < before.bytes / 3
+    assert move.estimate.duration_s < before.duration_s / 3
+    assert move.estimate.bytes >= 256 * MIB  # round 0 still sends the written memory
+
+
+def test_an_outcome_without_a_measure_keeps_the_last_one(client: fakeredis.FakeRedis) -> None:
+    _migrate(client, SimVm(memory_mib=1024, resident_mib=300))
+    rec = RedisRecorder(client)
+    failed = Outcome(
+        vm="vm1",
+        source="b",
+        dest="a",
+        mode="live",
+        result="failed",
+        started_at=1.0,
+        ended_at=2.0,
+        predicted=None,
+        actual=Actual(duration_s=1.0, downtime_ms=None, bytes=None),
+        steps=(),
+    )
+    rec.outcome(failed)
+    assert client.hget(KEYS.vm_resident_mib, "vm1") == b"300.0"
+    assert [o.result for o in rec.outcomes()] == ["migrated", "failed"]
+
+
+def test_an_offline_move_measures_nothing(client: fakeredis.FakeRedis) -> None:
+    out = _migrate(client, SimVm(memory_mib=1024, state="shutoff"), mode="offline")
+    assert out.result == "migrated"
+    assert out.actual.nonzero_bytes is None
+    assert client.hget(KEYS.vm_resident_mib, "vm1") is None
