@@ -1,16 +1,22 @@
 """Consolidate: drain the hosts whose load the others can take, when that saves enough
 power for the migrations it costs.
 
-1. Receivers: the hosts that are on and at or under ``pack_to`` by forecast demand.
+1. The hosts that are on and at or under ``pack_to`` by forecast demand take part.
    Hosts over it neither give nor take (relieving them is relief's business).
-2. Candidates to drain, cheapest first: the receivers with the fewest VMs per watt the
-   drain would save. Take them while the other receivers have room for their forecast
-   load under ``pack_to``, up to ``max_moves`` migrations taking ``max_migration_s``
-   in all (memory over the host's link): what the executor can finish in an interval.
-3. ``plan(evacuate)`` of those hosts onto the receivers (headroom ``1 - pack_to``, VMs at
+2. Keepers, the hosts the fleet packs onto: the efficient hosts first (within
+   ``TOLERANCE`` of the best cost per core at ``pack_to``, on or off: a G5, not a G4),
+   then the hosts dearest to drain, until their room under ``pack_to`` holds what all
+   the others hold. Only they receive: the planner sends a VM to the emptiest host
+   that fits, which, among all the others, would be the next to drain, and a VM packed
+   onto a G4 moves again when the G4 is replaced. A VM drained lands where it stays.
+3. Hosts to drain, cheapest first: the others, the fewest VMs per watt the drain would
+   save first. Take them while the keepers have room for their forecast load under
+   ``pack_to``, up to ``max_moves`` migrations taking ``max_migration_s`` in all
+   (memory over the host's link): what the executor can finish in an interval.
+4. ``plan(evacuate)`` of those hosts onto the keepers (headroom ``1 - pack_to``, VMs at
    their forecast demand). ``spare_hosts`` off hosts, the most capacity per watt first,
-   are in the view too: the planner powers one on when no receiver fits a VM.
-4. Accept it only if every VM of the drained hosts finds a place and the power saved
+   are in the view too: the planner powers one on when no keeper fits a VM.
+5. Accept it only if every VM of the drained hosts finds a place and the power saved
    (hosts on before minus after, at forecast load, from the power tables) is at least
    ``min_watts_per_move`` per migration.
 """
@@ -26,11 +32,13 @@ from balancer.core.models import Host, Snapshot
 from balancer.core.plan import Plan
 from balancer.core.planner import plan
 from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, nothing, spares
-from balancer.sim.power import FloatArray, power_table, watts
+from balancer.sim.power import FloatArray, cost_w_per_core, power_table, watts
 from balancer.sim.subset import restrict, under
 
 #: Marginal power of one more core on a host that is already on (W), for ranking drains.
 MARGINAL_W_PER_CORE = 8.0
+#: Hosts within this share of the best host's cost per core count as efficient.
+TOLERANCE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +58,19 @@ def consolidate(
     """``demand``: each VM's forecast CPU demand (cores), in ``snapshot.vms`` order."""
     on = [h for h in snapshot.hosts if h.state == "active"]
     held = held_by_host(snapshot, on, demand)
-    receivers = [h for h in on if held[h.name].cpu <= cfg.pack_to * h.cpu_capacity_cores + EPS]
-    extra = spares(snapshot.hosts)[: cfg.spare_hosts]
+    under = [h for h in on if held[h.name].cpu <= cfg.pack_to * h.cpu_capacity_cores + EPS]
+    off = spares(snapshot.hosts)
+    extra = off[: cfg.spare_hosts]
+    costly = _costly(under, on + off[:1], cfg)
     cpu_only = snapshot.policy.capacity_mode == "cpu-only"
-    drain = _choose(receivers, held, cfg, cpu_only)
+    keepers, drain = _choose(under, costly, held, cfg, cpu_only)
     if not drain:
         return nothing(msgspec.structs.replace(memory, packing=False, settled=True))
     tried = msgspec.structs.replace(
         memory, last_consolidation_at=snapshot.taken_at, packing=False, settled=True
     )
-    view = forecast_view(snapshot, receivers + extra, demand, drain, cfg)
+    given = [h for h in under if h.name in set(drain)]
+    view = forecast_view(snapshot, keepers + given + extra, demand, drain, cfg)
     result = plan(view)
     moves = len(result.moves)
     saving = saving_w(view, result)
@@ -92,10 +103,24 @@ def held_by_host(snapshot: Snapshot, on: list[Host], demand: FloatArray) -> dict
     return {n: Held(cpu[n], mem[n], vms[n], mem[n] / link[n]) for n in cpu}
 
 
+def _costly(under: list[Host], known: list[Host], cfg: CycleConfig) -> set[str]:
+    """The hosts of ``under`` that carry a core at ``pack_to`` for more power than the
+    best host of ``known`` (the hosts on and the best off one), beyond the tolerance."""
+    if not known:
+        return set()
+    bar = min(cost_w_per_core(h, cfg.pack_to) for h in known) * (1.0 + TOLERANCE)
+    return {h.name for h in under if cost_w_per_core(h, cfg.pack_to) > bar}
+
+
 def _choose(
-    receivers: list[Host], held: dict[str, Held], cfg: CycleConfig, cpu_only: bool
-) -> list[str]:
-    """Hosts to drain, cheapest first, while the others have room for what they hold."""
+    under: list[Host], costly: set[str], held: dict[str, Held], cfg: CycleConfig, cpu_only: bool
+) -> tuple[list[Host], list[str]]:
+    """The hosts to keep (they alone receive) and those to drain now, cheapest first.
+
+    The keepers are the hosts the fleet packs onto: efficient ones first, then the
+    dearest to drain, until their room holds what all the others hold. Only they
+    receive, so a VM drained now lands where it stays, not on a host drained next.
+    """
 
     def saved(h: Host) -> float:
         table = np.array([power_table(h)])
@@ -108,29 +133,42 @@ def _choose(
         mem = h.memory_mib * (1.0 - cfg.memory_headroom) - held[h.name].memory
         return cpu, 0.0 if cpu_only else mem
 
-    ranked = sorted(
-        (h for h in receivers if saved(h) > 0),
-        key=lambda h: (held[h.name].vms / saved(h), h.name),
-    )
-    free_cpu = sum(room(h)[0] for h in receivers)
-    free_mem = sum(room(h)[1] for h in receivers)
+    def drain_cost(h: Host) -> float:
+        s = saved(h)
+        return held[h.name].vms / s if s > 0 else float("inf")
+
+    ranked = sorted(under, key=lambda h: (drain_cost(h), h.name))
+    keep_order = sorted(under, key=lambda h: (h.name in costly, -drain_cost(h), h.name))
+    rest_cpu = sum(held[h.name].cpu for h in under)
+    rest_mem = 0.0 if cpu_only else sum(held[h.name].memory for h in under)
+    free_cpu = free_mem = 0.0
+    keep: list[Host] = []
+    for h in keep_order:
+        if free_cpu + EPS >= rest_cpu and free_mem + EPS >= rest_mem:
+            break
+        keep.append(h)
+        cpu, mem = room(h)
+        free_cpu, free_mem = free_cpu + cpu, free_mem + mem
+        rest_cpu -= held[h.name].cpu
+        rest_mem -= 0.0 if cpu_only else held[h.name].memory
+    kept = {h.name for h in keep}
     chosen: list[str] = []
     moves, seconds = 0, 0.0
-    for h in ranked:
-        own, (cpu, mem) = held[h.name], room(h)
+    for h in (h for h in ranked if h.name not in kept):
+        own = held[h.name]
         if moves + own.vms > cfg.max_moves or seconds + own.seconds > cfg.max_migration_s:
             break
         if own.vms * cfg.min_watts_per_move > saved(h):
             break
         need_mem = 0.0 if cpu_only else own.memory
-        if own.cpu > free_cpu - cpu + EPS or need_mem > free_mem - mem + EPS:
+        if own.cpu > free_cpu + EPS or need_mem > free_mem + EPS:
             break
         chosen.append(h.name)
         moves += own.vms
         seconds += own.seconds
-        free_cpu -= cpu + own.cpu
-        free_mem -= mem + need_mem
-    return chosen
+        free_cpu -= own.cpu
+        free_mem -= need_mem
+    return keep, chosen
 
 
 def forecast_view(

@@ -29,12 +29,9 @@ import msgspec
 
 from balancer.core.models import Host, Snapshot
 from balancer.core.planner import plan
-from balancer.sim.consolidation import Held, forecast_view, held_by_host, saving_w
+from balancer.sim.consolidation import TOLERANCE, Held, forecast_view, held_by_host, saving_w
 from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, spares
 from balancer.sim.power import FloatArray, cost_w_per_core
-
-#: Hosts within this share of the best off host's cost count as efficient.
-TOLERANCE = 0.02
 
 
 def replace(
