@@ -13,7 +13,7 @@ import click
 import msgspec
 import redis
 
-from balancer.cli.state_cmds import _client, prefix_option, redis_option
+from balancer.cli.state_cmds import prefix_option, redis_option, store_client
 from balancer.errors import InputError
 from balancer.state.keys import Keys
 from balancer.state.operator import set_host_state, update_vm_labels
@@ -71,7 +71,7 @@ def set_state_command(host: str, state: str, reason: str, redis_url: str, prefix
     """Put HOST in maintenance or draining (its VMs leave), off or failed; `active` hands
     the state back to the agent. A host whose heartbeat expired stays `failed` (stale)."""
     keys = Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         _known_host(client, keys, host)
         set_host_state(client, host, state, reason=reason, keys=keys)
     why = f" ({reason})" if reason and state != "active" else ""
@@ -85,7 +85,7 @@ def set_state_command(host: str, state: str, reason: str, redis_url: str, prefix
 def clear_state_command(host: str, redis_url: str, prefix: str) -> None:
     """Remove HOST's override: its state is again what its agent reports."""
     keys = Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         stored = client.hget(keys.host_state, host)
         if stored is None:
             _known_host(client, keys, host)
@@ -125,7 +125,7 @@ def label_command(
 ) -> None:
     """Set labels on VM (e.g. `critical=true`, `tier=db`); other labels are kept."""
     labels, keys = _pairs(pairs), Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         if not allow_unknown and (missing := unknown_names(client, keys, {vm}, set())):
             raise InputError(f"unknown {missing} (--allow-unknown to label it anyway)", "VM")
         stored = update_vm_labels(client, vm, add=labels, keys=keys)
@@ -145,7 +145,7 @@ def unlabel_command(
     if not names and not remove_all:
         raise InputError("name the labels to remove, or --all", "KEY")
     keys = Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         if remove_all:
             client.hdel(keys.vm_labels, vm)
             stored: dict[str, str] = {}

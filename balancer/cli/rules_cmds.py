@@ -8,7 +8,7 @@ import click
 import msgspec
 
 from balancer.cli.operator_cmds import allow_unknown_option, read_json, unknown_names
-from balancer.cli.state_cmds import _client, prefix_option, redis_option
+from balancer.cli.state_cmds import prefix_option, redis_option, store_client
 from balancer.core.models import AffinityRule, AntiAffinityRule, PinRule, Policy, Rule
 from balancer.errors import InputError
 from balancer.state.keys import Keys
@@ -51,7 +51,7 @@ def rules_put_command(
     rules = read_json(path, msgspec.json.Decoder(dict[str, Rule]))
     vms, hosts = _rule_names(rules)
     keys = Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         if not allow_unknown and (missing := unknown_names(client, keys, vms, hosts)):
             raise InputError(f"unknown {missing} (--allow-unknown to store them anyway)", path)
         put_rules(client, rules, replace=replace, keys=keys)
@@ -65,7 +65,7 @@ def rules_put_command(
 def rules_delete_command(rule_ids: tuple[str, ...], redis_url: str, prefix: str) -> None:
     """Delete rules by id; an id that does not exist is an error (others still go)."""
     keys = Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         missing = [r for r in rule_ids if not delete_rule(client, r, keys=keys)]
     if missing:
         raise InputError(f"no rule {', '.join(map(repr, missing))}", "ID")
@@ -78,7 +78,7 @@ def rules_delete_command(rule_ids: tuple[str, ...], redis_url: str, prefix: str)
 def rules_show_command(redis_url: str, prefix: str) -> None:
     """Print the stored rules as a JSON object (what `rules put` reads)."""
     keys = Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         stored: dict[bytes, bytes] = client.hgetall(keys.rules)  # type: ignore[assignment]
     rules = {k.decode(): decode_rule(v, f"redis:op:rules[{k.decode()}]") for k, v in stored.items()}
     click.echo(encode_json(dict(sorted(rules.items()))).decode())
@@ -101,7 +101,7 @@ def policy_set_command(path: str, allow_unknown: bool, redis_url: str, prefix: s
     """Store the policy of FILE ('-': standard input), a JSON `Policy` as in a snapshot."""
     policy = read_json(path, msgspec.json.Decoder(Policy))
     keys = Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         hosts = set(policy.evacuate_hosts)
         if hosts and not allow_unknown and (missing := unknown_names(client, keys, set(), hosts)):
             raise InputError(f"unknown {missing} (--allow-unknown to store it anyway)", path)
@@ -114,7 +114,7 @@ def policy_set_command(path: str, allow_unknown: bool, redis_url: str, prefix: s
 @prefix_option
 def policy_clear_command(redis_url: str, prefix: str) -> None:
     """Remove the stored policy: snapshots carry the defaults."""
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         set_policy(client, None, keys=Keys(prefix))
     click.echo("policy cleared (defaults)")
 
@@ -125,7 +125,7 @@ def policy_clear_command(redis_url: str, prefix: str) -> None:
 def policy_show_command(redis_url: str, prefix: str) -> None:
     """Print the stored policy as JSON (the defaults when none is stored)."""
     keys = Keys(prefix)
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         stored = client.get(keys.policy)
     policy = Policy() if stored is None else decode_policy(stored, "redis:op:policy")  # type: ignore[arg-type]
     click.echo(encode_json(policy).decode())

@@ -46,7 +46,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, 
 
 
 @contextmanager
-def _client(url: str) -> Iterator[redis.Redis]:
+def store_client(url: str) -> Iterator[redis.Redis]:
+    """A client on the store at ``url``, closed on the way out."""
     client = redis_from_url(url)
     try:
         yield client
@@ -87,7 +88,7 @@ def _write(data: bytes, out: str) -> None:
 )
 def export_command(redis_url: str, prefix: str, out: str) -> None:
     """Write the store's current snapshot as a v1 document (what `plan --snapshot` reads)."""
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         snapshot = snapshot_from_redis(client, keys=Keys(prefix))
     _write(encode_snapshot(snapshot), out)
     if out != "-":
@@ -140,7 +141,7 @@ _VM_COLUMNS: list[tuple[str, Callable[[VmRow], str]]] = [
 @json_option
 def hosts_command(redis_url: str, prefix: str, as_json: bool) -> None:
     """List the hosts in the store: state, why, age of the last report, load."""
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         raw = read_raw(client, Keys(prefix))
     rows = host_rows(decode_reports(raw), alive_hosts(raw), decode_overrides(raw), time.time())
     if as_json:
@@ -156,7 +157,7 @@ def hosts_command(redis_url: str, prefix: str, as_json: bool) -> None:
 @click.option("--host", "host_name", help="Only the VMs of this host.")
 def vms_command(redis_url: str, prefix: str, as_json: bool, host_name: str | None) -> None:
     """List the VMs in the store: where, state, load, and whether their host is stale."""
-    with _client(redis_url) as client:
+    with store_client(redis_url) as client:
         raw = read_raw(client, Keys(prefix))
     rows = vm_rows(decode_reports(raw), alive_hosts(raw), time.time())
     if host_name is not None:
