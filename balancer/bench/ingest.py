@@ -35,7 +35,7 @@ from typing import Any
 
 import redis
 
-from balancer.bench.sim_reports import refreshed, simulated_report
+from balancer.bench.sim_reports import host_name, refreshed, simulated_report
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
 from balancer.state.publish import DEFAULT_HISTORY_LEN, ensure_schema, publish_report
@@ -155,11 +155,30 @@ def _time_snapshot(client: redis.Redis, keys: Keys) -> tuple[float, int, int, in
     return took, len(snap.hosts), len(snap.vms), snap.generation
 
 
+def _fill_executor_facts(client: redis.Redis, keys: Keys, args: argparse.Namespace) -> int:
+    """What the executor leaves per migrated VM (``vm-migrated-at``, ``vm-resident-mib``),
+    for the first ``--moved-fraction`` of each host's VMs; the snapshot reads them too.
+    Returns how many VMs have them."""
+    per_host: int = round(args.vms_per_host * args.moved_fraction)
+    if per_host <= 0:
+        return 0
+    now = time.time()
+    for i in range(args.hosts):
+        host = host_name(i)
+        names = [f"{host}-vm-{j:03d}" for j in range(per_host)]
+        pipe = client.pipeline(transaction=False)
+        pipe.hset(keys.vm_migrated_at, mapping=dict.fromkeys(names, repr(now - 3600.0)))
+        pipe.hset(keys.vm_resident_mib, mapping=dict.fromkeys(names, "512.0"))
+        pipe.execute()
+    return per_host * int(args.hosts)
+
+
 def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     keys = Keys(args.prefix)
     client = redis_from_url(url, timeout_s=120)
     client.flushdb()
     ensure_schema(client, keys)
+    moved = _fill_executor_facts(client, keys, args)
     ctx = mp.get_context("spawn")
     ready, go = ctx.Barrier(args.workers + 1), ctx.Barrier(args.workers + 1)
     t0_box = ctx.Value("d", 0.0)
@@ -230,6 +249,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "snapshot_seconds_max": round(max(snapshots), 3) if snapshots else None,
         "snapshot_seconds_idle": round(idle, 3),
         "target_snapshot_seconds": SNAPSHOT_TARGET_S,
+        "vms_with_executor_facts": moved,
         "snapshot_hosts": shape[0],
         "snapshot_vms": shape[1],
         "snapshot_generation": shape[2],
@@ -246,9 +266,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=2, help="agent-simulating processes")
     parser.add_argument("--snapshots", type=int, default=3, help="snapshots taken under load")
     parser.add_argument("--history-len", type=int, default=DEFAULT_HISTORY_LEN)
+    parser.add_argument(
+        "--moved-fraction", type=float, default=0.0,
+        help="share of VMs with the executor's per-VM facts (migrated-at, resident MiB), "
+        "as in a cluster where they have migrated; the snapshot reads those too",
+    )  # fmt: skip
     parser.add_argument("--prefix", default="kvmb-bench")
     parser.add_argument("--redis", help="use this Redis (flushes its db!) instead of starting one")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.moved_fraction <= 1.0:
+        parser.error("--moved-fraction must be between 0 and 1")
     if args.redis:
         result = run(args, args.redis)
     else:

@@ -31,12 +31,14 @@ from balancer.lab.daemon import host_dir, start_daemon
 from balancer.lab.errors import LabError
 from balancer.lab.guests import Guest
 from balancer.lab.host_resources import define_resources, plan_networks
-from balancer.lab.procs import ProcessId, wait_gone
+from balancer.lab.procs import ProcessId, terminate, wait_gone
 from balancer.lab.specs import GuestSpec, HostSpec
 from balancer.lab.state import HostRecord, LabState
 from balancer.lab.status import LabStatus, collect
 from balancer.lab.teardown import host_processes, stop_host
 
+#: Seconds ``restart_host`` lets libvirtd exit on SIGTERM before SIGKILL.
+RESTART_GRACE_S = 20.0
 #: Set to 1 to keep a lab's directory (logs, consoles) after ``down`` for debugging.
 KEEP_ENV = "KVM_BALANCER_LAB_KEEP"
 
@@ -97,10 +99,10 @@ class Lab:
 
     def restart_host(self, name: str, timeout: float = 180) -> HostRecord:
         """Restart host ``name``'s libvirtd as ``systemctl restart libvirtd`` would: SIGTERM
-        (a clean exit), then the same daemon again: same directory, UUID, slot, defined
-        guests, pools and networks. Only a host with no running guest (its QEMUs would be
-        left in the old daemon's mount namespace, which the lab no longer tracks). Clients
-        see their connection drop."""
+        (a clean exit; SIGKILL after ``RESTART_GRACE_S``), then the same daemon again: same
+        directory, UUID, slot, defined guests, pools and networks. Only a host with no
+        running guest (its QEMUs would be left in the old daemon's mount namespace, which
+        the lab no longer tracks). Clients see their connection drop."""
         with lab_state.locked(self.root):
             current = self.state()
             record = current.host(name)
@@ -117,9 +119,10 @@ class Lab:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     conn.close()
-            record.daemon.signal(signal.SIGTERM)
-            if wait_gone([record.daemon], 30):
-                raise LabError(f"libvirtd of {name} (pid {record.daemon.pid}) ignored SIGTERM")
+            # As systemd's stop: SIGTERM, then SIGKILL after a grace period. libvirtd may
+            # take over 30 s to exit on its own (it waits for busy workers, then forces).
+            if terminate([record.daemon], RESTART_GRACE_S):
+                raise LabError(f"libvirtd of {name} (pid {record.daemon.pid}) survived SIGKILL")
             for helper in helpers:  # (dnsmasq) the new daemon starts its own
                 helper.signal(signal.SIGKILL)
             wait_gone(helpers, 15)
