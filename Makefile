@@ -50,7 +50,7 @@ unit: $(STAMP)
 
 # The libvirt/QEMU lab (docs/lab.md), as root: packages from bookworm-backports and the
 # test guest (kernel + initramfs) in /var/cache/kvm-balancer-lab. Without root it only
-# says so, and the lab tests skip; with CI set that is an error.
+# says so, and the lab tests fail saying how to run them (never skip).
 lab-setup: $(STAMP)
 	bash deploy/lab/setup.sh
 
