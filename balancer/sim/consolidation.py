@@ -76,13 +76,21 @@ def consolidate(
     saving = saving_w(view, result)
     if result.unmovable or moves == 0 or saving < cfg.min_watts_per_move * moves:
         return nothing(tried, f"not worth it: {moves} migrations save {saving:.0f} W", 1)
+    why = f"drain {len(drain)} host(s) ({', '.join(drain[:5])}): {moves} migrations save"
+    return packing_decision(snapshot, memory, result, extra, f"{why} {saving:.0f} W")
+
+
+def packing_decision(
+    snapshot: Snapshot, memory: CycleMemory, result: Plan, spare: list[Host], reason: str
+) -> Decision:
+    """Take ``result`` (a drain or a replacement): power on the ``spare`` hosts it moves
+    VMs to, and remember that a consolidation ran (the next may follow at once)."""
     used = {m.to for m in result.moves}
     return Decision(
         action="consolidate",
         plan=result,
-        power_on=tuple(h.name for h in extra if h.name in used),
-        reason=f"drain {len(drain)} host(s) ({', '.join(drain[:5])}): "
-        f"{moves} migrations save {saving:.0f} W",
+        power_on=tuple(h.name for h in spare if h.name in used),
+        reason=reason,
         memory=msgspec.structs.replace(
             memory, last_consolidation_at=snapshot.taken_at, packing=True
         ),

@@ -25,11 +25,16 @@ from __future__ import annotations
 
 import math
 
-import msgspec
-
 from balancer.core.models import Host, Snapshot
 from balancer.core.planner import plan
-from balancer.sim.consolidation import TOLERANCE, Held, forecast_view, held_by_host, saving_w
+from balancer.sim.consolidation import (
+    TOLERANCE,
+    Held,
+    forecast_view,
+    held_by_host,
+    packing_decision,
+    saving_w,
+)
 from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, spares
 from balancer.sim.power import FloatArray, cost_w_per_core
 
@@ -66,17 +71,9 @@ def replace(
     worth = saving * cfg.replace_horizon_s / 3600.0 >= cfg.min_watts_per_move * moves
     if result.unmovable or moves == 0 or not worth:
         return None
-    used = {m.to for m in result.moves}
-    return Decision(
-        action="consolidate",
-        plan=result,
-        power_on=tuple(h.name for h in new if h.name in used),
-        reason=f"replace {len(drain)} host(s) ({', '.join(drain[:5])}) by efficient ones: "
-        f"{moves} migrations save {saving:.0f} W",
-        memory=msgspec.structs.replace(
-            memory, last_consolidation_at=snapshot.taken_at, packing=True
-        ),
-        plans_computed=1,
+    why = f"replace {len(drain)} host(s) ({', '.join(drain[:5])}) by efficient ones"
+    return packing_decision(
+        snapshot, memory, result, new, f"{why}: {moves} migrations save {saving:.0f} W"
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from workers.executor.records import RedisRecorder
 from workers.power.actions import power_off
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def hv(lab: Lab) -> Iterator[LibvirtHypervisor]:
-    the_hv = LibvirtHypervisor({h: lab.host(h).uri for h in ("lab-a", "lab-b")})
-    yield the_hv
-    the_hv.close()
 
 
 def executor(hv: LibvirtHypervisor, client: redis.Redis) -> Executor:

@@ -3,8 +3,6 @@ live destination; otherwise the move is refused and nothing starts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 
@@ -18,13 +16,6 @@ from workers.executor.order import MigrationOrder
 from workers.executor.records import RedisRecorder
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def hv(lab: Lab) -> Iterator[LibvirtHypervisor]:
-    the_hv = LibvirtHypervisor({h: lab.host(h).uri for h in ("lab-a", "lab-b")})
-    yield the_hv
-    the_hv.close()
 
 
 def order(name: str, **kw: object) -> MigrationOrder:
