@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from multiprocessing.synchronize import Barrier
@@ -38,8 +38,13 @@ import redis
 from balancer.bench.sim_reports import host_name, refreshed, simulated_report
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
-from balancer.state.publish import DEFAULT_HISTORY_LEN, ensure_schema, publish_report
-from balancer.state.report import encode_report
+from balancer.state.publish import (
+    DEFAULT_HISTORY_LEN,
+    ensure_schema,
+    publish_report,
+    read_resident,
+)
+from balancer.state.report import encode_report, with_resident
 from balancer.state.snapshot_read import snapshot_from_redis
 
 SNAPSHOT_TARGET_S = 2.0
@@ -74,8 +79,14 @@ def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any
     reports = {i: simulated_report(i, args.vms_per_host, now, rng) for i in mine}
     client = redis_from_url(args.url, timeout_s=60)
     try:
-        for report in reports.values():
-            publish_report(client, keys, report, history_len=args.history_len)
+        # As the agent: its first publish reads the executor's measures of its VMs, each
+        # publish brings them back for the next report.
+        resident: dict[int, Mapping[str, float]] = {
+            i: read_resident(client, keys, r.host.name) for i, r in reports.items()
+        }
+        for i, report in reports.items():
+            reports[i] = with_resident(report, resident[i])
+            publish_report(client, keys, reports[i], history_len=args.history_len)
         ready.wait()
         go.wait()
         t0 = float(t0_box.value)
@@ -96,8 +107,10 @@ def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any
                     time.sleep(wait)
                 start = time.time()
                 late.append(max(0.0, start - due))
-                reports[i] = refreshed(reports[i], start, rng, round_no + 2)
-                publish_report(client, keys, reports[i], history_len=args.history_len)
+                report = refreshed(reports[i], start, rng, round_no + 2)
+                reports[i] = with_resident(report, resident[i])
+                published = publish_report(client, keys, reports[i], history_len=args.history_len)
+                resident[i] = published.resident_mib
                 latency.append((time.time() - start) * 1000)
                 sent += 1
             round_no += 1
@@ -148,29 +161,32 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _time_snapshot(client: redis.Redis, keys: Keys) -> tuple[float, int, int, int]:
+def _time_snapshot(client: redis.Redis, keys: Keys) -> tuple[float, int, int, int, int]:
     start = time.perf_counter()
     snap = snapshot_from_redis(client, keys=keys)
     took = time.perf_counter() - start
-    return took, len(snap.hosts), len(snap.vms), snap.generation
+    cooling = sum(1 for vm in snap.vms if vm.last_migrated_at is not None)
+    return took, len(snap.hosts), len(snap.vms), snap.generation, cooling
 
 
 def _fill_executor_facts(client: redis.Redis, keys: Keys, args: argparse.Namespace) -> int:
-    """What the executor leaves per migrated VM (``vm-migrated-at``, ``vm-resident-mib``),
-    for the first ``--moved-fraction`` of each host's VMs; the snapshot reads them too.
-    Returns how many VMs have them."""
+    """What the executor leaves per migrated VM, for the first ``--moved-fraction`` of each
+    host's VMs: its last migration (``vm-migrated``, times spread evenly over the last
+    ``--moved-within`` seconds) and its measured memory (the host's ``vm-resident-mib``,
+    which the simulated agents put in their reports). Returns how many VMs have them."""
     per_host: int = round(args.vms_per_host * args.moved_fraction)
     if per_host <= 0:
         return 0
-    now = time.time()
+    now, total = time.time(), per_host * int(args.hosts)
     for i in range(args.hosts):
         host = host_name(i)
         names = [f"{host}-vm-{j:03d}" for j in range(per_host)]
+        ages = ((i * per_host + j) / total * args.moved_within for j in range(per_host))
         pipe = client.pipeline(transaction=False)
-        pipe.hset(keys.vm_migrated_at, mapping=dict.fromkeys(names, repr(now - 3600.0)))
-        pipe.hset(keys.vm_resident_mib, mapping=dict.fromkeys(names, "512.0"))
+        pipe.zadd(keys.vm_migrated, {n: now - age for n, age in zip(names, ages, strict=True)})
+        pipe.hset(keys.vm_resident(host), mapping=dict.fromkeys(names, "512.0"))
         pipe.execute()
-    return per_host * int(args.hosts)
+    return total
 
 
 def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
@@ -204,12 +220,12 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     go.wait(timeout=60)
     cpu0 = _cpu_seconds(client)
     snapshots: list[float] = []
-    shape = (0, 0, 0)
+    shape = (0, 0, 0, 0)
     for k in range(1, args.snapshots + 1):
         time.sleep(max(0.0, t0 + k * args.duration / (args.snapshots + 1) - time.time()))
         took, *rest = _time_snapshot(client, keys)
         snapshots.append(took)
-        shape = (rest[0], rest[1], rest[2])
+        shape = (rest[0], rest[1], rest[2], rest[3])
     results = [out.get(timeout=args.duration + 600) for _ in procs]
     cpu1 = _cpu_seconds(client)
     elapsed = max(time.time() - t0, args.duration)
@@ -250,6 +266,8 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "snapshot_seconds_idle": round(idle, 3),
         "target_snapshot_seconds": SNAPSHOT_TARGET_S,
         "vms_with_executor_facts": moved,
+        "moved_within_s": args.moved_within,
+        "snapshot_vms_in_cooldown": shape[3],
         "snapshot_hosts": shape[0],
         "snapshot_vms": shape[1],
         "snapshot_generation": shape[2],
@@ -267,15 +285,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--snapshots", type=int, default=3, help="snapshots taken under load")
     parser.add_argument("--history-len", type=int, default=DEFAULT_HISTORY_LEN)
     parser.add_argument(
-        "--moved-fraction", type=float, default=0.0,
-        help="share of VMs with the executor's per-VM facts (migrated-at, resident MiB), "
-        "as in a cluster where they have migrated; the snapshot reads those too",
+        "--moved-fraction",
+        type=float,
+        default=0.0,
+        help="share of VMs with the executor's per-VM facts (last migration, resident MiB), "
+        "as in a cluster where they have migrated",
+    )
+    parser.add_argument(
+        "--moved-within", type=float, default=86400.0,
+        help="those migrations spread over the last this many seconds (a snapshot reads "
+        "the ones within the policy's cool-down, 3600 s by default)",
     )  # fmt: skip
     parser.add_argument("--prefix", default="kvmb-bench")
     parser.add_argument("--redis", help="use this Redis (flushes its db!) instead of starting one")
     args = parser.parse_args(argv)
     if not 0.0 <= args.moved_fraction <= 1.0:
         parser.error("--moved-fraction must be between 0 and 1")
+    if not args.moved_within > 0:
+        parser.error("--moved-within must be positive")
     if args.redis:
         result = run(args, args.redis)
     else:

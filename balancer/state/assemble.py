@@ -57,9 +57,8 @@ class StoreContents:
     rules: Sequence[Rule] = ()
     policy: Policy = field(default_factory=Policy)
     vm_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: VM → when it last migrated, for the VMs that did within the policy's cool-down.
     migrated_at: Mapping[str, float] = field(default_factory=dict)
-    #: VM → MiB of non-zero memory its last migration measured (``Vm.resident_mib``).
-    resident_mib: Mapping[str, float] = field(default_factory=dict)
 
 
 def host_state(host: Host, alive: bool, override: HostOverride | None) -> tuple[str, str]:
@@ -116,9 +115,6 @@ def _vm(vm: Vm, off_hosts: set[str], contents: StoreContents) -> Vm:
     migrated = contents.migrated_at.get(vm.name)
     if migrated is not None and migrated != vm.last_migrated_at:
         changes["last_migrated_at"] = migrated
-    resident = contents.resident_mib.get(vm.name)
-    if resident is not None and resident != vm.resident_mib:
-        changes["resident_mib"] = resident
     return msgspec.structs.replace(vm, **changes) if changes else vm
 
 
@@ -144,7 +140,7 @@ def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
     """One consistent v1 snapshot; raises ``SnapshotError`` if operator facts contradict."""
     hosts = tuple(_host(head, contents.alive, contents.overrides) for head in contents.reports)
     off_hosts = {h.name for h in hosts if h.state == "off"}
-    touched = contents.vm_labels.keys() | contents.migrated_at.keys() | contents.resident_mib.keys()
+    touched = contents.vm_labels.keys() | contents.migrated_at.keys()
     unique, vm_names = _unique_vms(contents)
     if touched or off_hosts:
         vms = tuple(

@@ -65,14 +65,15 @@ class Keys:
         return f"{self.prefix}:op:vm-labels"
 
     @property
-    def vm_migrated_at(self) -> str:
-        """HASH VM → epoch seconds of its last migration (written by the executor)."""
-        return f"{self.prefix}:vm-migrated-at"
+    def vm_migrated(self) -> str:
+        """SORTED SET VM → epoch seconds of its last migration (the executor); a snapshot
+        reads only the entries within the policy's cool-down."""
+        return f"{self.prefix}:vm-migrated"
 
-    @property
-    def vm_resident_mib(self) -> str:
-        """HASH VM → MiB of non-zero memory its last migration measured (the executor)."""
-        return f"{self.prefix}:vm-resident-mib"
+    def vm_resident(self, host: str) -> str:
+        """HASH VM → MiB of non-zero memory its last migration measured, for the VMs on
+        ``host`` (the executor writes it, the host's agent puts it in its report)."""
+        return f"{self.prefix}:host:{host}:vm-resident-mib"
 
 
 DEFAULT_KEYS = Keys()

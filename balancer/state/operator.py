@@ -117,13 +117,13 @@ def update_vm_labels(
 
 def record_migration(client: redis.Redis, vm: str, at: float, *, keys: Keys = DEFAULT_KEYS) -> None:
     """When ``vm`` last migrated (the executor's write; snapshots carry it for cool-down)."""
-    client.hset(keys.vm_migrated_at, vm, repr(at))
+    client.zadd(keys.vm_migrated, {vm: at})
 
 
 def forget_host(client: redis.Redis, host: str, *, keys: Keys = DEFAULT_KEYS) -> None:
     """Remove a decommissioned host and everything about it, in one transaction."""
     pipe = client.pipeline(transaction=True)
     pipe.srem(keys.hosts, host)
-    pipe.delete(keys.report(host), keys.alive(host), keys.history(host))
+    pipe.delete(keys.report(host), keys.alive(host), keys.history(host), keys.vm_resident(host))
     pipe.hdel(keys.host_state, host)
     pipe.execute()

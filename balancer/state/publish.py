@@ -1,18 +1,60 @@
 """Writing a host report: one MULTI/EXEC transaction, so one round trip, and readers see
-the report, its heartbeat, the history entry and the generation change together."""
+the report, its heartbeat, the history entry and the generation change together.
+
+The same round trip reads what the executor measured of the host's VMs
+(``host:<name>:vm-resident-mib``); the agent puts it in its next report, so a snapshot
+reads only reports, never a cluster-wide per-VM hash."""
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from balancer.errors import PermanentError
 from balancer.state.keys import SCHEMA_VERSION, Keys
+from balancer.state.replies import hash_reply
 from balancer.state.report import HostReport, encode_report, encode_samples, history_samples
 
 #: History entries kept per host (each holds every VM's sample of one report).
 DEFAULT_HISTORY_LEN = 12
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Published:
+    """The store's generation after the report, and the executor's measures of the
+    host's VMs as they stood (VM → non-zero MiB; for the agent's next report)."""
+
+    generation: int
+    resident_mib: Mapping[str, float]
+
+
+def decode_resident(stored: Any, where: str) -> dict[str, float]:
+    """``HGETALL`` of a host's ``vm-resident-mib`` (a map, or RESP2's flat list); a value
+    that is not a finite size ≥ 0 is logged and left out (unknown: all memory counts)."""
+    out: dict[str, float] = {}
+    for k, v in hash_reply(stored).items():
+        vm = k.decode() if isinstance(k, bytes) else str(k)
+        try:
+            mib = float(v)
+        except ValueError:
+            mib = math.nan
+        if 0 <= mib < math.inf:
+            out[vm] = mib
+        else:
+            log.warning("%s[%s]: not a size in MiB (%r); ignored", where, vm, v)
+    return out
+
+
+def read_resident(client: redis.Redis, keys: Keys, host: str) -> dict[str, float]:
+    """The executor's measures of ``host``'s VMs (what ``publish_report`` also returns)."""
+    return decode_resident(client.hgetall(keys.vm_resident(host)), keys.vm_resident(host))
 
 
 def ensure_schema(client: redis.Redis, keys: Keys) -> None:
@@ -31,8 +73,9 @@ def publish_report(
     report: HostReport,
     *,
     history_len: int = DEFAULT_HISTORY_LEN,
-) -> int:
-    """Store ``report`` as the host's latest, renew its heartbeat; return the generation."""
+) -> Published:
+    """Store ``report`` as the host's latest, renew its heartbeat; return the generation
+    and the host's ``vm-resident-mib`` entries."""
     name = report.host.name
     ttl_ms = max(1, round(report.ttl_s * 1000))
     commands: list[tuple[object, ...]] = [
@@ -47,7 +90,9 @@ def publish_report(
              "t", repr(report.collected_at), "vms", samples)
         )  # fmt: skip
     commands.append(("INCRBY", keys.generation, 1))
-    return int(_transaction(client, commands)[-1])
+    commands.append(("HGETALL", keys.vm_resident(name)))
+    *_, generation, resident = _transaction(client, commands)
+    return Published(int(generation), decode_resident(resident, keys.vm_resident(name)))
 
 
 def _transaction(client: redis.Redis, commands: list[tuple[object, ...]]) -> list[Any]:

@@ -1,29 +1,33 @@
 """Reading the store's bytes: one generation, in two round trips.
 
-The host list is read under WATCH, then every report, heartbeat and operator fact in one
-MULTI/EXEC, which Redis runs without interleaving any agent's write; a host registering in
-between aborts the transaction and the read is retried. On a real connection the EXEC
-reply is parsed as it streams in and each report goes through ``on_report`` (the snapshot
-read decodes it there, while Redis is still sending the rest; ``stream_read``); on other
-connections (fakeredis in unit tests) the pipeline's result is passed through it after.
+The host list and the policy are read under WATCH, then every report, heartbeat and
+operator fact, and the migrations since ``migrated_since(policy)`` (the cool-down window),
+in one MULTI/EXEC, which Redis runs without interleaving any agent's write; a host
+registering or a policy change in between aborts the transaction and the read is
+retried. On a real connection the EXEC reply is parsed as it streams in and each report
+goes through ``on_report`` (the snapshot read decodes it there, while Redis is still
+sending the rest; ``stream_read``); on other connections (fakeredis in unit tests) the
+pipeline's result is passed through it after.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import redis
 
 from balancer.errors import RetryableError
 from balancer.state.keys import DEFAULT_KEYS, Keys
+from balancer.state.replies import hash_reply, scores_reply
 from balancer.state.stream_read import Command, exec_streaming, supports_streaming
 
 R = TypeVar("R")
 _ATTEMPTS = 5
 #: Position of the reports' MGET among the transaction's commands.
-_REPORTS = 8
+_REPORTS = 7
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,11 @@ class RawStore(Generic[R]):
     rules: dict[bytes, bytes]
     policy: bytes | None
     vm_labels: dict[bytes, bytes]
-    migrated_at: dict[bytes, bytes]
-    resident_mib: dict[bytes, bytes]
+    #: VM → epoch seconds (as stored) of the migrations within the window asked for.
+    migrated: dict[bytes, bytes]
 
 
-def _commands(keys: Keys, names: tuple[str, ...]) -> list[Command]:
+def _commands(keys: Keys, names: tuple[str, ...], since: float) -> list[Command]:
     commands: list[Command] = [
         ("GET", keys.schema),
         ("GET", keys.generation),
@@ -51,8 +55,7 @@ def _commands(keys: Keys, names: tuple[str, ...]) -> list[Command]:
         ("HGETALL", keys.rules),
         ("GET", keys.policy),
         ("HGETALL", keys.vm_labels),
-        ("HGETALL", keys.vm_migrated_at),
-        ("HGETALL", keys.vm_resident_mib),
+        ("ZRANGE", keys.vm_migrated, _bound(since), "+inf", "BYSCORE", "WITHSCORES"),
     ]
     if names:
         commands.append(("MGET", *(keys.report(n) for n in names)))
@@ -60,11 +63,8 @@ def _commands(keys: Keys, names: tuple[str, ...]) -> list[Command]:
     return commands
 
 
-def _as_dict(value: Any) -> dict[bytes, bytes]:
-    """HGETALL's answer: a map (RESP3, redis-py) or a flat list of pairs (RESP2, raw)."""
-    if isinstance(value, dict):
-        return value
-    return dict(zip(value[::2], value[1::2], strict=True))
+def _bound(score: float) -> str:
+    return "+inf" if score == math.inf else "-inf" if score == -math.inf else repr(score)
 
 
 def _text(value: bytes | str) -> str:
@@ -72,14 +72,18 @@ def _text(value: bytes | str) -> str:
 
 
 def _transaction(
-    client: redis.Redis, keys: Keys, on_report: Callable[[bytes | None], R]
+    client: redis.Redis,
+    keys: Keys,
+    on_report: Callable[[bytes | None], R],
+    migrated_since: Callable[[bytes | None], float],
 ) -> tuple[tuple[str, ...], list[Any]]:
     for _ in range(_ATTEMPTS):
         with client.pipeline(transaction=True) as pipe:
             try:
-                pipe.watch(keys.hosts)  # type: ignore[no-untyped-call]
+                pipe.watch(keys.hosts, keys.policy)  # type: ignore[no-untyped-call]
                 names = tuple(sorted(_text(n) for n in pipe.smembers(keys.hosts)))
-                commands = _commands(keys, names)
+                since = migrated_since(cast(bytes | None, pipe.get(keys.policy)))
+                commands = _commands(keys, names, since)
                 if supports_streaming(pipe.connection):
                     assert pipe.connection is not None
                     return names, exec_streaming(pipe.connection, commands, _REPORTS, on_report)
@@ -99,12 +103,20 @@ def _identity(blob: bytes | None) -> bytes | None:
     return blob
 
 
+def _none(policy: bytes | None) -> float:
+    return math.inf
+
+
 def read_raw_as(
-    client: redis.Redis, keys: Keys, on_report: Callable[[bytes | None], R]
+    client: redis.Redis,
+    keys: Keys,
+    on_report: Callable[[bytes | None], R],
+    migrated_since: Callable[[bytes | None], float] = _none,
 ) -> RawStore[R]:
-    """One generation of the store, each report as ``on_report`` turned it."""
-    names, results = _transaction(client, keys, on_report)
-    schema, gen, over, rules, policy, labels, moved, resident = results[:_REPORTS]
+    """One generation of the store, each report as ``on_report`` turned it, and the
+    migrations from ``migrated_since(policy as stored)`` on (default: none)."""
+    names, results = _transaction(client, keys, on_report, migrated_since)
+    schema, gen, over, rules, policy, labels, moved = results[:_REPORTS]
     reports, alive = (results[_REPORTS], results[_REPORTS + 1]) if names else ([], [])
     return RawStore(
         schema=schema,
@@ -112,15 +124,18 @@ def read_raw_as(
         names=names,
         reports=tuple(reports),
         alive=tuple(alive),
-        overrides=_as_dict(over),
-        rules=_as_dict(rules),
+        overrides=hash_reply(over),
+        rules=hash_reply(rules),
         policy=policy,
-        vm_labels=_as_dict(labels),
-        migrated_at=_as_dict(moved),
-        resident_mib=_as_dict(resident),
+        vm_labels=hash_reply(labels),
+        migrated=scores_reply(moved),
     )
 
 
-def read_raw(client: redis.Redis, keys: Keys = DEFAULT_KEYS) -> RawStore[bytes | None]:
+def read_raw(
+    client: redis.Redis,
+    keys: Keys = DEFAULT_KEYS,
+    migrated_since: Callable[[bytes | None], float] = _none,
+) -> RawStore[bytes | None]:
     """One generation of the store, the reports as stored (msgpack bytes)."""
-    return read_raw_as(client, keys, _identity)
+    return read_raw_as(client, keys, _identity, migrated_since)

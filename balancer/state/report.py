@@ -9,6 +9,8 @@ a schema bump; changing or removing one needs a new ``SCHEMA_VERSION``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import msgspec
 
 from balancer.core.models import Host, Vm
@@ -118,6 +120,20 @@ def decode_report(data: bytes) -> HostReport:
 
 def decode_report_head(data: bytes) -> ReportHead:
     return _head_decoder.decode(data)
+
+
+def with_resident(report: HostReport, resident_mib: Mapping[str, float]) -> HostReport:
+    """``report`` with each VM's ``resident_mib`` as the executor measured it (VMs it has
+    no measure of: unknown)."""
+    vms = tuple(
+        vm
+        if vm.resident_mib == resident_mib.get(vm.name)
+        else msgspec.structs.replace(vm, resident_mib=resident_mib.get(vm.name))
+        for vm in report.vms
+    )
+    if all(a is b for a, b in zip(vms, report.vms, strict=True)):
+        return report
+    return msgspec.structs.replace(report, vms=vms)
 
 
 def history_samples(report: HostReport) -> tuple[VmSample, ...]:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
 from typing import Any
@@ -138,22 +137,6 @@ def _seconds(value: bytes, where: str) -> float:
         raise SnapshotError(f"not a number of seconds: {value!r}", where) from None
 
 
-def resident_mib(raw: RawStore[Any]) -> dict[str, float]:
-    """The executor's measured non-zero memory by VM; a value that is not a finite size
-    ≥ 0 is logged and left out (unknown: the model counts all of the VM's memory)."""
-    out: dict[str, float] = {}
-    for k, v in raw.resident_mib.items():
-        try:
-            mib = float(v)
-        except ValueError:
-            mib = math.nan
-        if 0 <= mib < math.inf:
-            out[k.decode()] = mib
-        else:
-            log.warning("vm-resident-mib[%s]: not a size in MiB (%r); ignored", k.decode(), v)
-    return out
-
-
 def decode_overrides(raw: RawStore[Any]) -> dict[str, HostOverride]:
     return {
         k.decode(): decode_override(v, f"redis:op:host-state[{k.decode()}]")
@@ -172,24 +155,39 @@ def decode_contents(raw: RawStore[ReportHead | str | None]) -> StoreContents:
         rules=[
             decode_rule(raw.rules[k], f"{where}op:rules[{k.decode()}]") for k in sorted(raw.rules)
         ],
-        policy=Policy() if raw.policy is None else decode_policy(raw.policy, f"{where}op:policy"),
+        policy=Policy() if raw.policy is None else _policy(raw.policy),
         vm_labels={
             k.decode(): decode_labels(v, f"{where}op:vm-labels[{k.decode()}]")
             for k, v in raw.vm_labels.items()
         },
         migrated_at={
-            k.decode(): _seconds(v, f"{where}vm-migrated-at[{k.decode()}]")
-            for k, v in raw.migrated_at.items()
+            k.decode(): _seconds(v, f"{where}vm-migrated[{k.decode()}]")
+            for k, v in raw.migrated.items()
         },
-        resident_mib=resident_mib(raw),
     )
+
+
+def cooldown_start(now: float) -> Callable[[bytes | None], float]:
+    """The window of migrations a snapshot taken at ``now`` needs: the policy's cool-down
+    (an older migration does not hold a VM back, the same as none)."""
+
+    def since(policy: bytes | None) -> float:
+        cooldown = Policy().cooldown_s if policy is None else _policy(policy).cooldown_s
+        return now - cooldown
+
+    return since
+
+
+def _policy(blob: bytes) -> Policy:
+    return decode_policy(blob, "redis:op:policy")
 
 
 def snapshot_from_redis(
     client: redis.Redis, *, keys: Keys = DEFAULT_KEYS, now: float | None = None
 ) -> Snapshot:
     """The named constructor ``Snapshot.from_redis``: one generation, stale hosts failed."""
+    start = time.time() if now is None else now
     with _gc_paused():
-        raw = read_raw_as(client, keys, head_or_why)
+        raw = read_raw_as(client, keys, head_or_why, cooldown_start(start))
         taken_at = time.time() if now is None else now
         return assemble_snapshot(decode_contents(raw), taken_at=taken_at)

@@ -1,13 +1,15 @@
 """The guest's non-zero memory, end to end on a real redis-server: ``balancer migrate
 --inline`` runs a move with the executor (simulated hypervisor, ``RedisRecorder``), whose
-outcome records what the migration measured; ``Snapshot.from_redis`` then carries it as
-the VM's ``resident_mib`` (also through the streamed read), and the next move the planner
-makes of that VM is priced with it."""
+outcome records what the migration measured in the destination's ``vm-resident-mib``; the
+agents' next reports (the VM now on the destination) carry it, ``Snapshot.from_redis``
+then has it as the VM's ``resident_mib`` (also through the streamed read), and the next
+move the planner makes of that VM is priced with it."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import msgspec
@@ -21,7 +23,7 @@ from balancer.snapshot_file import load_snapshot
 from balancer.state import raw_store
 from balancer.state.keys import DEFAULT_KEYS as KEYS
 from balancer.state.raw_store import read_raw
-from balancer.state.snapshot_read import snapshot_from_redis
+from balancer.state.snapshot_read import cooldown_start, snapshot_from_redis
 from tests.integration.store_seed import seed_store
 from tests.integration.test_migrate_cli import EXAMPLE, balancer
 from workers.executor.records import Outcome
@@ -57,30 +59,41 @@ def test_a_recorded_outcome_prices_the_next_plan(
     assert raw_outcome is not None
     outcome = msgspec.json.decode(raw_outcome, type=Outcome)
     assert outcome.actual.nonzero_bytes == 2048 * MIB
-    assert redis_client.hget(KEYS.vm_resident_mib, "ci-runner") == b"2048.0"
+    assert redis_client.hget(KEYS.vm_resident("kvm-03"), "ci-runner") == b"2048.0"
+    assert redis_client.zscore(KEYS.vm_migrated, "ci-runner") == outcome.ended_at
+
+    # The agents' next reports: ci-runner on kvm-03, with the measure its agent read.
+    seeded = load_snapshot(EXAMPLE)
+    moved = tuple(
+        msgspec.structs.replace(v, host="kvm-03") if v.name == "ci-runner" else v
+        for v in seeded.vms
+    )
+    seed_store(redis_client, msgspec.structs.replace(seeded, vms=moved, policy=Policy()))
 
     # The read: streamed (a real socket) and through redis-py's pipeline, the same.
-    streamed = read_raw(redis_client, KEYS)
+    window = cooldown_start(time.time())
+    streamed = read_raw(redis_client, KEYS, window)
     with monkeypatch.context() as mp:
         mp.setattr(raw_store, "supports_streaming", lambda conn: False)
-        piped = read_raw(redis_client, KEYS)
+        piped = read_raw(redis_client, KEYS, window)
     assert streamed == piped
-    assert streamed.resident_mib == {b"ci-runner": b"2048.0"}
+    assert set(streamed.migrated) == {b"ci-runner"}
     assert len(streamed.reports) == 6  # the reports still at their place in the reply
 
     snap = snapshot_from_redis(redis_client)
     vms = {v.name: v for v in snap.vms}
-    assert vms["ci-runner"].resident_mib == 2048.0
+    assert (vms["ci-runner"].host, vms["ci-runner"].resident_mib) == ("kvm-03", 2048.0)
+    assert vms["ci-runner"].last_migrated_at == outcome.ended_at  # in its cool-down
     assert all(v.resident_mib is None for n, v in vms.items() if n != "ci-runner")
 
-    # The planner's estimate of ci-runner's next move (the seeded reports still list it on
-    # kvm-02: no agent runs here) uses the measure; the CLI's order carries that estimate.
-    policy = Policy(objective="evacuate", evacuate_hosts=("kvm-02",), allow_postcopy=True)
+    # The planner's estimate of ci-runner's next move (an evacuation: cool-down does not
+    # hold it) uses the measure; the CLI's order carries that estimate.
+    policy = Policy(objective="evacuate", evacuate_hosts=("kvm-03",), allow_postcopy=True)
     move = next(m for m in plan(snap, policy).moves if m.vm == "ci-runner")
     hosts = {h.name: h for h in snap.hosts}
-    guest, source, dest = vms["ci-runner"], hosts["kvm-02"], hosts[move.to]
+    guest, source, dest = vms["ci-runner"], hosts["kvm-03"], hosts[move.to]
     expected = estimate(guest, source, dest, policy, resident_mib=2048.0)
     assert move.estimate.bytes == expected.bytes
-    now = _predicted_bytes(redis_url, "kvm-03")
+    now = _predicted_bytes(redis_url, "kvm-02")
     assert now < all_memory / 4  # 16 GiB + re-dirtied pages before; 2 GiB + those now
     assert now >= 2048 * MIB

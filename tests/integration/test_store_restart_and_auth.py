@@ -27,12 +27,13 @@ from tests.integration.agent_processes import (
 pytestmark = pytest.mark.redis
 
 PASSWORD = "agent-Secret-42"
-#: What an agent needs: its transaction's commands on the kvmb keys, nothing else.
+#: What an agent needs: its transaction's commands on the kvmb keys (HGETALL: the
+#: executor's measures of its VMs), nothing else.
 AGENT_ACL = ("--user", "agent", "on", f">{PASSWORD}", "~kvmb:*", "-@all", "+@connection",
-             "+multi", "+exec", "+set", "+sadd", "+xadd", "+incrby")  # fmt: skip
+             "+multi", "+exec", "+set", "+sadd", "+xadd", "+incrby", "+hgetall")  # fmt: skip
 READER_ACL = ("--user", "reader", "on", ">reader-pw", "~kvmb:*", "-@all", "+@connection",
               "+watch", "+unwatch", "+multi", "+exec", "+get", "+mget", "+smembers",
-              "+hgetall")  # fmt: skip
+              "+hgetall", "+zrange")  # fmt: skip
 NO_DEFAULT = ("--user", "default", "off")
 
 

@@ -1,6 +1,7 @@
 """The agent loop: collect, publish, sleep; survive libvirt and Redis going away.
 
-Each cycle collects one report and publishes it in one round trip. When libvirt is
+Each cycle collects one report and publishes it in one round trip, which also brings back
+what the executor measured of the host's VMs for the next report (``publish``). When libvirt is
 unreachable no report is published (the heartbeat then expires and the host turns
 ``failed``/``stale``: the planner must not trust facts it cannot refresh); when Redis is
 unreachable the report is dropped (the next one is fresher). Either way the agent logs
@@ -18,7 +19,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import libvirt
@@ -28,8 +29,13 @@ from balancer.core.backoff import compute_backoff
 from balancer.errors import PermanentError, RetryableError
 from balancer.state.connect import redact_url, redis_from_url
 from balancer.state.keys import DEFAULT_PREFIX, Keys
-from balancer.state.publish import DEFAULT_HISTORY_LEN, ensure_schema, publish_report
-from balancer.state.report import HostReport
+from balancer.state.publish import (
+    DEFAULT_HISTORY_LEN,
+    ensure_schema,
+    publish_report,
+    read_resident,
+)
+from balancer.state.report import HostReport, with_resident
 from workers.agent.collector import Collector, CollectorConfig
 from workers.agent.connection import check_uri, close_quietly, is_connection_lost, open_connection
 
@@ -78,6 +84,8 @@ class Agent:
         self._conn: libvirt.virConnect | None = None
         self.collector: Collector | None = None
         self._schema_checked = False
+        #: The executor's measures of this host's VMs, as the last publish read them.
+        self._resident: Mapping[str, float] | None = None
         self._libvirt_failures = 0
         self._redis_failures = 0
         self.published = 0
@@ -123,16 +131,24 @@ class Agent:
         return compute_backoff(failures, factor=0.5, cap=cap, jitter=0.2, rand=random.random())
 
     # -- one report -----------------------------------------------------------------
-    def publish(self, report: HostReport) -> int:
+    def publish(self, report: HostReport) -> HostReport:
+        """Publish ``report`` with the executor's measures of its VMs; return what went out.
+
+        The measures come back with each publish and go into the next report; the first
+        publish (and the first after Redis was unreachable) reads them first."""
         if not self._schema_checked:
             ensure_schema(self.client, self.keys)
             self._schema_checked = True
-        generation = publish_report(
+        if self._resident is None:
+            self._resident = read_resident(self.client, self.keys, report.host.name)
+        report = with_resident(report, self._resident)
+        published = publish_report(
             self.client, self.keys, report, history_len=self.options.history_len
         )
+        self._resident = published.resident_mib
         self.published += 1
-        self.generation = generation
-        return generation
+        self.generation = published.generation
+        return report
 
     def run_once(self) -> HostReport:
         """Connect, prime, wait ``warmup_s``, collect and publish one report, disconnect."""
@@ -147,7 +163,7 @@ class Agent:
         finally:
             self._drop_libvirt()
         try:
-            self.publish(report)
+            report = self.publish(report)
         except redis.RedisError as exc:
             raise RetryableError(
                 f"publishing to {redact_url(self.options.redis_url)}: {exc}"
@@ -211,6 +227,7 @@ class Agent:
             self.publish(report)
         except (redis.RedisError, PermanentError) as exc:
             self._schema_checked = False
+            self._resident = None
             self._redis_failures += 1
             delay = max(self.options.interval_s, self._backoff(self._redis_failures))
             log.warning(

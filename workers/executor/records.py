@@ -3,9 +3,11 @@
 kvmb:exec:progress:<vm>   STRING JSON ``Progress``, expires 60 s after the last poll
 kvmb:exec:outcome:<vm>    STRING JSON ``Outcome`` of the VM's last migration
 kvmb:exec:outcomes        STREAM (MAXLEN ~10000) field ``outcome``: every outcome
-kvmb:vm-migrated-at       HASH VM → epoch seconds (read by the planner's cool-down)
-kvmb:vm-resident-mib      HASH VM → MiB of non-zero memory its last migration measured
-                          (``actual.nonzero_bytes``; snapshots carry it as ``Vm.resident_mib``)
+kvmb:vm-migrated          ZSET VM → epoch seconds (read by the planner's cool-down)
+kvmb:host:<h>:vm-resident-mib
+                          HASH VM → MiB of non-zero memory its last migration measured
+                          (``actual.nonzero_bytes``), on the host where the VM now runs;
+                          its agent reports it as ``Vm.resident_mib``
 """
 
 from __future__ import annotations
@@ -96,11 +98,17 @@ class RedisRecorder:
                 approximate=True,
             )
             pipe.delete(f"{self.prefix}:exec:progress:{o.vm}")
-            if o.result == "migrated":
-                pipe.hset(keys.vm_migrated_at, o.vm, str(o.ended_at))
+            moved = o.result == "migrated"
+            if moved:
+                pipe.zadd(keys.vm_migrated, {o.vm: o.ended_at})
+                # The measure follows the VM to its new host; a move that measured
+                # nothing (offline) forgets it: unknown, all memory counts.
+                pipe.hdel(keys.vm_resident(o.source), o.vm)
             if o.actual.nonzero_bytes is not None:
                 mib = round(max(o.actual.nonzero_bytes, 0) / MIB, 3)
-                pipe.hset(keys.vm_resident_mib, o.vm, repr(mib))
+                pipe.hset(keys.vm_resident(o.dest if moved else o.source), o.vm, repr(mib))
+            elif moved:
+                pipe.hdel(keys.vm_resident(o.dest), o.vm)
             pipe.execute()
 
     def outcomes(self) -> list[Outcome]:

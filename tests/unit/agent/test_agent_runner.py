@@ -98,6 +98,21 @@ def test_run_once_publishes_one_report(node: Path, client: fakeredis.FakeRedis) 
     assert client.get(KEYS.schema) == b"1"
 
 
+def test_reports_carry_the_executors_measures(node: Path, client: fakeredis.FakeRedis) -> None:
+    """The first report reads the host's measures; each publish brings them back for the
+    next, so a migration's measure is in the report after the one that follows it."""
+    client.hset(KEYS.vm_resident("kvm-07"), mapping={"vm-a": "300.5", "gone": "9"})
+    first = Agent(_options(node), client=client).run_once()
+    assert {v.name: v.resident_mib for v in first.vms} == {"vm-a": 300.5, "vm-b": None}
+    with Running(Agent(_options(node), client=client)) as agent:
+        wait_for(lambda: agent.published >= 1)
+        client.hset(KEYS.vm_resident("kvm-07"), "vm-b", "64")  # vm-b just moved in
+        seen = agent.published
+        wait_for(lambda: agent.published >= seen + 2)
+    vms = {v.name: v.resident_mib for v in snapshot_from_redis(client, keys=KEYS).vms}
+    assert vms == {"vm-a": 300.5, "vm-b": 64.0}
+
+
 def test_run_once_fails_cleanly_when_redis_is_down(
     node: Path, server: fakeredis.FakeServer, client: fakeredis.FakeRedis
 ) -> None:

@@ -18,8 +18,8 @@ KEYS = Keys("t")
 
 def test_one_report_stores_everything(client: fakeredis.FakeRedis) -> None:
     r = report("kvm-1", ("a", "b"), at=1000.5, ttl_s=30)
-    assert publish_report(client, KEYS, r, history_len=2) == 1
-    assert publish_report(client, KEYS, r, history_len=2) == 2
+    assert publish_report(client, KEYS, r, history_len=2).generation == 1
+    assert publish_report(client, KEYS, r, history_len=2).generation == 2
     assert client.smembers(KEYS.hosts) == {b"kvm-1"}
     assert decode_report(client.get(KEYS.report("kvm-1"))) == r  # type: ignore[arg-type]
     assert client.get(KEYS.alive("kvm-1")) == b"1000.5"
@@ -34,4 +34,4 @@ def test_a_failing_command_raises_and_the_client_goes_on(client: fakeredis.FakeR
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         publish_report(client, KEYS, report("kvm-1", ("a",)))
     assert client.get(KEYS.history("kvm-1")) == b"not a stream"
-    assert publish_report(client, KEYS, report("kvm-1", ("a",)), history_len=0) == 2
+    assert publish_report(client, KEYS, report("kvm-1", ("a",)), history_len=0).generation == 2

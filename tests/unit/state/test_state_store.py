@@ -33,8 +33,8 @@ KEYS = Keys("t")
 
 
 def test_publish_is_one_transaction_and_counts_generations(client: fakeredis.FakeRedis) -> None:
-    assert publish_report(client, KEYS, report("a", ("v1",))) == 1
-    assert publish_report(client, KEYS, report("b", ("v2", "v3"))) == 2
+    assert publish_report(client, KEYS, report("a", ("v1",))).generation == 1
+    assert publish_report(client, KEYS, report("b", ("v2", "v3"))).generation == 2
     snap = snapshot_from_redis(client, keys=KEYS, now=42.0)
     assert snap.generation == 2
     assert snap.taken_at == 42.0
@@ -86,7 +86,7 @@ def test_operator_facts_reach_the_snapshot(client: fakeredis.FakeRedis) -> None:
     set_policy(client, Policy(objective="evacuate", headroom=0.2), keys=KEYS)
     set_vm_labels(client, "v3", {"owner": "ops"}, keys=KEYS)
     record_migration(client, "v1", 99.5, keys=KEYS)
-    snap = snapshot_from_redis(client, keys=KEYS)
+    snap = snapshot_from_redis(client, keys=KEYS, now=100.0)
     hosts = {h.name: h for h in snap.hosts}
     assert hosts["b"].state == "maintenance"
     assert hosts["b"].state_reason == "firmware"
