@@ -1,4 +1,5 @@
-"""What an agent publishes: one ``HostReport`` per interval, msgpack-encoded.
+"""What an agent publishes: one ``HostReport`` per interval, msgpack-encoded and
+zstd-compressed.
 
 The report embeds the snapshot's own ``Host`` and ``Vm`` structs, so building a snapshot
 decodes straight into them (no copying field by field); the rest are facts the snapshot
@@ -9,9 +10,11 @@ a schema bump; changing or removing one needs a new ``SCHEMA_VERSION``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 import msgspec
+import zstandard
 
 from balancer.core.models import Host, Vm
 from balancer.state.keys import SCHEMA_VERSION
@@ -103,10 +106,19 @@ _head_decoder = msgspec.msgpack.Decoder(ReportHead)
 _samples_decoder = msgspec.msgpack.Decoder(tuple[VmSample, ...])
 
 
-def encode_report(report: HostReport) -> bytes:
+#: zstd level: 3 (the library's default) packs a report of 40 VMs 6.4 times smaller
+#: than its msgpack; decompressing every report of 10,000 hosts takes ≈ 0.1 s.
+ZSTD_LEVEL = 3
+#: No report is this large (≈ 14 KiB for 40 VMs): a bigger one is refused, not inflated.
+MAX_REPORT_BYTES = 64 * 2**20
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_zstd = threading.local()  # zstandard's (de)compressor objects are not thread-safe
+
+
+def report_msgpack(report: HostReport) -> bytes:
     """msgpack, leaving out report, host and VM fields that hold their default (a decoder
-    fills them back in): about a fifth fewer bytes to store, read and decode per snapshot
-    (a VM's ``devices``, ``numa_pinned``, ``critical``, ``last_migrated_at``, ...)."""
+    fills them back in): about a fifth fewer bytes (a VM's ``devices``, ``numa_pinned``,
+    ``critical``, ``last_migrated_at``, ...)."""
     fields = _lean(report, _REPORT_DEFAULTS)
     fields["host"] = _lean(report.host, _HOST_DEFAULTS)
     if report.vms:
@@ -114,12 +126,40 @@ def encode_report(report: HostReport) -> bytes:
     return _encoder.encode(fields)
 
 
+def encode_report(report: HostReport) -> bytes:
+    """The stored form: ``report_msgpack`` in one zstd frame (with its size). A snapshot
+    reads every report; compressed, Redis holds and sends a sixth of the bytes (14 → 2.2
+    KiB for 40 VMs), which is most of its work in a snapshot and of the network's."""
+    if not hasattr(_zstd, "compressor"):
+        _zstd.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    compressed: bytes = _zstd.compressor.compress(report_msgpack(report))
+    return compressed
+
+
+def unpacked(data: bytes) -> bytes:
+    """A stored report's msgpack: the zstd frame decompressed; a report that is not
+    compressed (written before reports were) as it is. A corrupt or oversized frame
+    raises ``msgspec.DecodeError``, as undecodable msgpack does."""
+    if not data.startswith(_ZSTD_MAGIC):
+        return data
+    try:
+        size = zstandard.frame_content_size(data)
+        if not 0 <= size <= MAX_REPORT_BYTES:
+            raise msgspec.DecodeError(f"compressed report of unknown or excessive size {size}")
+        if not hasattr(_zstd, "decompressor"):
+            _zstd.decompressor = zstandard.ZstdDecompressor()
+        out: bytes = _zstd.decompressor.decompress(data)
+    except zstandard.ZstdError as exc:
+        raise msgspec.DecodeError(f"corrupt compressed report: {exc}") from None
+    return out
+
+
 def decode_report(data: bytes) -> HostReport:
-    return _report_decoder.decode(data)
+    return _report_decoder.decode(unpacked(data))
 
 
 def decode_report_head(data: bytes) -> ReportHead:
-    return _head_decoder.decode(data)
+    return _head_decoder.decode(unpacked(data))
 
 
 def with_resident(report: HostReport, resident_mib: Mapping[str, float]) -> HostReport:

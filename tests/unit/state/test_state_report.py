@@ -12,6 +12,7 @@ from balancer.state.report import (
     encode_report,
     encode_samples,
     history_samples,
+    report_msgpack,
 )
 from tests.unit.state.factories import report
 
@@ -34,7 +35,7 @@ def test_head_has_what_a_snapshot_needs() -> None:
 
 def test_fields_from_a_newer_agent_are_ignored() -> None:
     r = report("kvm-1", ("a",))
-    data = msgspec.msgpack.decode(encode_report(r))
+    data = msgspec.msgpack.decode(report_msgpack(r))
     data["gpu_temperature_c"] = 71
     blob = msgspec.msgpack.encode(data)
     assert decode_report(blob) == r
