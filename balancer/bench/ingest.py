@@ -69,6 +69,8 @@ class WorkerResult:
     late_s: list[float]
     latency_ms: list[float]
     report_bytes: int
+    #: CPU seconds this simulated-agent process used while publishing.
+    cpu_s: float
 
 
 def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any) -> None:
@@ -89,6 +91,7 @@ def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any
             publish_report(client, keys, reports[i], history_len=args.history_len)
         ready.wait()
         go.wait()
+        cpu0 = time.process_time()
         t0 = float(t0_box.value)
         end = t0 + args.duration_s
         late: list[float] = []
@@ -100,7 +103,8 @@ def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any
             for i in mine:
                 due = t0 + round_no * args.interval_s + i * args.interval_s / args.hosts
                 if due >= end:
-                    out.put(asdict(WorkerResult(sent, late, latency, size)))
+                    cpu = time.process_time() - cpu0
+                    out.put(asdict(WorkerResult(sent, late, latency, size, cpu)))
                     return
                 wait = due - time.time()
                 if wait > 0:
@@ -161,12 +165,13 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _time_snapshot(client: redis.Redis, keys: Keys) -> tuple[float, int, int, int, int]:
+def _time_snapshot(client: redis.Redis, keys: Keys) -> tuple[float, int, int, int, int, int]:
     start = time.perf_counter()
     snap = snapshot_from_redis(client, keys=keys)
     took = time.perf_counter() - start
     cooling = sum(1 for vm in snap.vms if vm.last_migrated_at is not None)
-    return took, len(snap.hosts), len(snap.vms), snap.generation, cooling
+    measured = sum(1 for vm in snap.vms if vm.resident_mib is not None)
+    return took, len(snap.hosts), len(snap.vms), snap.generation, cooling, measured
 
 
 def _fill_executor_facts(client: redis.Redis, keys: Keys, args: argparse.Namespace) -> int:
@@ -220,12 +225,12 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     go.wait(timeout=60)
     cpu0 = _cpu_seconds(client)
     snapshots: list[float] = []
-    shape = (0, 0, 0, 0)
+    shape = (0, 0, 0, 0, 0)
     for k in range(1, args.snapshots + 1):
         time.sleep(max(0.0, t0 + k * args.duration / (args.snapshots + 1) - time.time()))
         took, *rest = _time_snapshot(client, keys)
         snapshots.append(took)
-        shape = (rest[0], rest[1], rest[2], rest[3])
+        shape = (rest[0], rest[1], rest[2], rest[3], rest[4])
     results = [out.get(timeout=args.duration + 600) for _ in procs]
     cpu1 = _cpu_seconds(client)
     elapsed = max(time.time() - t0, args.duration)
@@ -258,6 +263,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "publish_ms_p99": round(_pct(latency, 0.99), 3),
         "report_bytes": results[0]["report_bytes"] if results else 0,
         "redis_cpu_percent": round((cpu1 - cpu0) / elapsed * 100, 1),
+        "agents_cpu_percent": round(sum(r["cpu_s"] for r in results) / elapsed * 100, 1),
         "redis_memory_mib": round(int(memory["used_memory"]) / 2**20, 1),
         "redis_rss_mib": round(int(memory["used_memory_rss"]) / 2**20, 1),
         "history_len": args.history_len,
@@ -268,6 +274,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "vms_with_executor_facts": moved,
         "moved_within_s": args.moved_within,
         "snapshot_vms_in_cooldown": shape[3],
+        "snapshot_vms_with_resident_mib": shape[4],
         "snapshot_hosts": shape[0],
         "snapshot_vms": shape[1],
         "snapshot_generation": shape[2],
