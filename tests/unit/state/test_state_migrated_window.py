@@ -65,3 +65,28 @@ def test_a_raw_read_for_listings_reads_no_migrations(client: fakeredis.FakeRedis
     assert read_raw(client, KEYS).migrated == {}
     migrated = read_raw(client, KEYS, lambda policy: NOW - 1).migrated
     assert {k: float(v) for k, v in migrated.items()} == {b"v1": NOW}
+
+
+def test_a_policy_changed_mid_read_retries_with_the_new_window(
+    server: fakeredis.FakeServer, client: fakeredis.FakeRedis
+) -> None:
+    """The window comes from the policy read under WATCH: an operator changing the policy
+    before the transaction runs aborts it, and the retry reads the new cool-down."""
+    publish_report(client, KEYS, report("a", ("v1",)))
+    record_migration(client, "v1", NOW - 5000, keys=KEYS)
+    operator = fakeredis.FakeRedis(server=server)
+    seen: list[bytes | None] = []
+
+    def since(policy: bytes | None) -> float:
+        seen.append(policy)
+        if len(seen) == 1:
+            set_policy(operator, Policy(cooldown_s=7200), keys=KEYS)
+        return NOW - (3600 if policy is None else 7200)
+
+    raw = read_raw(client, KEYS, since)
+    operator.close()
+    assert len(seen) == 2
+    assert seen[0] is None
+    assert seen[1] is not None
+    assert set(raw.migrated) == {b"v1"}
+    assert raw.policy == seen[1]
