@@ -61,6 +61,7 @@ class WorkerArgs:
     history_len: int
     url: str
     prefix: str
+    nice: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class WorkerResult:
 
 
 def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any) -> None:
+    os.nice(args.nice)
     rng = random.Random(args.index)
     keys = Keys(args.prefix)
     mine = range(args.index, args.hosts, args.workers)
@@ -210,7 +212,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             args=(
                 WorkerArgs(
                     w, args.workers, args.hosts, args.vms_per_host, args.interval,
-                    args.duration, args.history_len, url, args.prefix,
+                    args.duration, args.history_len, url, args.prefix, args.agents_nice,
                 ),
                 ready, go, t0_box, out,
             ),
@@ -264,6 +266,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "report_bytes": results[0]["report_bytes"] if results else 0,
         "redis_cpu_percent": round((cpu1 - cpu0) / elapsed * 100, 1),
         "agents_cpu_percent": round(sum(r["cpu_s"] for r in results) / elapsed * 100, 1),
+        "agents_nice": args.agents_nice,
         "redis_memory_mib": round(int(memory["used_memory"]) / 2**20, 1),
         "redis_rss_mib": round(int(memory["used_memory_rss"]) / 2**20, 1),
         "history_len": args.history_len,
@@ -302,6 +305,12 @@ def main(argv: list[str]) -> int:
         "--moved-within", type=float, default=86400.0,
         help="those migrations spread over the last this many seconds (a snapshot reads "
         "the ones within the policy's cool-down, 3600 s by default)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--agents-nice", type=int, default=10, choices=range(20), metavar="0..19",
+        help="scheduling niceness of the simulated agents: in a cluster they run on the "
+        "hosts, not beside Redis and the reader; 0 lets them compete for this machine's "
+        "CPU as equals",
     )  # fmt: skip
     parser.add_argument("--prefix", default="kvmb-bench")
     parser.add_argument("--redis", help="use this Redis (flushes its db!) instead of starting one")

@@ -38,14 +38,15 @@ def test_small_ingest_run_prints_the_figures() -> None:
     assert result["snapshot_vms_with_resident_mib"] == 80  # every measure, via the reports
     assert 0 < result["report_bytes"] < 4096  # compressed
     assert result["agents_cpu_percent"] > 0
+    assert result["agents_nice"] == 10  # stand-ins for agents on other machines
     assert result["snapshot_seconds"] > 0
 
 
 def test_bad_arguments_exit_2() -> None:
-    for bad in (["--moved-fraction", "1.5"], ["--moved-within", "0"]):
+    for bad in (["--moved-fraction", "1.5"], ["--moved-within", "0"], ["--agents-nice", "20"]):
         out = subprocess.run(
             [sys.executable, "-m", "balancer.bench", "ingest", *bad],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert out.returncode == 2
-        assert "must be" in out.stderr
+        assert "must be" in out.stderr or "invalid choice" in out.stderr
