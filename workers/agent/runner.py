@@ -1,8 +1,8 @@
 """The agent loop: collect, publish, sleep; survive libvirt and Redis going away.
 
 Each cycle collects one report and publishes it in one round trip, which also brings back
-what the executor measured of the host's VMs for the next report (``publish``). When libvirt is
-unreachable no report is published (the heartbeat then expires and the host turns
+what the executor measured of the host's VMs for the next report (``publish``). When
+libvirt is unreachable no report is published (the heartbeat then expires and the host turns
 ``failed``/``stale``: the planner must not trust facts it cannot refresh); when Redis is
 unreachable the report is dropped (the next one is fresher). Either way the agent logs
 what it skipped and retries with capped, jittered backoff; every call has a timeout, so
