@@ -183,8 +183,9 @@ def _time_snapshot(client: redis.Redis, keys: Keys) -> tuple[float, int, int, in
 def _fill_executor_facts(client: redis.Redis, keys: Keys, args: argparse.Namespace) -> int:
     """What the executor leaves per migrated VM, for the first ``--moved-fraction`` of each
     host's VMs: its last migration (``vm-migrated``, times spread evenly over the last
-    ``--moved-within`` seconds) and its measured memory (the host's ``vm-resident-mib``,
-    which the simulated agents put in their reports). Returns how many VMs have them."""
+    ``--moved-within`` seconds, the most recent spread over every host, as migrations
+    are) and its measured memory (the host's ``vm-resident-mib``, which the simulated
+    agents put in their reports). Returns how many VMs have them."""
     per_host: int = round(args.vms_per_host * args.moved_fraction)
     if per_host <= 0:
         return 0
@@ -192,7 +193,7 @@ def _fill_executor_facts(client: redis.Redis, keys: Keys, args: argparse.Namespa
     for i in range(args.hosts):
         host = host_name(i)
         names = [f"{host}-vm-{j:03d}" for j in range(per_host)]
-        ages = ((i * per_host + j) / total * args.moved_within for j in range(per_host))
+        ages = ((j * args.hosts + i) / total * args.moved_within for j in range(per_host))
         pipe = client.pipeline(transaction=False)
         pipe.zadd(keys.vm_migrated, {n: now - age for n, age in zip(names, ages, strict=True)})
         pipe.hset(keys.vm_resident(host), mapping=dict.fromkeys(names, "512.0"))

@@ -123,13 +123,16 @@ def _vm(vm: Vm, off_hosts: set[str], contents: StoreContents) -> Vm:
 
 def _with_facts(contents: StoreContents, off_hosts: set[str]) -> list[tuple[Vm, ...]]:
     """Each report's VMs with the store's facts applied; only the reports something
-    applies to are rebuilt (a few of 10,000: a full pass over every VM costs 0.1 s)."""
+    applies to are rebuilt, and in them only the VMs named (a full pass calling ``_vm`` on
+    every one of 400,000 VMs costs 0.1 s and more)."""
     touched = contents.vm_labels.keys() | contents.migrated_at.keys()
     out: list[tuple[Vm, ...]] = []
     for head in contents.reports:
         vms = head.vms
-        if head.host.name in off_hosts or not touched.isdisjoint(map(_name, vms)):
+        if head.host.name in off_hosts:
             vms = tuple(_vm(vm, off_hosts, contents) for vm in vms)
+        elif not touched.isdisjoint(map(_name, vms)):
+            vms = tuple(_vm(vm, off_hosts, contents) if vm.name in touched else vm for vm in vms)
         out.append(vms)
     return out
 
