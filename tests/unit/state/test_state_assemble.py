@@ -73,6 +73,26 @@ def test_duplicate_vm_keeps_the_running_one(caplog: pytest.LogCaptureFixture) ->
     assert "reported by" in caplog.text
 
 
+def test_a_running_vm_of_a_switched_off_host_counts_as_shut_off() -> None:
+    """The host is off (operator): its stale report's "running" cannot be true, so the
+    other host's definition (newer here) wins, not the running claim."""
+    reports = [head("was", ("v",), at=1.0), head("now", ("v",), at=5.0, state="shutoff")]
+    c = StoreContents(generation=1, reports=reports, alive=frozenset({"now"}),
+                      overrides={"was": HostOverride(state="off")})  # fmt: skip
+    [guest] = assemble_snapshot(c, taken_at=0).vms
+    assert (guest.host, guest.state) == ("now", "shutoff")
+
+
+def test_only_named_vms_change_and_the_rest_stay_the_same_objects() -> None:
+    reports = [head("a", ("v1", "v2")), head("b", ("v3",))]
+    c = StoreContents(generation=1, reports=reports, alive=frozenset({"a", "b"}),
+                      migrated_at={"v2": 7.0})  # fmt: skip
+    vms = {v.name: v for v in assemble_snapshot(c, taken_at=0).vms}
+    assert vms["v2"].last_migrated_at == 7.0
+    assert vms["v1"] is reports[0].vms[0]
+    assert vms["v3"] is reports[1].vms[0]
+
+
 def test_duplicate_vm_prefers_live_host_then_newest_report() -> None:
     reports = [
         head("old", ("v",), at=1.0),
