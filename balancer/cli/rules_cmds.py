@@ -26,10 +26,8 @@ def rules_group() -> None:
 def _rule_names(rules: dict[str, Rule]) -> tuple[set[str], set[str]]:
     vms: set[str] = set()
     hosts: set[str] = set()
-    for rule_id, rule in rules.items():
+    for rule in rules.values():
         if isinstance(rule, AffinityRule | AntiAffinityRule):
-            if len(set(rule.vms)) < 2:
-                raise InputError("a rule needs at least two VMs", f"{rule_id}.vms")
             vms.update(rule.vms)
         elif isinstance(rule, PinRule):
             vms.add(rule.vm)

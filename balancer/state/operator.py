@@ -11,7 +11,7 @@ from typing import cast
 
 import redis
 
-from balancer.core.models import Policy, Rule
+from balancer.core.models import AffinityRule, AntiAffinityRule, Policy, Rule
 from balancer.errors import InputError
 from balancer.state.keys import DEFAULT_KEYS, Keys
 from balancer.state.overrides import HostOverride, OverrideState, decode_labels, encode_json
@@ -40,9 +40,17 @@ def set_host_state(
     client.hset(keys.host_state, host, encode_json(override))
 
 
-def put_rule(client: redis.Redis, rule_id: str, rule: Rule, *, keys: Keys = DEFAULT_KEYS) -> None:
+def _check_rule(rule_id: str, rule: Rule) -> None:
+    """Refused before anything is stored: an empty id, an (anti-)affinity rule of fewer
+    than two distinct VMs."""
     if not rule_id:
         raise InputError("a rule needs an id")
+    if isinstance(rule, AffinityRule | AntiAffinityRule) and len(set(rule.vms)) < 2:
+        raise InputError("a rule needs at least two VMs", f"{rule_id}.vms")
+
+
+def put_rule(client: redis.Redis, rule_id: str, rule: Rule, *, keys: Keys = DEFAULT_KEYS) -> None:
+    _check_rule(rule_id, rule)
     client.hset(keys.rules, rule_id, encode_json(rule))
 
 
@@ -54,8 +62,8 @@ def put_rules(
     keys: Keys = DEFAULT_KEYS,
 ) -> None:
     """Store several rules at once (one transaction); ``replace``: drop every other rule."""
-    if any(not rule_id for rule_id in rules):
-        raise InputError("a rule needs an id")
+    for rule_id, rule in rules.items():
+        _check_rule(rule_id, rule)
     pipe = client.pipeline(transaction=True)
     if replace:
         pipe.delete(keys.rules)

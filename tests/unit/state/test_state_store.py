@@ -18,6 +18,7 @@ from balancer.state.operator import (
     delete_rule,
     forget_host,
     put_rule,
+    put_rules,
     record_migration,
     set_host_state,
     set_policy,
@@ -111,6 +112,16 @@ def test_operator_facts_reach_the_snapshot(client: fakeredis.FakeRedis) -> None:
 def test_bad_override_state_is_refused(client: fakeredis.FakeRedis) -> None:
     with pytest.raises(InputError, match="cannot set a host 'rebooting'"):
         set_host_state(client, "a", "rebooting", keys=KEYS)
+
+
+def test_a_rule_of_one_vm_is_refused_and_nothing_is_stored(client: fakeredis.FakeRedis) -> None:
+    one = AntiAffinityRule(vms=("v1", "v1"))  # one VM named twice
+    with pytest.raises(InputError, match="at least two VMs") as err:
+        put_rule(client, "r1", one, keys=KEYS)
+    assert err.value.path == "r1.vms"
+    with pytest.raises(InputError, match="at least two VMs"):
+        put_rules(client, {"ok": AntiAffinityRule(vms=("v1", "v2")), "r1": one}, keys=KEYS)
+    assert client.hgetall(KEYS.rules) == {}
 
 
 def test_corrupt_operator_fact_names_the_key(client: fakeredis.FakeRedis) -> None:
