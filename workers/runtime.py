@@ -9,6 +9,9 @@ BALANCER_MIGRATION_URIS   JSON {host: libvirt URI} (libvirt, optional): how a so
                           (``qemu:///system``) when another host may migrate to it
 BALANCER_SIM_FILE         JSON {"bandwidth_mib_s": .., "hosts": {host: {vm: SimVm}}} (sim)
 BALANCER_SLOT_WAIT_S      how long a move waits for a slot before a retry (default 30)
+BALANCER_POWER_FILE       JSON {host: power driver spec} (libvirt): how this worker powers
+                          each host on and off (tasks name only the host; the addresses and
+                          credentials stay in the worker's own configuration)
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ import functools
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 import redis
 
-from balancer.errors import InputError
+from balancer.errors import InputError, PowerRefusedError
 from balancer.state.connect import DEFAULT_URL, redis_from_url
 from workers.executor.coordination import Coordinator
 from workers.executor.hypervisor import Hypervisor
@@ -31,6 +35,8 @@ from workers.executor.libvirt_hv import LibvirtHypervisor
 from workers.executor.machine import Executor
 from workers.executor.records import RedisRecorder
 from workers.executor.simulated import SimulatedHypervisor, SimVm
+from workers.power.driver import PowerDriver
+from workers.power.registry import build
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,27 @@ class Runtime:
     client: redis.Redis
     hv: Hypervisor
     executor: Executor
+    #: The power driver of a host (from this worker's configuration, never a task's).
+    power_driver: Callable[[str], PowerDriver]
+
+
+def power_drivers_from_env() -> Callable[[str], PowerDriver]:
+    """Host → driver, from ``BALANCER_POWER_FILE`` (no file: every host refuses)."""
+    path = os.environ.get("BALANCER_POWER_FILE")
+    specs: dict[str, dict[str, str]] = {}
+    if path:
+        try:
+            specs = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {path}: {exc}", "BALANCER_POWER_FILE") from None
+
+    def driver(host: str) -> PowerDriver:
+        spec = specs.get(host)
+        if spec is None:
+            raise PowerRefusedError(f"no power driver configured for {host} on this worker")
+        return build(spec)
+
+    return driver
 
 
 def hypervisor_from_env() -> Hypervisor:
@@ -78,4 +105,4 @@ def build_runtime(redis_url: str) -> Runtime:
         sleep=time.sleep,
         slot_wait_s=float(os.environ.get("BALANCER_SLOT_WAIT_S", "30")),
     )
-    return Runtime(client, hv, executor)
+    return Runtime(client, hv, executor, power_drivers_from_env())

@@ -31,7 +31,7 @@ def render_plan(plan: Plan, console: Console) -> None:
     if plan.power:
         t = Table("wave", "host", "action", "reason", title="Power")
         for a in plan.power:
-            t.add_row(str(a.wave), a.host, a.action, a.reason)
+            t.add_row(str(a.wave), a.host, a.action, _why(a.reason, a.detail))
         console.print(t)
     if plan.moves:
         t = Table(
@@ -48,7 +48,7 @@ def render_plan(plan: Plan, console: Console) -> None:
         )
         for m in plan.moves:
             e = m.estimate
-            reason = m.reason + "".join(f"\n[yellow]! {w}[/]" for w in m.warnings)
+            reason = _why(m.reason, m.detail) + "".join(f"\n[yellow]! {w}[/]" for w in m.warnings)
             t.add_row(
                 str(m.wave),
                 m.vm,
@@ -79,3 +79,7 @@ def render_explanation(ex: Explanation, console: Console) -> None:
         else:
             t.add_row(h.host, "\n".join(f"{v.reason}: {v.detail}" for _, v in h.rejections))
     console.print(t)
+
+
+def _why(reason: str, detail: str) -> str:
+    return f"{reason}: {detail}" if detail else reason

@@ -36,7 +36,8 @@ class Explanation:
     def summary(self) -> str:
         if self.move is not None:
             m = self.move
-            return f"{self.vm} moves {m.source} → {m.to} ({m.mode}, wave {m.wave}): {m.reason}"
+            why = f"{m.reason}: {m.detail}" if m.detail else m.reason
+            return f"{self.vm} moves {m.source} → {m.to} ({m.mode}, wave {m.wave}): {why}"
         if self.unmovable is not None:
             u = self.unmovable
             return f"{self.vm} stays on {self.host}: {u.reason}: {u.detail}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from balancer.core.plan import MoveReason
 from balancer.core.planning import Planning
 
 
@@ -41,7 +42,7 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
     s.restore(p.initial)
     slots = p.policy.slots
     pending = [int(v) for v in range(len(s.vms)) if final[v] != s.vm_host[v]]
-    pending.sort(key=lambda v: (not p.move_reason.get(v, "").startswith("evacuate"), v))
+    pending.sort(key=lambda v: (_reason(p, v) != MoveReason.EVACUATION, v))
     scheduled: list[Scheduled] = []
     over_budget: list[int] = []
     wave = 1
@@ -83,6 +84,11 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
         pending = later
         wave += 1
     return Ordering(tuple(scheduled), (), tuple(over_budget))
+
+
+def _reason(p: Planning, v: int) -> MoveReason | None:
+    why = p.move_reason.get(v)
+    return None if why is None else why[0]
 
 
 def _partner_on(p: Planning, v: int, dst: int) -> bool:

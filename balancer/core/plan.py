@@ -3,11 +3,36 @@ off; which VMs cannot move and why. Frozen; ``msgspec.json.encode(plan)`` is its
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 import msgspec
 
 from balancer.core.migration_model import Mode
+
+
+class MoveReason(StrEnum):
+    """Why a VM moves (the intent it serves): data that the daemon ranks, the Celery
+    priorities follow and the exporter counts; never free text."""
+
+    EVACUATION = "evacuation"  # its host must be emptied (maintenance, draining, policy)
+    RELIEF = "relief"  # its host is over the relief line
+    CONSOLIDATION = "consolidation"  # pack the load on fewer hosts (energy saving)
+    REPLACEMENT = "replacement"  # hand an inefficient host's load to an efficient one
+    BALANCE = "balance"  # even out utilization
+    OPERATOR = "operator"  # an operator asked for this one move
+
+
+class PowerReason(StrEnum):
+    """Why a host is powered on or off."""
+
+    CAPACITY = "capacity"  # on: the active hosts are running out of headroom
+    RELIEF = "relief"  # on: an overloaded host's VMs need somewhere to go
+    EVACUATION = "evacuation"  # on: an evacuated host's VMs need somewhere to go
+    CONSOLIDATION = "consolidation"  # on: a packing needs it; off: packing emptied it
+    REPLACEMENT = "replacement"  # on: an efficient host takes an inefficient one's load
+    IDLE = "idle"  # off: no VM, and the others hold the load
+    OPERATOR = "operator"  # an operator asked for it
 
 
 class Doc(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,7 +53,9 @@ class Move(Doc, frozen=True, kw_only=True):
     to: str
     mode: Mode
     wave: int
-    reason: str
+    reason: MoveReason
+    #: One sentence on this move ("kvm-03 is in maintenance", "kvm-01 58% → 47%").
+    detail: str = ""
     estimate: MoveEstimate
     warnings: tuple[str, ...] = ()
 
@@ -37,7 +64,8 @@ class PowerAction(Doc, frozen=True, kw_only=True):
     host: str
     action: Literal["on", "off"]
     wave: int
-    reason: str
+    reason: PowerReason
+    detail: str = ""
 
 
 class Unmovable(Doc, frozen=True, kw_only=True):

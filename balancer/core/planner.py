@@ -21,14 +21,23 @@ from balancer.core.ordering import Ordering, order_moves
 from balancer.core.plan import (
     Move,
     MoveEstimate,
+    MoveReason,
     Plan,
     PowerAction,
+    PowerReason,
     Spread,
     Summary,
     Unmovable,
 )
 from balancer.core.planning import BoolArray, Planning
 from balancer.core.reasons import Reason
+
+#: The reason of a move an objective makes without saying why.
+_OBJECTIVE_REASON = {
+    "balance": MoveReason.BALANCE,
+    "consolidate": MoveReason.CONSOLIDATION,
+    "evacuate": MoveReason.EVACUATION,
+}
 
 
 def plan(snapshot: Snapshot, policy: Policy | None = None, *, now: float | None = None) -> Plan:
@@ -100,6 +109,7 @@ def _moves(p: Planning, ordering: Ordering) -> list[Move]:
     for m in ordering.moves:
         vm, src, dst = s.vms[m.vm], s.hosts[m.source], s.hosts[m.dest]
         est = estimate(vm, src, dst, p.policy, resident_mib=vm.resident_mib)
+        reason, detail = p.move_reason.get(m.vm, (_OBJECTIVE_REASON[p.policy.objective], ""))
         out.append(
             Move(
                 vm=vm.name,
@@ -107,7 +117,8 @@ def _moves(p: Planning, ordering: Ordering) -> list[Move]:
                 to=dst.name,
                 mode=est.mode,
                 wave=m.wave,
-                reason=p.move_reason.get(m.vm, p.policy.objective),
+                reason=reason,
+                detail=detail,
                 estimate=MoveEstimate(
                     duration_s=round(est.duration_s, 3),
                     downtime_ms=round(est.downtime_ms, 1),
@@ -125,8 +136,8 @@ def _power_actions(p: Planning, ordering: Ordering, last_wave: int) -> list[Powe
     s = p.state
     receiving = {m.dest for m in ordering.moves}
     actions = [
-        PowerAction(host=s.hosts[h].name, action="on", wave=0, reason=reason)
-        for h, reason in sorted(p.power_on.items())
+        PowerAction(host=s.hosts[h].name, action="on", wave=0, reason=reason, detail=detail)
+        for h, (reason, detail) in sorted(p.power_on.items())
         if h in receiving
     ]
     for h in sorted(p.power_on):
@@ -145,9 +156,10 @@ def _power_actions(p: Planning, ordering: Ordering, last_wave: int) -> list[Powe
                 host=s.hosts[h].name,
                 action="off",
                 wave=left_in.get(h, 0) + 1,
-                reason="consolidate: no VM left; the others hold the load"
+                reason=PowerReason.CONSOLIDATION if h in left_in else PowerReason.IDLE,
+                detail="no VM left; the others hold the load"
                 if h in left_in
-                else "consolidate: idle, and the others hold the load",
+                else "idle, and the others hold the load",
             )
         )
     return actions

@@ -21,11 +21,15 @@ from balancer.core.compat import CompatIndex
 from balancer.core.filters import REGISTRY, FilterContext, first_rejection
 from balancer.core.filters.passthrough import passthrough_verdict
 from balancer.core.models import EMPTYING_STATES, Policy, Snapshot
+from balancer.core.plan import MoveReason, PowerReason
 from balancer.core.reasons import PASS, Reason, Verdict
 from balancer.core.rules import RuleIndex
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+#: Why a VM moves or a host powers on: the reason, and a sentence.
+Why = tuple[MoveReason, str]
+PowerWhy = tuple[PowerReason, str]
 _ALL_FILTERS = tuple(REGISTRY.values())
 
 
@@ -60,8 +64,8 @@ class Planning:
         )
         self.was_active = np.array([h.state == "active" for h in hosts], dtype=np.bool_)
         self.off = np.array([h.state == "off" for h in hosts], dtype=np.bool_)
-        self.move_reason: dict[int, str] = {}
-        self.power_on: dict[int, str] = {}
+        self.move_reason: dict[int, Why] = {}
+        self.power_on: dict[int, PowerWhy] = {}
         self.unmovable: dict[int, tuple[Reason, str]] = {}
         self._movability: dict[tuple[int, bool], Verdict] = {}
         self._can_move: dict[int, bool] = {}
@@ -194,7 +198,7 @@ class Planning:
             mask[row] &= cols != s.host_of(item.vms[0])
         return mask
 
-    def place(self, item: Item, host: int, reason: str) -> None:
+    def place(self, item: Item, host: int, reason: Why) -> None:
         self.state.move_all(item.vms, host)
         for v in item.vms:
             if self.state.host_of(v) == int(self.state.original_host[v]):
@@ -202,7 +206,7 @@ class Planning:
             else:
                 self.move_reason[v] = reason
 
-    def power_on_for(self, item: Item, reason: str) -> int | None:
+    def power_on_for(self, item: Item, reason: PowerWhy) -> int | None:
         """Power on the off host best suited to take ``item`` (most capacity per watt)."""
         mask = self.candidates(item, among=self.off & ~self.accepting)
         if not mask.any():

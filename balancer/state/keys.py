@@ -75,5 +75,141 @@ class Keys:
         ``host`` (the executor writes it, the host's agent puts it in its report)."""
         return f"{self.prefix}:host:{host}:vm-resident-mib"
 
+    # -- the executor ----------------------------------------------------------------
+
+    def lease(self, vm: str) -> str:
+        """STRING ``<token> <epoch>`` with a TTL: the task migrating ``vm`` now."""
+        return f"{self.prefix}:exec:lease:{vm}"
+
+    def power_lease(self, host: str) -> str:
+        """STRING ``<token> <epoch>`` with a TTL: the task powering ``host`` on or off."""
+        return f"{self.prefix}:exec:power-lease:{host}"
+
+    def slots_out(self, host: str) -> str:
+        """SORTED SET token → expiry (s): outbound migrations of ``host``."""
+        return f"{self.prefix}:exec:slots:out:{host}"
+
+    def slots_in(self, host: str) -> str:
+        """SORTED SET token → expiry (s): inbound migrations of ``host``."""
+        return f"{self.prefix}:exec:slots:in:{host}"
+
+    @property
+    def slots_cluster(self) -> str:
+        """SORTED SET token → expiry (s): migrations in the cluster."""
+        return f"{self.prefix}:exec:slots:cluster"
+
+    def progress(self, vm: str) -> str:
+        """STRING JSON ``Progress`` of ``vm``'s running migration (expires)."""
+        return f"{self.prefix}:exec:progress:{vm}"
+
+    def outcome(self, vm: str) -> str:
+        """STRING JSON ``Outcome`` of ``vm``'s last migration."""
+        return f"{self.prefix}:exec:outcome:{vm}"
+
+    @property
+    def outcomes(self) -> str:
+        """STREAM (MAXLEN-bounded) field ``outcome``: every finished migration."""
+        return f"{self.prefix}:exec:outcomes"
+
+    @property
+    def running(self) -> str:
+        """HASH migration id → JSON ``MigrationRecord`` of the migrations under way."""
+        return f"{self.prefix}:exec:running"
+
+    @property
+    def power_log(self) -> str:
+        """STREAM (MAXLEN-bounded): every power action tried, with its result."""
+        return f"{self.prefix}:exec:power"
+
+    # -- the control loop (the daemon) -------------------------------------------------
+
+    @property
+    def epoch(self) -> str:
+        """STRING: the fencing epoch, incremented by every leader that takes over."""
+        return f"{self.prefix}:ctl:epoch"
+
+    @property
+    def leader(self) -> str:
+        """STRING JSON ``{"id", "epoch", "since"}`` with the lease's TTL: the leader."""
+        return f"{self.prefix}:ctl:leader"
+
+    @property
+    def leader_changes(self) -> str:
+        """STRING: how many times a daemon took over the lead (the exporter's counter)."""
+        return f"{self.prefix}:ctl:leader-changes"
+
+    @property
+    def memory(self) -> str:
+        """STRING JSON ``CycleMemory``: what the cycle remembers, across leaders."""
+        return f"{self.prefix}:ctl:memory"
+
+    @property
+    def cycles(self) -> str:
+        """STREAM (MAXLEN-bounded) field ``cycle``: a ``CycleRecord`` per cycle."""
+        return f"{self.prefix}:ctl:cycles"
+
+    @property
+    def last_cycle(self) -> str:
+        """STRING JSON ``CycleRecord``: the last cycle."""
+        return f"{self.prefix}:ctl:last-cycle"
+
+    @property
+    def vm_history(self) -> str:
+        """STREAM (MAXLEN-bounded): per-VM CPU samples the daemon keeps, by VM name (a
+        migrated VM's samples follow it)."""
+        return f"{self.prefix}:ctl:history"
+
+    @property
+    def paused(self) -> str:
+        """STRING JSON ``{"by", "at", "reason"}``: the daemon plans nothing new."""
+        return f"{self.prefix}:ctl:paused"
+
+    @property
+    def plan(self) -> str:
+        """STRING JSON: the plan in flight (its id, epoch and moves)."""
+        return f"{self.prefix}:ctl:plan"
+
+    @property
+    def evacuations(self) -> str:
+        """HASH evacuation id → JSON ``Evacuation``: the operators' durable intents."""
+        return f"{self.prefix}:ctl:evacuations"
+
+    @property
+    def power(self) -> str:
+        """HASH host → JSON ``PowerRecord``: hosts the balancer powered off or on."""
+        return f"{self.prefix}:ctl:power"
+
+    # -- the simulated fleet (``balancer fleet sim``) ----------------------------------
+
+    @property
+    def sim_clock(self) -> str:
+        """STRING JSON: the fleet's clock (simulated seconds at a Redis instant, speed)."""
+        return f"{self.prefix}:sim:clock"
+
+    @property
+    def sim_placement(self) -> str:
+        """HASH VM → host: where each simulated VM runs (one field: one host)."""
+        return f"{self.prefix}:sim:placement"
+
+    @property
+    def sim_vms(self) -> str:
+        """HASH VM → JSON: each simulated VM's fixed facts."""
+        return f"{self.prefix}:sim:vms"
+
+    @property
+    def sim_hosts(self) -> str:
+        """HASH host → JSON: each simulated host's fixed facts."""
+        return f"{self.prefix}:sim:hosts"
+
+    @property
+    def sim_runs(self) -> str:
+        """HASH VM → JSON: the simulated migrations under way."""
+        return f"{self.prefix}:sim:runs"
+
+    @property
+    def sim_power(self) -> str:
+        """HASH host → JSON: each simulated host's power state."""
+        return f"{self.prefix}:sim:power"
+
 
 DEFAULT_KEYS = Keys()

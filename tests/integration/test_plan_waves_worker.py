@@ -16,7 +16,7 @@ from celery import Celery
 from celery.result import AsyncResult
 
 from balancer.core.models import Snapshot
-from balancer.core.plan import Move, MoveEstimate, Plan, Spread, Summary
+from balancer.core.plan import Move, MoveEstimate, MoveReason, Plan, Spread, Summary
 from balancer.snapshot_file import load_snapshot
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.sim_worker import outcomes, sim_worker, wait_until
@@ -50,7 +50,8 @@ def plan_of(moves: list[tuple[str, str, str, int]]) -> Plan:
     spread = Spread(cpu=0.0, memory=0.0)
     return Plan(
         generation=1, taken_at=0.0, power=(), unmovable=(),
-        moves=tuple(Move(vm=v, source=s, to=t, mode="live", wave=w, reason="test", estimate=est)
+        moves=tuple(Move(vm=v, source=s, to=t, mode="live", wave=w,
+                         reason=MoveReason.BALANCE, estimate=est)
                     for v, s, t, w in moves),
         summary=Summary(objective="balance", active_hosts_before=4, active_hosts_after=4,
                         spread_before=spread, spread_after=spread, migrations=len(moves),

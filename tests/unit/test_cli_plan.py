@@ -43,7 +43,8 @@ def test_plan_json_document() -> None:
         "host": "kvm-01",
         "action": "off",
         "wave": doc["power"][0]["wave"],
-        "reason": doc["power"][0]["reason"],
+        "reason": "consolidation",
+        "detail": doc["power"][0]["detail"],
     }
     assert set(doc["summary"]) >= {
         "active_hosts_before",

@@ -21,6 +21,7 @@ import numpy as np
 from balancer.core.cluster import FloatArray
 from balancer.core.migration_model import estimate
 from balancer.core.models import Vm
+from balancer.core.plan import MoveReason
 from balancer.core.planning import BoolArray, IntArray, Item, Planning
 
 #: How many of the most loaded hosts to try before giving up an iteration.
@@ -50,10 +51,10 @@ def balance(p: Planning, budget: int) -> None:
         s = p.state
         src = s.host_of(best.item.vms[0])
         before = _util(p, src)
-        p.place(best.item, best.dest, "")
+        p.place(best.item, best.dest, (MoveReason.BALANCE, ""))
         reason = (
-            f"balance: {s.hosts[src].name} {before:.0%} → {_util(p, src):.0%}, "
-            f"imbalance −{best.gain:.3f}"
+            MoveReason.BALANCE,
+            f"{s.hosts[src].name} {before:.0%} → {_util(p, src):.0%}, imbalance −{best.gain:.3f}",
         )
         for v in best.item.vms:
             p.move_reason[v] = reason

@@ -20,6 +20,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from balancer.core.cluster import EPS, Checkpoint
+from balancer.core.plan import MoveReason, PowerReason
 from balancer.core.planning import BoolArray, Item, Planning
 from balancer.core.weighers import STACK, choose
 
@@ -60,7 +61,10 @@ def consolidate(p: Planning) -> None:
     for h in np.flatnonzero(kept & p.off):
         if s.members[int(h)]:
             p.accepting[h] = True
-            p.power_on[int(h)] = "consolidate: the active hosts cannot hold the load"
+            p.power_on[int(h)] = (
+                PowerReason.CONSOLIDATION,
+                "the active hosts cannot hold the load",
+            )
 
 
 def _moves(p: Planning) -> int:
@@ -313,10 +317,11 @@ def _record_reasons(p: Planning) -> None:
         src, dst = int(s.original_host[v]), s.host_of(v)
         if src == dst:
             p.move_reason.pop(v, None)
-        elif not p.move_reason.get(v, "").startswith("evacuate"):
+        elif v not in p.move_reason or p.move_reason[v][0] != MoveReason.EVACUATION:
             name = s.hosts[src].name
             p.move_reason[v] = (
-                f"consolidate: make room on {name}, which stays on"
+                MoveReason.CONSOLIDATION,
+                f"make room on {name}, which stays on"
                 if s.members[src]
-                else f"consolidate: empty {name} so it can be powered off"
+                else f"empty {name} so it can be powered off",
             )

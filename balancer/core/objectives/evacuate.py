@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from balancer.core.plan import MoveReason, PowerReason
 from balancer.core.planning import Item, Planning
 from balancer.core.reasons import Reason
 from balancer.core.weighers import SPREAD, choose
@@ -23,7 +24,7 @@ def evacuate(p: Planning) -> None:
         leaving = next(v for v in item.vms if int(s.original_host[v]) in p.sources)
         source = s.hosts[int(s.original_host[leaving])]
         why = source.state if source.state in ("maintenance", "draining") else "being evacuated"
-        reason = f"evacuate: {source.name} is {why}"
+        reason = (MoveReason.EVACUATION, f"{source.name} is {why}")
         verdict = p.movability(item, evacuating=True)
         if not verdict.ok and verdict.reason is not None:
             p.mark_unmovable(item, verdict.reason, verdict.detail)
@@ -36,7 +37,9 @@ def evacuate(p: Planning) -> None:
         if room is not None:
             p.place(item, room, reason)
             continue
-        powered = p.power_on_for(item, f"capacity for the evacuation of {source.name}")
+        powered = p.power_on_for(
+            item, (PowerReason.EVACUATION, f"room for the VMs of {source.name}")
+        )
         if powered is not None:
             p.place(item, powered, reason)
         else:
@@ -82,7 +85,7 @@ def _make_room(p: Planning, item: Item) -> int | None:
             p.place(
                 victim,
                 choose(p, victim, spot, SPREAD),
-                f"evacuate: make room on {s.hosts[h].name} for {name}",
+                (MoveReason.EVACUATION, f"make room on {s.hosts[h].name} for {name}"),
             )
         if s.fit_mask(item.cpu, item.mem)[h]:
             return h

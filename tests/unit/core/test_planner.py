@@ -14,7 +14,7 @@ from balancer.core.models import (
     Slots,
     Snapshot,
 )
-from balancer.core.plan import Plan
+from balancer.core.plan import MoveReason, Plan
 from balancer.core.planner import plan
 from balancer.core.verify import violations
 from tests.unit.core.factories import NOW, host, snapshot, vm
@@ -36,7 +36,7 @@ def test_evacuate_moves_every_vm_off_the_host() -> None:
     result = _checked(snap)
     assert {m.vm for m in result.moves} == {"v0", "v1", "v2", "v3"}
     assert all(m.to in ("b", "c") and m.source == "a" for m in result.moves)
-    assert all(m.reason.startswith("evacuate") for m in result.moves)
+    assert all(m.reason is MoveReason.EVACUATION for m in result.moves)
     assert result.unmovable == ()
 
 
@@ -194,7 +194,9 @@ def test_split_affinity_group_is_not_joined_on_a_host_that_fails_a_filter() -> N
     result = _checked(snap)
     dests = {m.vm: m.to for m in result.moves}
     assert dests == {"x": "both", "y": "both"}
-    assert {m.reason for m in result.moves} == {"evacuate: m is maintenance"}
+    assert {(m.reason, m.detail) for m in result.moves} == {
+        (MoveReason.EVACUATION, "m is maintenance")
+    }
 
 
 def test_pin_rule_limits_destinations() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from balancer.core.models import Disk, Policy
-from balancer.core.plan import Move, MoveEstimate
+from balancer.core.plan import Move, MoveEstimate, MoveReason
 from balancer.errors import PreflightError
 from tests.unit.core.factories import vm as core_vm
 from tests.unit.executor.test_machine import Scene, order
@@ -100,5 +100,13 @@ def test_order_from_move_carries_the_pools_the_plan_counted_as_shared() -> None:
         "v", "a", disks=(Disk(pool="nfs", shared=True), Disk(pool="local", shared=False))
     )
     estimate = MoveEstimate(duration_s=1.0, downtime_ms=1.0, bytes=1)
-    move = Move(vm="v", source="a", to="b", mode="live", wave=0, reason="r", estimate=estimate)
+    move = Move(
+        vm="v",
+        source="a",
+        to="b",
+        mode="live",
+        wave=0,
+        reason=MoveReason.BALANCE,
+        estimate=estimate,
+    )
     assert order_from_move(move, guest, Policy()).shared_pools == ("nfs",)

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from balancer.core.models import Policy, Slots
-from balancer.core.plan import Move, MoveEstimate, Plan, Spread, Summary
+from balancer.core.plan import Move, MoveEstimate, MoveReason, Plan, Spread, Summary
 from balancer.sim.executor import execute
 from tests.unit.sim.factories import snapshot
 
@@ -27,7 +27,7 @@ def _plan(moves: list[tuple[str, str, str, int]]) -> Plan:
                 to=dst,
                 mode="live",
                 wave=wave,
-                reason="test",
+                reason=MoveReason.BALANCE,
                 estimate=MoveEstimate(duration_s=0.0, downtime_ms=0.0, bytes=0),
             )
             for vm, src, dst, wave in moves
