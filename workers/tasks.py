@@ -5,8 +5,9 @@
 - ``power_on(order)`` / ``power_off(order)``: a guarded, fenced power action
   (``PowerOrder``: the host, the epoch, ids; the driver comes from the worker's own
   configuration, ``BALANCER_POWER_FILE``); returns the result;
-- ``wave_done(plan_id, wave, waves)``: closes a wave of a plan sent by
-  ``workers.dispatch.send_plan``.
+- ``wave_done(plan_id, wave, waves, workflow_id)``: closes a wave of a plan sent by
+  ``workers.dispatch.send_plan`` and queues the next; ``plan_failed`` passes an earlier
+  wave's failure on to the workflow's result.
 
 ``RetryableError`` (a held lease, no free slot, Redis or a host unreachable) → retry after
 ``compute_backoff``; ``PermanentError`` → the task fails with the executor's message (the
@@ -27,6 +28,7 @@ from celery import Task
 
 from balancer.core.backoff import compute_backoff
 from balancer.errors import RetryableError
+from workers import dispatch
 from workers.celery_app import app
 from workers.executor.order import decode, decode_power
 from workers.executor.redis_edge import translate
@@ -95,7 +97,28 @@ def power_off(self: Task, order: dict[str, Any]) -> str:
         _retry(self, exc)
 
 
-@app.task(name="balancer.wave_done")  # type: ignore[untyped-decorator]
-def wave_done(plan_id: str, wave: int, waves: int) -> dict[str, Any]:
-    """Closes a wave of a plan: runs once every task of the wave has succeeded."""
+@app.task(bind=True, name="balancer.wave_done", max_retries=MAX_RETRIES)  # type: ignore[untyped-decorator]
+def wave_done(self: Task, plan_id: str, wave: int, waves: int, workflow_id: str) -> dict[str, Any]:
+    """Closes a wave of a plan (runs once every task of the wave has succeeded) and queues
+    the next one; the last wave's is the plan's workflow result."""
+    if wave < waves:
+        rt = runtime()
+        try:
+            try:
+                dispatch.send_next_wave(self.app, rt.client, rt.keys, plan_id, wave + 1,
+                                        workflow_id)  # fmt: skip
+            except redis.RedisError as exc:
+                raise _edge(exc, f"queue wave {wave + 1} of plan {plan_id}") from exc
+        except RetryableError as exc:
+            _retry(self, exc)
     return {"plan_id": plan_id, "wave": wave, "waves": waves}
+
+
+@app.task(name="balancer.plan_failed")  # type: ignore[untyped-decorator]
+def plan_failed(
+    request: Any, exc: BaseException, traceback: Any, plan_id: str, wave: int, workflow_id: str
+) -> None:
+    """Errback of an earlier wave's ``wave_done``: a task of the wave failed for good, so
+    the later waves never run; the workflow's result fails with the same ``ChordError``."""
+    log.warning("plan %s: wave %d failed (%s); later waves cancelled", plan_id, wave, exc)
+    app.backend.mark_as_failure(workflow_id, exc)

@@ -93,6 +93,12 @@ class Keys:
         than a week are pruned."""
         return f"{self.prefix}:exec:cancelled"
 
+    def plan_waves(self, plan_id: str) -> str:
+        """HASH wave number → JSON list of the wave's task specs (task, id, priority,
+        order), plus ``waves`` and ``workflow``: a sent plan's later waves, queued by the
+        worker that closes the wave before (a week)."""
+        return f"{self.prefix}:exec:plan:{plan_id}:waves"
+
     def plan_results(self, plan_id: str) -> str:
         """HASH migration or power-task id → result (``running``, ``completed``,
         ``failed``, ``fenced``, ``cancelled``) of one plan's tasks; expires a week after
