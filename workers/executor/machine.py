@@ -27,6 +27,7 @@ import msgspec
 
 from balancer.errors import (
     BalancerError,
+    BusyError,
     MigrationAbortedError,
     PreflightError,
     RefusedError,
@@ -41,7 +42,7 @@ from workers.executor.order import MigrationOrder
 from workers.executor.preflight import preflight, take_slots
 from workers.executor.records import MigrationRecord, Recorder
 from workers.executor.verify import record, record_running, verify_and_record
-from workers.executor.watch import start, watch
+from workers.executor.watch import halt, start, watch
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,24 @@ class Executor:
         try:
             d.fence.check(lease, m.ticket)
         except RefusedError as exc:
-            return refused(d, m, exc)
+            if not self._started_and_running(order):
+                return refused(d, m, exc)
+            # A redelivery of this very order, whose migration runs on: watched to the
+            # end under the lease it holds, no rung climbed.
+            halt(d, m, exc.result, str(exc))
+            if (other := d.fence.renew(lease, m.ticket)) is not None:
+                raise BusyError(f"{order.vm} is held by another task ({other})") from None
         try:
             return self._run_leased(m)
         finally:
             _release(f"lease of {order.vm}", lambda: d.fence.release(lease, token))
+
+    def _started_and_running(self, order: MigrationOrder) -> bool:
+        """This order started a migration (its running record) that still runs."""
+        if not self.deps.rec.started(order.id):
+            return False
+        src = self.deps.hv.domain(order.source, order.vm)
+        return src is not None and src.job_active
 
     def give_up(self, order: MigrationOrder, token: str, detail: str) -> MigrationRecord:
         """Record ``order`` failed: its task stops retrying (a migration still running

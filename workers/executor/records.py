@@ -55,6 +55,9 @@ class Recorder(Protocol):
 
     def outcome(self, r: MigrationRecord) -> None: ...
 
+    def started(self, migration_id: str) -> bool:
+        """Whether the migration has a running record (it was started, not yet ended)."""
+
 
 class RedisRecorder:
     def __init__(self, client: redis.Redis, keys: Keys = DEFAULT_KEYS) -> None:
@@ -88,6 +91,10 @@ class RedisRecorder:
                 pipe.delete(keys.progress(r.vm))
             self._memory(pipe, r)
             pipe.execute()
+
+    def started(self, migration_id: str) -> bool:
+        with redis_edge(f"read the running record of {migration_id}"):
+            return bool(self.client.hexists(self.keys.running, migration_id))
 
     def _plan_result(self, pipe: redis.client.Pipeline, r: MigrationRecord) -> None:
         if r.plan_id:
@@ -133,3 +140,7 @@ class MemoryRecorder:
 
     def outcome(self, r: MigrationRecord) -> None:
         self.outcomes.append(r)
+
+    def started(self, migration_id: str) -> bool:
+        ended = {r.id for r in self.outcomes}
+        return any(r.id == migration_id and r.id not in ended for r in self.runs)

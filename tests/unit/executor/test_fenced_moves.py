@@ -246,3 +246,30 @@ def test_redis_away_mid_migration_does_not_fail_it() -> None:
     assert out.finished_at - t0 < 13  # when the migration ended ...
     assert s.clock.now() - t0 >= 20.0  # ... written once Redis was back
     assert s.hv.domains("b") == ("vm1",)
+
+
+def test_a_redelivered_order_whose_epoch_went_stale_watches_its_migration_to_the_end() -> None:
+    """The first delivery started the migration and died; the epoch went stale since. The
+    redelivery is not recorded fenced while its migration runs on: it adopts the job, climbs
+    no rung, and records the landing."""
+    s = Scene(SimVm(memory_mib=512, dirty_mib_s=10, working_set_mib=200))
+    first = order(mode="live-postcopy", allow_postcopy=True, bandwidth_mib_s=50)
+    s.hv.start("vm1", "a", "b", "live-postcopy", bandwidth_mib_s=50, max_downtime_ms=100,
+               postcopy=True, copy_storage=False)  # fmt: skip
+    s.rec.running(MigrationRecord(id="m1", plan_id="p1", vm="vm1", source="a", dest="b",
+                                  mode="live-postcopy", reason="relief", epoch=5,
+                                  started_at=s.clock.now(), result="running"))  # fmt: skip
+    s.clock.sleep(2)
+    s.new_leader()
+    out = s.executor().run(first, "t1")
+    assert out.result == "completed"
+    assert steps(out)[:2] == ["fenced", "adopt"]
+    assert [c for c, _ in s.hv.calls] == ["start", "mark"]  # no rung, no second start
+    assert s.hv.domains("b") == ("vm1",)
+
+
+def test_a_stale_redelivery_of_an_order_that_never_started_is_fenced() -> None:
+    s = Scene(SimVm(memory_mib=512))
+    s.new_leader()
+    assert s.executor().run(order(), "t1").result == "fenced"
+    assert s.hv.calls == []
