@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import libvirt
 import pytest
 import redis
 
@@ -15,6 +17,7 @@ from balancer.lab.pytest_plugin import GuestFactory
 from balancer.state.keys import DEFAULT_KEYS as KEYS
 from workers.executor.coordination import Coordinator
 from workers.executor.fence import Fence
+from workers.executor.hypervisor import MIGRATION_NAMESPACE
 from workers.executor.libvirt_hv import LibvirtHypervisor
 from workers.executor.machine import Executor
 from workers.executor.order import LadderConfig, MigrationOrder, PowerOrder
@@ -61,9 +64,10 @@ def test_live_migration_of_a_guest_dirtying_8_mib_s(
     guest = lab_guests.add("lab-a", memory_mib=160, dirty_rate_mib_s=8, working_set_mib=64)
     before = guest.counter()
     order = MigrationOrder(
-        vm=guest.name, source="lab-a", dest="lab-b", mode="live", memory_mib=160,
-        bandwidth_mib_s=64,
+        id="m-live", plan_id="p-lab", epoch=4, vm=guest.name, source="lab-a", dest="lab-b",
+        mode="live", memory_mib=160, bandwidth_mib_s=64,
     )  # fmt: skip
+    redis_client.set(KEYS.epoch, 4)
     out = executor(hv, redis_client).run(order, token="t-live")
     after = guest.wait_for_counter(above=guest.counter() + 4, timeout=60).counter
 
@@ -77,6 +81,10 @@ def test_live_migration_of_a_guest_dirtying_8_mib_s(
     assert where(lab, guest.name) == {"lab-b": (1, True)}  # running, persistent, lab-b only
     assert_counter_never_stopped(guest.console_log, before, after)
     assert lease_holder(redis_client, guest.name) is None
+    dom = lab.conn("lab-b").lookupByName(guest.name)
+    for flags in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
+        mark = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, MIGRATION_NAMESPACE, flags)
+        assert ET.fromstring(mark).attrib == {"epoch": "4", "id": "m-live", "plan": "p-lab"}
 
 
 def test_nonconverging_guest_plain_live_aborts_and_the_ladder_finishes(
