@@ -1,7 +1,9 @@
 """What a worker process needs, built once from its environment.
 
 BALANCER_REDIS_URL        the store (and the broker)
-BALANCER_HYPERVISOR       "libvirt" (default) or "sim"
+BALANCER_HYPERVISOR       "libvirt" (default), "fleet" (the simulated fleet in Redis,
+                          ``balancer fleet sim``; what ``balancer worker --hypervisor sim``
+                          sets) or "sim" (a per-process simulation from BALANCER_SIM_FILE)
 BALANCER_LIBVIRT_URIS     JSON {host: libvirt URI} (libvirt): how this worker reaches each host
 BALANCER_MIGRATION_URIS   JSON {host: libvirt URI} (libvirt, optional): how a source host's
                           libvirtd reaches the destination (peer-to-peer); default: the
@@ -46,6 +48,9 @@ class Runtime:
     executor: Executor
     #: The power driver of a host (from this worker's configuration, never a task's).
     power_driver: Callable[[str], PowerDriver]
+    #: The worker's clock and sleep (Unix time; fleet time in fleet mode).
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
 
 def power_drivers_from_env() -> Callable[[str], PowerDriver]:
@@ -96,6 +101,11 @@ def build_runtime(redis_url: str) -> Runtime:
     """A runtime on ``redis_url``, the hypervisor from the environment (also what
     ``balancer migrate --inline`` runs its move with)."""
     client = redis_from_url(redis_url, timeout_s=10)
+    slot_wait_s = float(os.environ.get("BALANCER_SLOT_WAIT_S", "30"))
+    if os.environ.get("BALANCER_HYPERVISOR") == "fleet":
+        from workers.fleet_runtime import fleet_runtime  # noqa: PLC0415 - imports this module
+
+        return fleet_runtime(client, slot_wait_s=slot_wait_s)
     hv = hypervisor_from_env()
     executor = Executor(
         hv,
@@ -103,6 +113,6 @@ def build_runtime(redis_url: str) -> Runtime:
         RedisRecorder(client),
         clock=time.time,
         sleep=time.sleep,
-        slot_wait_s=float(os.environ.get("BALANCER_SLOT_WAIT_S", "30")),
+        slot_wait_s=slot_wait_s,
     )
     return Runtime(client, hv, executor, power_drivers_from_env())
