@@ -31,8 +31,8 @@ def order(f: SmallFleet, **kw: object) -> MigrationOrder:
     facts = f.store.vm(VM)
     assert facts is not None
     fields: dict[str, object] = {"vm": VM, "source": f.host_of(VM), "dest": f.another_host(VM),
-                                 "mode": "live", "memory_mib": facts.memory_mib, "shared_pools": (POOL,),
-                                 **kw}  # fmt: skip
+                                 "mode": "live", "memory_mib": facts.memory_mib,
+                                 "shared_pools": (POOL,), **kw}  # fmt: skip
     return MigrationOrder(**fields)  # type: ignore[arg-type]
 
 
@@ -40,7 +40,8 @@ def test_a_plain_move_is_recorded_in_fleet_time(redis_url: str) -> None:
     f = small_fleet(redis_url)
     o = order(f)
     outcome = executor(f).run(o, token="t-plain")
-    assert outcome.result == "migrated" and outcome.finished_by == ""
+    assert outcome.result == "migrated"
+    assert outcome.finished_by == ""
     assert f.store.where(VM) == o.dest
     assert 1000.0 <= outcome.started_at < outcome.ended_at <= f.clock.now()
     assert outcome.actual.nonzero_bytes is not None
@@ -60,7 +61,8 @@ def test_a_non_converging_vm_finishes_through_the_ladder(
     assert steps == ["start", "downtime", "downtime", rung, "resume"][: len(steps)]
     assert rung in steps
     on_dest = f.hv.domain(o.dest, VM)
-    assert on_dest is not None and on_dest.state == "running"  # verify resumed it
+    assert on_dest is not None
+    assert on_dest.state == "running"
     assert f.store.where(VM) == o.dest
 
 
@@ -75,7 +77,8 @@ def test_power_off_is_refused_while_a_vm_is_on_the_host(redis_url: str) -> None:
     with pytest.raises(PowerRefusedError, match="1 VM"):
         driver.power_off()  # the driver's own atomic check, without the action's
     power = f.store.power(busy)
-    assert power is not None and power.state == "on"
+    assert power is not None
+    assert power.state == "on"
 
 
 def test_an_off_host_is_unreachable_until_it_has_booted(redis_url: str) -> None:

@@ -48,21 +48,25 @@ def test_a_live_migration_lands_when_the_precopy_model_says(redis_url: str) -> N
                        spec.working_set_mib, resident_mib=spec.nonzero_mib)  # fmt: skip
     assert expected.converges
     source_dom, dest_dom = f.hv.domain(src, VM), f.hv.domain(dst, VM)
-    assert source_dom is not None and source_dom.job_active
+    assert source_dom is not None
+    assert source_dom.job_active
     assert dest_dom is None
     job = f.hv.job(src, VM)
-    assert job is not None and job.total == spec.memory_mib * MIB
+    assert job is not None
+    assert job.total == spec.memory_mib * MIB
     ended = run_until_done(f, run, step_s=0.25)
     assert ended - spec.started == pytest.approx(expected.duration_s, abs=0.3)
     run.result()
     assert f.hv.domain(src, VM) is None
     landed = f.hv.domain(dst, VM)
-    assert landed is not None and landed.state == "running" and not landed.job_active
-    assert VM in f.hv.domains(dst) and VM not in f.hv.domains(src)
+    assert landed is not None
+    assert landed.state == "running"
+    assert not landed.job_active
+    assert VM in f.hv.domains(dst)
+    assert VM not in f.hv.domains(src)
     stats = f.hv.completed(dst, VM)
-    assert stats is not None and stats.nonzero_bytes == pytest.approx(
-        spec.nonzero_mib * MIB, rel=1e-3
-    )
+    assert stats is not None
+    assert stats.nonzero_bytes == pytest.approx(spec.nonzero_mib * MIB, rel=1e-3)
     assert f.store.moves_since("0-0")[0] == [(VM, src, dst)]
     assert placement_problems(f.store) == []
 
@@ -74,7 +78,8 @@ def test_a_hot_vm_does_not_converge_until_post_copy(redis_url: str) -> None:
     f.clock.sleep(600)
     assert not run.done()
     job = f.hv.job(src, VM)
-    assert job is not None and job.iteration > 5
+    assert job is not None
+    assert job.iteration > 5
     assert job.dirty_rate_pages_s * job.page_size > job.bandwidth_bytes_s
     f.hv.set_max_downtime(src, VM, 300)  # within a usual budget: still no end
     f.clock.sleep(300)
@@ -83,7 +88,8 @@ def test_a_hot_vm_does_not_converge_until_post_copy(redis_url: str) -> None:
     run_until_done(f, run, limit_s=120)
     run.result()
     stats = f.hv.completed(dst, VM)
-    assert stats is not None and stats.downtime_ms == 40
+    assert stats is not None
+    assert stats.downtime_ms == 40
     assert f.store.where(VM) == dst
 
 
@@ -95,14 +101,18 @@ def test_a_suspended_hot_vm_lands_paused_and_resumes_there(redis_url: str) -> No
     assert not run.done()
     f.hv.suspend(src, VM)
     paused = f.hv.domain(src, VM)
-    assert paused is not None and paused.state == "paused" and paused.job_active
+    assert paused is not None
+    assert paused.state == "paused"
+    assert paused.job_active
     run_until_done(f, run, limit_s=600)
     run.result()
     on_dest = f.hv.domain(dst, VM)
-    assert on_dest is not None and on_dest.state == "paused"
+    assert on_dest is not None
+    assert on_dest.state == "paused"
     f.hv.resume(dst, VM)
     on_dest = f.hv.domain(dst, VM)
-    assert on_dest is not None and on_dest.state == "running"
+    assert on_dest is not None
+    assert on_dest.state == "running"
 
 
 def test_an_abort_leaves_the_vm_running_on_its_source(redis_url: str) -> None:
@@ -110,13 +120,16 @@ def test_an_abort_leaves_the_vm_running_on_its_source(redis_url: str) -> None:
     src, dst = f.host_of(VM), f.another_host(VM)
     run = start(f, VM, dst, mode="non-live")
     during = f.hv.domain(src, VM)
-    assert during is not None and during.state == "paused"  # non-live pauses the guest
+    assert during is not None
+    assert during.state == "paused"
     f.hv.abort(src, VM)
     assert run.done()
     with pytest.raises(MigrationAbortedError):
         run.result()
     after = f.hv.domain(src, VM)
-    assert after is not None and after.state == "running" and not after.job_active
+    assert after is not None
+    assert after.state == "running"
+    assert not after.job_active
     assert f.hv.completed(dst, VM) is None
     with pytest.raises(PermanentError, match="no migration job"):
         f.hv.set_max_downtime(src, VM, 500)
@@ -135,7 +148,8 @@ def test_two_processes_polling_one_run_agree(redis_url: str) -> None:
             break
     else:
         pytest.fail("the migration did not end in 14 s")
-    assert other.domain(dst, VM) is not None and f.hv.domain(dst, VM) is not None
+    assert other.domain(dst, VM) is not None
+    assert f.hv.domain(dst, VM) is not None
 
 
 def test_racing_starts_of_one_vm_leave_it_on_one_host(redis_url: str) -> None:
@@ -161,7 +175,8 @@ def test_racing_starts_of_one_vm_leave_it_on_one_host(redis_url: str) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert len(started) == 1 and len(refused) == len(dests) - 1
+    assert len(started) == 1
+    assert len(refused) == len(dests) - 1
     dest, run = started[0]
     run_until_done(f, run)
 
@@ -209,8 +224,10 @@ def test_a_migration_marks_the_domain_with_its_epoch(redis_url: str) -> None:
     run_until_done(f, start(f, VM, dst))
     f.hv.mark_migrated(dst, VM, 7, "m-1")
     mark = f.hv.mark(VM)
-    assert mark is not None and (mark.host, mark.epoch, mark.id) == (dst, 7, "m-1")
+    assert mark is not None
+    assert (mark.host, mark.epoch, mark.id) == (dst, 7, "m-1")
     with pytest.raises(PermanentError, match="not on"):
         f.hv.mark_migrated(src, VM, 8, "m-2")
     again = f.hv.mark(VM)
-    assert again is not None and again.epoch == 7
+    assert again is not None
+    assert again.epoch == 7
