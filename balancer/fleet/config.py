@@ -8,6 +8,7 @@ Redis TTL (the report interval's lifetime scaled by the speed).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
@@ -72,6 +73,8 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             )
         if not math.isfinite(self.start):
             raise InputError("not a time", "--start")
+        if not Path(self.trace).exists():
+            raise InputError(f"no trace at {self.trace}", "--trace")
         return self
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from balancer.core.models import Host
-from balancer.errors import InputError
+from balancer.errors import InputError, TraceError
 from balancer.fleet.clock import anchor_clock, read_anchor
 from balancer.fleet.config import FleetConfig, FleetInfo
 from balancer.fleet.facts import VmFacts, auto_scale, build_hosts, build_vms
@@ -138,10 +138,10 @@ def _text(value: bytes | str) -> str:
 
 
 def _trace(config: FleetConfig) -> Trace:
-    path = Path(config.trace)
-    if not path.exists():
-        raise InputError(f"no trace at {path}", "--trace")
-    return load_trace(path)
+    try:
+        return load_trace(Path(config.trace))
+    except TraceError as exc:
+        raise InputError(str(exc), "--trace") from None
 
 
 def _place(
