@@ -14,6 +14,7 @@ import msgspec
 import numpy as np
 
 from balancer import __version__
+from balancer.core.models import Vm
 from balancer.fleet.model import FleetModel
 from balancer.state.report import HostReport
 
@@ -31,29 +32,30 @@ def host_reports(
     """Reports of ``hosts`` (indices) at fleet time ``at``; ``guests``: VMs not running
     (paused, shutoff); ``seqs``: each report's sequence number."""
     config = model.info.config
-    which = np.fromiter((j for i in hosts for j in model.members[i]), dtype=np.int64)
+    sizes = [len(model.members[i]) for i in hosts]
+    which = np.fromiter(
+        (j for i in hosts for j in model.members[i]), dtype=np.int64, count=sum(sizes)
+    )
     cores = model.load.cores(at, which)
     dirty = np.where(model.hot[which], config.hot_factor * config.bandwidth_mib_s,
                      cores * config.dirty_per_core_mib_s)  # fmt: skip
-    cpu_of = dict(zip(which.tolist(), np.round(cores, 4).tolist(), strict=True))
-    dirty_of = dict(zip(which.tolist(), np.round(dirty, 2).tolist(), strict=True))
-    replace = msgspec.structs.replace
+    cpus, dirties = np.round(cores, 4).tolist(), np.round(dirty, 2).tolist()
+    replace, base = msgspec.structs.replace, model.base
+    special = {model.host_index[model.host_of(v)] for v in guests if v in model.vm_index}
     out = []
-    for i, seq in zip(hosts, seqs, strict=True):
-        vms = []
-        used = 0.0
-        memory = 0
-        for j in model.members[i]:
-            base = model.base[j]
-            state = guests.get(base.name, "running")
-            if state == "running":
-                cpu = cpu_of[j]
-                vms.append(replace(base, cpu_used=cpu, dirty_rate_mib_s=dirty_of[j]))
-                used += cpu
-            else:
-                vms.append(replace(base, state=state))
-            if state != "shutoff":
-                memory += base.memory_mib
+    k = 0  # position in ``which``: the hosts' VMs in order
+    for i, seq, n in zip(hosts, seqs, sizes, strict=True):
+        members = model.members[i]
+        cpu, dirt = cpus[k : k + n], dirties[k : k + n]
+        k += n
+        if i in special:
+            vms, used, memory = _with_guests([base[j] for j in members], cpu, dirt, guests)
+        else:
+            vms = [
+                replace(base[j], cpu_used=c, dirty_rate_mib_s=d)
+                for j, c, d in zip(members, cpu, dirt, strict=True)
+            ]
+            used, memory = sum(cpu), sum(base[j].memory_mib for j in members)
         host = replace(model.hosts[i], cpu_used=round(used, 4), memory_used_mib=memory)
         out.append(
             HostReport(
@@ -67,3 +69,20 @@ def host_reports(
             )
         )
     return out
+
+
+def _with_guests(
+    vms: list[Vm], cpu: list[float], dirty: list[float], guests: Mapping[str, str]
+) -> tuple[list[Vm], float, int]:
+    """A host's VMs when some are paused or shut off (no load; a shut-off one no memory)."""
+    out, used, memory = [], 0.0, 0
+    for vm, c, d in zip(vms, cpu, dirty, strict=True):
+        state = guests.get(vm.name, "running")
+        if state == "running":
+            out.append(msgspec.structs.replace(vm, cpu_used=c, dirty_rate_mib_s=d))
+            used += c
+        else:
+            out.append(msgspec.structs.replace(vm, state=state))
+        if state != "shutoff":
+            memory += vm.memory_mib
+    return out, used, memory
