@@ -113,6 +113,13 @@ class Publisher:
                 log.warning("round %d not published: %s", self.rounds, exc)
                 stop.wait(self.clock.real_seconds(config.interval_s))
                 continue
+            real_interval = self.clock.real_seconds(config.interval_s)
+            if stats.busy_s > real_interval:
+                log.warning(
+                    "round %d took %.2f s, more than the interval (%.2f s real): reports come "
+                    "less often, heartbeats last %.1f s",
+                    stats.round, stats.busy_s, real_interval, stats.heartbeat_s,
+                )  # fmt: skip
             if on_round is not None:
                 on_round(stats)
             stop.wait(max(0.0, begin + self.clock.real_seconds(config.interval_s) - self._mono()))

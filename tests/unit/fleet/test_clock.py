@@ -6,6 +6,7 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
+from balancer.control.ports import Clock
 from balancer.errors import RetryableError
 from balancer.fleet.clock import ClockAnchor, FleetClock, anchor_clock, redis_time
 from balancer.state.keys import Keys
@@ -48,3 +49,13 @@ def test_two_processes_read_the_same_anchor_and_agree() -> None:
     assert a.anchor == b.anchor == anchor
     assert a.now() == pytest.approx(b.now(), abs=0.5)
     assert a.now() == pytest.approx(5_000.0 + (redis_time(client) - anchor.at) * 10, abs=0.5)
+
+
+def test_the_fleet_clock_is_the_control_loops_clock_port() -> None:
+    mono = Mono()
+    port: Clock = FleetClock(ClockAnchor(start=0.0, at=0.0, speed=2.0), offset=-50.0,
+                             monotonic=mono.now, real_sleep=mono.sleep)  # fmt: skip
+    assert port.now() == 0.0
+    port.sleep(10.0)
+    assert port.now() == 10.0
+    assert mono.slept == [5.0]
