@@ -33,6 +33,8 @@ class FleetModel:
     members: list[list[int]]
     host_index: dict[str, int]
     vm_index: dict[str, int]
+    #: The last landing of ``sim:moves`` the placement includes ("0-0": none).
+    moves_id: str = "0-0"
 
     @classmethod
     def build(
@@ -42,6 +44,7 @@ class FleetModel:
         hosts: Sequence[Host],
         vms: Sequence[VmFacts],
         placement: Mapping[str, str],
+        moves_id: str = "0-0",
     ) -> FleetModel:
         host_index = {h.name: i for i, h in enumerate(hosts)}
         members: list[list[int]] = [[] for _ in hosts]
@@ -69,11 +72,14 @@ class FleetModel:
             members=members,
             host_index=host_index,
             vm_index={v.name: j for j, v in enumerate(vms)},
+            moves_id=moves_id,
         )
 
     def move(self, vm: str, dest: str) -> None:
         """A landing read from the store: the VM leaves its host for ``dest``."""
-        j = self.vm_index[vm]
+        j = self.vm_index.get(vm)
+        if j is None or dest not in self.host_index:
+            return  # not this fleet's (a store shared with another run)
         old = self.base[j].host
         if old == dest:
             return

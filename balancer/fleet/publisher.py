@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 CHUNKS = 10
 #: Reports sent in one write (each its own transaction).
 BATCH = 100
-_START_ID = "0-0"
 
 
 class RoundStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,7 +83,7 @@ class Publisher:
     ) -> None:
         self.store, self.model, self.clock = store, model, clock
         self._mono = monotonic
-        self._moves_id = _START_ID
+        self._moves_id = model.moves_id
         n = len(model.hosts)
         self._seq = [0] * n
         self._resident: list[Mapping[str, float] | None] = [None] * n
@@ -238,10 +237,10 @@ class Publisher:
         on = []
         powers = self.store.powers()
         for i, host in enumerate(self.model.hosts):
-            stored, power = powers[host.name]
-            state = power.effective(at)
+            stored, power = powers.get(host.name, (b"", None))
+            state = "off" if power is None else power.effective(at)
             if state == "on":
-                if power.state == "booting":
+                if power is not None and power.state == "booting":
                     self.store.mark_booted(host.name, stored, at)
                 on.append(i)
             elif self._was_on[i]:

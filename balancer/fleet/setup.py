@@ -125,12 +125,14 @@ def resume_fleet(store: FleetStore, config: FleetConfig) -> FleetModel:
         ),
         key=lambda v: v.name,
     )
-    placement = {
-        _text(vm): _text(host)
-        for vm, host in hash_reply(store.client.hgetall(k.sim_placement)).items()
-    }
+    with store.client.pipeline(transaction=True) as pipe:
+        pipe.hgetall(k.sim_placement)
+        pipe.xrevrange(k.sim_moves, count=1)
+        placed, last = pipe.execute()
+    placement = {_text(vm): _text(host) for vm, host in hash_reply(placed).items()}
+    moves_id = _text(last[0][0]) if last else "0-0"
     log.info("resuming the fleet in the store: %d hosts, %d VMs", len(hosts), len(vms))
-    return FleetModel.build(info, store.trace(), hosts, vms, placement)
+    return FleetModel.build(info, store.trace(), hosts, vms, placement, moves_id)
 
 
 def _text(value: bytes | str) -> str:
