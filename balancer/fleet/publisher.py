@@ -55,7 +55,7 @@ class RoundStats(msgspec.Struct, frozen=True, kw_only=True):
     sync_s: float
     #: How late the round's last slice started against its due time.
     late_s: float
-    #: Migrations this process ended (nobody was watching them).
+    #: Migrations found ended at the round's start (landed here if nobody had yet).
     settled: int
     #: Landings read from the store.
     moves: int
