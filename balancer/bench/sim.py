@@ -31,7 +31,7 @@ from balancer.sim.metrics import Metrics
 from balancer.sim.reference import REFERENCE, REFERENCE_DAY, DayTargets, MedianTargets
 from balancer.sim.replay import SimConfig, StepRecord, replay, snapshot_at
 from balancer.sim.report import meets_day_targets
-from balancer.sim.subset import restrict
+from balancer.control.subset import restrict
 from balancer.sim.workload import Workload, reference_workload
 from balancer.traces.paths import shared_data_dir
 from balancer.traces.planetlab import load_trace, reference_snapshot

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from balancer.sim.power import FloatArray, watts
+from balancer.control.power import FloatArray, watts
 
 IntArray = npt.NDArray[np.int64]
 EPS = 1e-9

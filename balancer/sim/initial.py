@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from balancer.core.models import CapacityMode, Host
 from balancer.errors import InputError
-from balancer.sim.power import FloatArray, power_tables, watts
+from balancer.control.power import FloatArray, power_tables, watts
 
 IntArray = npt.NDArray[np.int64]
 Opening = Literal["rise", "amortized", "cloudsim"]

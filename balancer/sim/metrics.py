@@ -18,7 +18,7 @@ import msgspec
 
 from balancer.sim.account import IntervalFigures
 from balancer.sim.executor import Migration
-from balancer.sim.power import JOULES_PER_KWH
+from balancer.control.power import JOULES_PER_KWH
 
 
 class Metrics(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from balancer.core.models import Policy, Snapshot
-from balancer.sim.power import FloatArray
+from balancer.control.power import FloatArray
 from balancer.sim.workload import Workload
 
 IntArray = npt.NDArray[np.int64]

@@ -3,7 +3,7 @@ simulated executor; account for every interval.
 
 Step k (k = 0 .. intervals - 1), at time k x step:
 1. the snapshot: where each VM is, its demand now (sample k), when it last moved;
-2. ``decide`` (``balancer.sim.cycle``) with each VM's samples up to k and none after:
+2. ``decide`` (``balancer.control.cycle``) with each VM's samples up to k and none after:
    the replay never hands a forecaster the future;
 3. ``execute`` the decision's plan within the interval (pre-copy times, slots);
 4. ``account_interval``: energy, overloaded and active host time, migration losses.
@@ -23,13 +23,13 @@ import numpy.typing as npt
 
 from balancer.core.models import CapacityMode, Policy, Slots, Snapshot
 from balancer.sim.account import Cluster, IntervalFigures, TimedMove, account_interval
-from balancer.sim.cycle import CycleConfig, CycleMemory, Decision, decide
-from balancer.sim.cycle_config import Count
+from balancer.control.cycle import CycleConfig, CycleMemory, Decision, decide
+from balancer.control.cycle_config import Count
 from balancer.sim.executor import Execution, Migration, execute
 from balancer.sim.initial import Opening, cloudsim_creation, power_aware_bfd
 from balancer.sim.metrics import Metrics, summarize
 from balancer.sim.observe import SnapshotView
-from balancer.sim.power import FloatArray, power_tables
+from balancer.control.power import FloatArray, power_tables
 from balancer.sim.workload import Workload
 
 IntArray = npt.NDArray[np.int64]

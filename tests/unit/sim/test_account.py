@@ -10,7 +10,7 @@ import pytest
 from balancer.sim.account import Cluster, IntervalFigures, TimedMove, account_interval
 from balancer.sim.executor import Migration
 from balancer.sim.metrics import summarize
-from balancer.sim.power import power_tables, watts
+from balancer.control.power import power_tables, watts
 from balancer.traces.planetlab import reference_host
 
 HOSTS = tuple(reference_host(i) for i in (1, 3, 5))  # three G5 hosts, 5.32 cores each

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from balancer.sim.cycle import CycleConfig, CycleMemory, decide
+from balancer.control.cycle import CycleConfig, CycleMemory, decide
 from tests.unit.sim.factories import snapshot, steady_history
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from balancer.core.models import CapacityMode, Policy
 from balancer.core.verify import violations
-from balancer.sim.cycle import CycleConfig, CycleMemory, decide, overloaded
-from balancer.sim.cycle_config import Forecaster
-from balancer.sim.forecast import FORECASTERS
+from balancer.control.cycle import CycleConfig, CycleMemory, decide, overloaded
+from balancer.control.cycle_config import Forecaster
+from balancer.control.forecast import FORECASTERS
 from tests.unit.sim.factories import G5_CORES, snapshot, steady_history
 
 CONFIG = CycleConfig()

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from balancer.core.models import Snapshot
-from balancer.sim.cycle import CycleConfig, CycleMemory, Decision, decide
+from balancer.control.cycle import CycleConfig, CycleMemory, Decision, decide
 from balancer.sim.initial import Opening
-from balancer.sim.power import FloatArray
+from balancer.control.power import FloatArray
 from balancer.sim.replay import SimConfig, StepRecord, replay
 from balancer.sim.workload import Workload
 from tests.unit.sim.factories import day_workload

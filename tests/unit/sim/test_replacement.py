@@ -6,8 +6,8 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
-from balancer.sim.cycle import CycleConfig
-from balancer.sim.power import cost_w_per_core
+from balancer.control.cycle import CycleConfig
+from balancer.control.power import cost_w_per_core
 from balancer.sim.replay import SimConfig, replay
 from balancer.sim.workload import Workload
 from balancer.traces.planetlab import reference_host

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from balancer.sim.placements import placement_record
-from balancer.sim.power import power_table
+from balancer.control.power import power_table
 from balancer.sim.replay import SimConfig, SimResult, StepRecord, replay
 from balancer.sim.workload import Workload
 from tests.unit.sim.factories import day_workload

@@ -31,9 +31,9 @@ import numpy as np
 from balancer.core.models import Host, Snapshot
 from balancer.core.plan import Plan
 from balancer.core.planner import plan
-from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, nothing, spares
-from balancer.sim.power import FloatArray, cost_w_per_core, power_table, watts
-from balancer.sim.subset import restrict, under
+from balancer.control.cycle_config import EPS, CycleConfig, CycleMemory, Decision, nothing, spares
+from balancer.control.power import FloatArray, cost_w_per_core, power_table, watts
+from balancer.control.subset import restrict, under
 
 #: Marginal power of one more core on a host that is already on (W), for ranking drains.
 MARGINAL_W_PER_CORE = 8.0

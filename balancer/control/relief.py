@@ -15,8 +15,8 @@ import msgspec
 from balancer.core.models import Host, Policy, Snapshot
 from balancer.core.plan import Plan
 from balancer.core.planner import plan
-from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, spares, util
-from balancer.sim.subset import restrict, under
+from balancer.control.cycle_config import EPS, CycleConfig, CycleMemory, Decision, spares, util
+from balancer.control.subset import restrict, under
 
 
 def relieve(snapshot: Snapshot, over: list[str], memory: CycleMemory, cfg: CycleConfig) -> Decision:

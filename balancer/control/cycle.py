@@ -11,22 +11,22 @@ by forecast; relief starts when a host's demand *now* is above ``relieve_above``
 ``relieve_after`` samples running) and brings it down to ``relieve_to``. Between the
 lines nothing moves.
 
-1. Consolidate, at most every ``consolidate_every_s`` (``balancer.sim.consolidation``):
+1. Consolidate, at most every ``consolidate_every_s`` (``balancer.control.consolidation``):
    drain hosts whose forecast load the others can take under ``pack_to``, when that
    saves at least ``min_watts_per_move`` per migration. After a consolidation that
    moved VMs the next one comes at the next step, not ``consolidate_every_s`` later,
    so a spread fleet packs within an hour or two. Until a consolidation first finds
    nothing worth doing (``CycleMemory.settled``), the cycle is packing the fleet it
    started with: by the demand now, the measure of the initial placement.
-2. When no drain is worth it, replace (``balancer.sim.replacement``): move the VMs
+2. When no drain is worth it, replace (``balancer.control.replacement``): move the VMs
    of the least efficient hosts to efficient off hosts, when the saving, counted over
    ``replace_horizon_s``, pays for the migrations.
-3. Relieve the hosts over ``relieve_above`` (``balancer.sim.relief``), powering on the
+3. Relieve the hosts over ``relieve_above`` (``balancer.control.relief``), powering on the
    most efficient off hosts when the others cannot take the load; in the same step as
    a consolidation, on the hosts the consolidation leaves alone.
 4. A host left with no VM is off (the power rule of the simulator and the daemon).
 
-Forecasts use each VM's own past only (``balancer.sim.forecast``).
+Forecasts use each VM's own past only (``balancer.control.forecast``).
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ import msgspec
 import numpy as np
 
 from balancer.core.models import Snapshot
-from balancer.sim.consolidation import consolidate
-from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, nothing, util
-from balancer.sim.forecast import FORECASTERS
-from balancer.sim.power import FloatArray
-from balancer.sim.relief import relieve
-from balancer.sim.replacement import replace
-from balancer.sim.subset import restrict
+from balancer.control.consolidation import consolidate
+from balancer.control.cycle_config import EPS, CycleConfig, CycleMemory, Decision, nothing, util
+from balancer.control.forecast import FORECASTERS
+from balancer.control.power import FloatArray
+from balancer.control.relief import relieve
+from balancer.control.replacement import replace
+from balancer.control.subset import restrict
 
 __all__ = ["CycleConfig", "CycleMemory", "Decision", "decide"]
 

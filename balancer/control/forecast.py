@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from balancer.sim.power import FloatArray
+from balancer.control.power import FloatArray
 
 
 def last(history: FloatArray, window: int, quantile: float) -> FloatArray:

@@ -8,7 +8,7 @@ import msgspec
 
 from balancer.core.models import Host
 from balancer.core.plan import Plan
-from balancer.sim.power import power_table
+from balancer.control.power import power_table
 
 Action = Literal["none", "relieve", "consolidate"]
 Forecaster = Literal["last", "mean", "quantile", "peak"]
@@ -50,7 +50,7 @@ class CycleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     #: Off hosts, the most efficient first, a consolidation may switch on when no host
     #: that is on fits a VM of the hosts it drains.
     spare_hosts: Count = 2
-    #: Forecaster (``balancer.sim.forecast.FORECASTERS``) and its window and quantile.
+    #: Forecaster (``balancer.control.forecast.FORECASTERS``) and its window and quantile.
     forecast: Forecaster = "quantile"
     forecast_window: AtLeastOne = 12
     forecast_quantile: Share = 0.9

@@ -1,7 +1,7 @@
 """Replace: move the VMs of the least efficient hosts that are on to efficient hosts
 that are off, when the power saved pays for the migrations over a horizon.
 
-A drain (``balancer.sim.consolidation``) saves power because the load is low now; the
+A drain (``balancer.control.consolidation``) saves power because the load is low now; the
 load may come back within the hour, so a drain must save ``min_watts_per_move`` per
 migration at once. A replacement saves power because another host does the same work
 for less: the saving holds at any load, for as long as the hosts stay on. It is taken
@@ -27,7 +27,7 @@ import math
 
 from balancer.core.models import Host, Snapshot
 from balancer.core.planner import plan
-from balancer.sim.consolidation import (
+from balancer.control.consolidation import (
     TOLERANCE,
     Held,
     forecast_view,
@@ -35,8 +35,8 @@ from balancer.sim.consolidation import (
     packing_decision,
     saving_w,
 )
-from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, spares
-from balancer.sim.power import FloatArray, cost_w_per_core
+from balancer.control.cycle_config import EPS, CycleConfig, CycleMemory, Decision, spares
+from balancer.control.power import FloatArray, cost_w_per_core
 
 
 def replace(
