@@ -1,119 +1,186 @@
-"""The control cycle: what the daemon does this interval, decided from what is known now.
+"""The control cycle: what kvm-balancer does this interval, decided from what is known now.
 
-``decide(snapshot, history, memory, config) -> Decision`` is pure: the snapshot (the
-placement and each VM's demand now), each VM's past samples (``history``, row i for
-``snapshot.vms[i]``, the last column the current sample) and what the cycle remembers
-go in; at most one plan, the hosts to power on and the new memory come out. The
-simulator calls it every step; the daemon will call it the same way.
+``decide(situation, memory, settings) -> Decision`` is pure: the snapshot, each VM's
+past samples, the VMs under way, the operators' intents and what the cycle remembers go
+in; one complete plan (moves and power actions, waves under the slot limits, every
+reason an enum) and the new memory come out. The simulator and the daemon call it the
+same way (through ``balancer.control.loop.run_cycle``).
 
-Three utilization lines give the hysteresis: consolidation fills hosts to ``pack_to``
-by forecast; relief starts when a host's demand *now* is above ``relieve_above`` (in
-``relieve_after`` samples running) and brings it down to ``relieve_to``. Between the
-lines nothing moves.
+The intents, by priority; each works on the hosts the ones above left alone:
 
-1. Consolidate, at most every ``consolidate_every_s`` (``balancer.control.consolidation``):
-   drain hosts whose forecast load the others can take under ``pack_to``, when that
-   saves at least ``min_watts_per_move`` per migration. After a consolidation that
-   moved VMs the next one comes at the next step, not ``consolidate_every_s`` later,
-   so a spread fleet packs within an hour or two. Until a consolidation first finds
-   nothing worth doing (``CycleMemory.settled``), the cycle is packing the fleet it
-   started with: by the demand now, the measure of the initial placement.
-2. When no drain is worth it, replace (``balancer.control.replacement``): move the VMs
-   of the least efficient hosts to efficient off hosts, when the saving, counted over
-   ``replace_horizon_s``, pays for the migrations.
-3. Relieve the hosts over ``relieve_above`` (``balancer.control.relief``), powering on the
-   most efficient off hosts when the others cannot take the load; in the same step as
-   a consolidation, on the hosts the consolidation leaves alone.
-4. A host left with no VM is off (the power rule of the simulator and the daemon).
+1. **Evacuation** (``evacuation``): hosts in maintenance or draining, and hosts named by a
+   running evacuation, are emptied. When paused, nothing else runs.
+2. **Capacity** (``capacity``): off hosts are powered on before the active hosts run out
+   of headroom by forecast.
+3. **Relief** (``relief``): hosts over ``relieve_above`` are brought down to
+   ``relieve_to``, powering on the most efficient off hosts if need be.
+4. **Balance** (``balance``): when the CPU spread is over ``balance_above``.
+5. **Energy saving** (``consolidation``, ``replacement``, ``idle``), when enabled:
+   consolidate at most every ``consolidate_every_s`` (at the next cycle again after a
+   consolidation that moved VMs, so a spread fleet packs within an hour or two; until a
+   consolidation first finds nothing worth doing the cycle packs by the demand now, the
+   measure of the initial placement); when no drain is worth it, replace inefficient
+   hosts by efficient off ones; power idle hosts off. Drained hosts are powered off in
+   the same plan, once their last VM has left.
 
-Forecasts use each VM's own past only (``balancer.control.forecast``).
+Hosts of cancelled evacuations (``Intents.held_hosts``) neither give nor take; busy VMs
+never move; VMs in cool-down move only to evacuate. Power actions obey the power rules
+(``balancer.control.power_rules``), whose bookkeeping lives in the memory.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
-import numpy as np
 
-from balancer.core.models import Snapshot
+from balancer.control import power_rules
+from balancer.control.balance import balance
+from balancer.control.capacity import power_on_for_capacity
 from balancer.control.consolidation import consolidate
-from balancer.control.cycle_config import EPS, CycleConfig, CycleMemory, Decision, nothing, util
+from balancer.control.evacuation import evacuate, evacuating
+from balancer.control.figures import Figures, figures
 from balancer.control.forecast import FORECASTERS
-from balancer.control.power import FloatArray
-from balancer.control.relief import relieve
-from balancer.control.replacement import replace
-from balancer.control.subset import restrict
+from balancer.control.idle import power_off_idle
+from balancer.control.memory import CycleMemory
+from balancer.control.proposal import Proposal
+from balancer.control.relief import overloaded, relieve
+from balancer.control.replacement import replace as replace_hosts
+from balancer.control.scope import Scope
+from balancer.control.settings import ControlSettings
+from balancer.control.situation import FloatArray, Situation
+from balancer.core.compose import Switch, compose, composition_policy
+from balancer.core.models import Policy
+from balancer.core.plan import Plan
 
-__all__ = ["CycleConfig", "CycleMemory", "Decision", "decide"]
+#: The objective a composed plan's summary names, by its top intent.
+_OBJECTIVE = {"evacuation": "evacuate", "relief": "balance", "balance": "balance"}
 
 
-def decide(
-    snapshot: Snapshot, history: FloatArray, memory: CycleMemory, config: CycleConfig
-) -> Decision:
-    over = overloaded(snapshot, history, config)
+@dataclass(frozen=True)
+class Decision:
+    #: One complete plan (no moves and no power actions: nothing to do).
+    plan: Plan
+    memory: CycleMemory
+    #: The intents that acted, highest priority first.
+    intents: tuple[str, ...]
+    #: One line, for humans.
+    summary: str
+    #: ``plan()`` calls made to reach the decision (taken or not).
+    plans_computed: int
+    #: The policy the plan was composed under and verifies under (no headroom: each
+    #: intent kept its own; the snapshot policy's slots).
+    policy: Policy
+    figures: Figures
+
+
+def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings) -> Decision:
+    snapshot = situation.snapshot
+    now = snapshot.taken_at
+    memory = power_rules.advance(memory, snapshot, settings)
+    intents = situation.intents
+    scope = Scope.start(
+        snapshot,
+        situation.history,
+        situation.step_s,
+        settings,
+        memory,
+        busy=situation.busy,
+        held=intents.held_hosts(),
+    )
+    proposals: list[Proposal] = []
+
+    def take(proposal: Proposal | None) -> None:
+        nonlocal scope
+        if proposal is not None and not proposal.empty:
+            proposals.append(proposal)
+            scope = scope.claim(proposal)
+
+    computed = 0
+    leaving = evacuating(scope, intents)
+    if leaving:
+        evac = evacuate(scope, leaving)
+        computed += evac.plans_computed
+        take(evac)
+    if intents.paused is None:
+        window = settings.samples(settings.forecast_window_s, situation.step_s)
+        demand = FORECASTERS[settings.forecast](
+            situation.history, window, settings.forecast_quantile
+        )
+        budget = settings.max_power_on
+        capacity = power_on_for_capacity(scope, demand, budget)
+        take(capacity)
+        budget -= 0 if capacity is None else len(capacity.power)
+        over = overloaded(scope)
+        if over:
+            relief = relieve(scope, over, budget)
+            computed += relief.plans_computed
+            take(relief)
+        balanced = balance(scope)
+        computed += 0 if balanced is None else balanced.plans_computed
+        take(balanced)
+        if settings.energy_saving:
+            saved, memory, tried = _save_energy(scope, memory, window)
+            computed += tried
+            take(saved)
+            take(power_off_idle(scope, demand))
+    moves = [c for p in proposals for c in p.moves]
+    switches = [s for p in proposals for s in p.power]
+    unmovable = {u.vm: u for p in proposals for u in p.unmovable}
+    top = proposals[0].intent if proposals else ""
+    result = compose(
+        snapshot,
+        snapshot.policy,
+        moves,
+        switches,
+        sorted(unmovable.values(), key=lambda u: u.vm),
+        objective=_OBJECTIVE.get(top, "consolidate" if top else "balance"),
+    )
+    done = [Switch(a.host, a.action, a.reason, a.detail) for a in result.power]
+    memory = power_rules.record(memory, done, now, settings)
+    summary = "; ".join(p.summary for p in proposals if p.summary) or "nothing to do"
+    if intents.paused is not None:
+        summary = f"paused: {summary}" if proposals else "paused"
+    return Decision(
+        plan=result,
+        memory=memory,
+        intents=tuple(p.intent for p in proposals),
+        summary=summary,
+        plans_computed=computed,
+        policy=composition_policy(snapshot.policy),
+        figures=figures(snapshot),
+    )
+
+
+def _save_energy(
+    scope: Scope, memory: CycleMemory, window: int
+) -> tuple[Proposal | None, CycleMemory, int]:
+    """Consolidation, or else a replacement, when due; the memory; ``plan()`` calls."""
+    settings = scope.settings
+    now = scope.now
     last = memory.last_consolidation_at
-    due = last is None or snapshot.taken_at - last >= config.consolidate_every_s
-    if due or memory.packing:
-        forecaster = FORECASTERS["last" if not memory.settled else config.forecast]
-        demand = forecaster(history, config.forecast_window, config.forecast_quantile)
-        packed = consolidate(snapshot, demand, memory, config)
-        if packed.plan is None:
-            now = history[:, -1]  # a replacement redoes the initial placement: by demand now
-            packed = replace(snapshot, now, packed.memory, config) or packed
-        if packed.plan is not None:
-            return _and_relief(packed, snapshot, over, config)
-        memory = packed.memory
-    if over:
-        return relieve(snapshot, over, memory, config)
-    return nothing(memory)
-
-
-def _and_relief(
-    packed: Decision, snapshot: Snapshot, over: list[str], config: CycleConfig
-) -> Decision:
-    """``packed``, and the relief of the overloaded hosts it leaves alone, on the hosts
-    its moves leave alone (the two plans touch no host in common)."""
-    assert packed.plan is not None
-    busy = {m.source for m in packed.plan.moves} | {m.to for m in packed.plan.moves}
-    left = [h for h in over if h not in busy]
-    if not left:
-        return packed
-    rest = restrict(snapshot, [h.name for h in snapshot.hosts if h.name not in busy])
-    relief = relieve(rest, left, packed.memory, config)
-    if relief.plan is None or not relief.plan.moves:
-        return packed
-    plan = msgspec.structs.replace(
-        packed.plan,
-        moves=packed.plan.moves + relief.plan.moves,
-        power=packed.plan.power + relief.plan.power,
-        unmovable=packed.plan.unmovable + relief.plan.unmovable,
+    due = last is None or now - last >= settings.consolidate_every_s
+    if not (due or memory.packing):
+        return None, memory, 0
+    name = settings.forecast if memory.settled else "last"
+    history: FloatArray = scope.history
+    demand = FORECASTERS[name](history, window, settings.forecast_quantile)
+    packed = consolidate(scope, demand)
+    tried = int(packed.tried)
+    if packed.proposal is not None:
+        return packed.proposal, replace_memory(memory, now, packing=True), tried
+    memory = msgspec.structs.replace(
+        memory,
+        packing=False,
+        settled=True,
+        last_consolidation_at=now if packed.tried else memory.last_consolidation_at,
     )
-    return msgspec.structs.replace(
-        packed,
-        plan=plan,
-        power_on=packed.power_on + relief.power_on,
-        reason=f"{packed.reason}; {relief.reason}",
-        plans_computed=packed.plans_computed + relief.plans_computed,
-    )
+    # A replacement redoes the initial placement: by the demand now.
+    swap = replace_hosts(scope, history[:, -1])
+    if swap is None:
+        return None, memory, tried
+    return swap, replace_memory(memory, now, packing=True), tried + 1
 
 
-def overloaded(snapshot: Snapshot, history: FloatArray, config: CycleConfig) -> list[str]:
-    """Hosts over ``relieve_above`` now and, with the VMs they hold now, in each of the
-    ``relieve_after - 1`` samples before (a burst of one sample is left alone)."""
-    over = [
-        h for h in snapshot.hosts if h.state == "active" and util(h) > config.relieve_above + EPS
-    ]
-    back = min(config.relieve_after, history.shape[1]) - 1
-    if not over or back <= 0:
-        return [h.name for h in over]
-    index = {h.name: i for i, h in enumerate(snapshot.hosts)}
-    where = np.array([index[v.host] for v in snapshot.vms], dtype=np.int64)
-    past = history[:, -1 - back : -1]
-    load = np.stack(
-        [np.bincount(where, weights=past[:, j], minlength=len(index)) for j in range(back)],
-        axis=1,
-    )
-    return [
-        h.name
-        for h in over
-        if (load[index[h.name]] > config.relieve_above * h.cpu_capacity_cores + EPS).all()
-    ]
+def replace_memory(memory: CycleMemory, now: float, *, packing: bool) -> CycleMemory:
+    return msgspec.structs.replace(memory, last_consolidation_at=now, packing=packing)
