@@ -18,9 +18,9 @@ from balancer.control.hosts import EPS, util
 from balancer.control.proposal import Proposal
 from balancer.control.scope import Scope
 from balancer.control.subset import restrict, under
-from balancer.core.compose import Switch
+from balancer.core.compose import Chosen, Switch
 from balancer.core.models import Host, Policy
-from balancer.core.plan import Plan, PowerReason
+from balancer.core.plan import MoveReason, Plan, PowerReason
 from balancer.core.planner import plan
 
 
@@ -82,7 +82,7 @@ def relieve(scope: Scope, over: list[str], max_power_on: int) -> Proposal:
     )
     return Proposal(
         intent=proposal.intent,
-        moves=proposal.moves,
+        moves=tuple(Chosen(c.vm, c.dest, MoveReason.RELIEF, c.detail) for c in proposal.moves),
         power=switches,
         unmovable=proposal.unmovable,
         summary=summary,
