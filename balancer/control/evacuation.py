@@ -1,5 +1,5 @@
 """Evacuate: the VMs of the hosts in maintenance or draining, and of the hosts named by a
-running evacuation, leave, first of all intents (cool-downs do not hold them back).
+running evacuation (or the snapshot policy's ``evacuate_hosts``), leave, first of all intents (cool-downs do not hold them back).
 
 One ``plan(evacuate)`` on the whole snapshot: the planner picks the emptiest host that
 fits each VM, makes room, or powers on an off host (those the power rules allow).
@@ -17,8 +17,10 @@ from balancer.core.planner import plan
 
 
 def evacuating(scope: Scope, intents: Intents) -> list[str]:
-    """Hosts to empty now (in the snapshot's order): they hold a VM and are not held."""
+    """Hosts to empty now (in the snapshot's order): they hold a VM and are not held.
+    The snapshot policy's ``evacuate_hosts`` count as named too."""
     named = {e.host for e in intents.running_evacuations()}
+    named |= set(scope.snapshot.policy.evacuate_hosts)
     holding = set(scope.vm_host.values())
     return [
         h.name

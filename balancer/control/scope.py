@@ -89,8 +89,14 @@ class Scope:
         return self.snapshot.taken_at
 
     def active(self) -> list[Host]:
-        """Hosts that are on and open (in the snapshot's order)."""
-        return [h for h in self.snapshot.hosts if h.state == "active" and h.name not in self.closed]
+        """Hosts that are on and open, and not to be emptied by the snapshot policy (in
+        the snapshot's order)."""
+        leaving = set(self.snapshot.policy.evacuate_hosts)
+        return [
+            h
+            for h in self.snapshot.hosts
+            if h.state == "active" and h.name not in self.closed and h.name not in leaving
+        ]
 
     def spares(self) -> list[Host]:
         """Off hosts that may be powered on, the most capacity per watt first."""
