@@ -1,5 +1,6 @@
 """Evacuate: the VMs of the hosts in maintenance or draining, and of the hosts named by a
-running evacuation (or the snapshot policy's ``evacuate_hosts``), leave, first of all intents (cool-downs do not hold them back).
+running evacuation (or the snapshot policy's ``evacuate_hosts``), leave, first of all
+intents (cool-downs do not hold them back).
 
 One ``plan(evacuate)`` on the whole snapshot: the planner picks the emptiest host that
 fits each VM, makes room, or powers on an off host (those the power rules allow).

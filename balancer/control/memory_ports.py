@@ -50,6 +50,7 @@ class FixedSnapshots:
 @dataclass(frozen=True)
 class _Frame:
     at: float
+    names: tuple[str, ...]
     index: dict[str, int]
     cpu: FloatArray
 
@@ -68,17 +69,20 @@ class MemoryHistory:
         if self._frames and now - self._frames[-1].at < self.step_s - 1e-9:
             return
         last = self._frames[-1] if self._frames else None
-        names = [v.name for v in snapshot.vms]
-        index = last.index if last is not None and _same(last.index, names) else _index(names)
+        names = tuple(v.name for v in snapshot.vms)
+        if last is not None and last.names == names:
+            names, index = last.names, last.index
+        else:
+            index = {n: i for i, n in enumerate(names)}
         cpu = np.array([v.cpu_used for v in snapshot.vms], dtype=np.float64)
-        self._frames.append(_Frame(now, index, cpu))
+        self._frames.append(_Frame(now, names, index, cpu))
         while self._frames and now - self._frames[0].at > self.keep_s:
             self._frames.pop(0)
 
     def matrix(self, snapshot: Snapshot, window_s: float, step_s: float) -> FloatArray:
         n = max(1, int(window_s / step_s + 1e-9))
         now = snapshot.taken_at
-        names = [v.name for v in snapshot.vms]
+        names = tuple(v.name for v in snapshot.vms)
         out = np.full((len(names), n), np.nan)
         out[:, -1] = [v.cpu_used for v in snapshot.vms]
         frames = self._frames
@@ -90,7 +94,7 @@ class MemoryHistory:
             if j < 0:
                 break
             f = frames[j]
-            if _same(f.index, names):
+            if f.names == names:
                 out[:, col] = f.cpu
             else:
                 rows = [f.index.get(name, -1) for name in names]
@@ -101,14 +105,6 @@ class MemoryHistory:
             gap = np.isnan(out[:, col])
             out[gap, col] = out[gap, col + 1]
         return out
-
-
-def _index(names: list[str]) -> dict[str, int]:
-    return {n: i for i, n in enumerate(names)}
-
-
-def _same(index: dict[str, int], names: list[str]) -> bool:
-    return len(index) == len(names) and all(index.get(n) == i for i, n in enumerate(names))
 
 
 @dataclass

@@ -32,6 +32,8 @@ class Scope:
     #: Off hosts that may be powered on now; hosts that may be powered off now.
     can_on: frozenset[str]
     can_off: frozenset[str]
+    #: The off hosts, the most capacity per watt first (computed once a cycle).
+    off_order: tuple[Host, ...] = ()
 
     @staticmethod
     def start(
@@ -65,6 +67,7 @@ class Scope:
             can_off=frozenset(
                 n for n in names if power_rules.may_power_off(memory, n, now, settings)
             ),
+            off_order=tuple(spares(snapshot.hosts)),
         )
 
     def claim(self, proposal: Proposal) -> Scope:
@@ -100,7 +103,7 @@ class Scope:
 
     def spares(self) -> list[Host]:
         """Off hosts that may be powered on, the most capacity per watt first."""
-        return spares(self.snapshot.hosts, self.can_on)
+        return [h for h in self.off_order if h.name in self.can_on]
 
     def booting(self) -> frozenset[str]:
         return power_rules.booting(self.memory)

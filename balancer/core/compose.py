@@ -22,10 +22,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
+import numpy as np
 
+from balancer.core.cluster import EPS, vm_cpu_demand
 from balancer.core.models import Policy, Snapshot
 from balancer.core.ordering import order_moves
-from balancer.core.plan import MoveReason, Plan, PowerAction, PowerReason, Unmovable
+from balancer.core.plan import (
+    MoveReason,
+    Plan,
+    PowerAction,
+    PowerReason,
+    Spread,
+    Summary,
+    Unmovable,
+)
 from balancer.core.planner import Before, assemble, priced_moves, unmovable_of
 from balancer.core.planning import Planning
 
@@ -69,6 +79,8 @@ def compose(
     policy = composition_policy(policy)
     if objective is not None:
         policy = msgspec.structs.replace(policy, objective=objective)
+    if not moves and not power:
+        return empty_plan(snapshot, policy, unmovable)
     p = Planning(snapshot, policy, snapshot.taken_at)
     before = Before.of(p)
     s = p.state
@@ -104,3 +116,52 @@ def compose(
         given.setdefault(u.vm, u)
     left = sorted(given.values(), key=lambda u: u.vm)
     return assemble(p, before, priced, actions, left)
+
+
+def empty_plan(snapshot: Snapshot, policy: Policy, unmovable: Sequence[Unmovable] = ()) -> Plan:
+    """The plan of no move and no power action, its summary computed without a planning
+    run (what the cycle returns most intervals, at any fleet size)."""
+    hosts = snapshot.hosts
+    index = {h.name: i for i, h in enumerate(hosts)}
+    where = np.array([index[v.host] for v in snapshot.vms], dtype=np.int64)
+    n = len(hosts)
+    vm_cpu = np.array([vm_cpu_demand(v) for v in snapshot.vms], dtype=np.float64)
+    vm_mem = np.array([float(v.memory_mib) for v in snapshot.vms], dtype=np.float64)
+    reported = np.array([h.cpu_used for h in hosts], dtype=np.float64)
+    used_cpu = np.maximum(reported, np.bincount(where, weights=vm_cpu, minlength=n))
+    used_mem = np.bincount(where, weights=vm_mem, minlength=n)
+    cap_cpu = np.array([h.cpu_capacity_cores for h in hosts], dtype=np.float64)
+    cap_mem = np.array([float(h.memory_mib) for h in hosts], dtype=np.float64)
+    on = np.array([h.state == "active" for h in hosts], dtype=np.bool_)
+    cpu = used_cpu[on] / cap_cpu[on]
+    mem = used_mem[on] / cap_mem[on]
+    spread = Spread(
+        cpu=float(np.std(cpu)) if on.any() else 0.0,
+        memory=float(np.std(mem)) if on.any() else 0.0,
+    )
+    keep = 1.0 - policy.headroom
+    over = used_cpu > cap_cpu * keep + EPS
+    if policy.capacity_mode != "cpu-only":
+        over |= used_mem > cap_mem * keep + EPS
+    summary = Summary(
+        objective=policy.objective,
+        active_hosts_before=int(on.sum()),
+        active_hosts_after=int(on.sum()),
+        spread_before=spread,
+        spread_after=spread,
+        migrations=0,
+        waves=0,
+        total_bytes=0,
+        total_duration_s=0.0,
+        max_downtime_ms=0.0,
+        overloaded_hosts_before=int((over & on).sum()),
+        overloaded_hosts_after=int((over & on).sum()),
+    )
+    return Plan(
+        generation=snapshot.generation,
+        taken_at=snapshot.taken_at,
+        moves=(),
+        power=(),
+        unmovable=tuple(sorted(unmovable, key=lambda u: u.vm)),
+        summary=summary,
+    )

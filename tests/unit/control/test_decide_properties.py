@@ -5,6 +5,7 @@ and the intents obeyed, deterministic; the memory round-trips through JSON."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Literal
 
 import msgspec
 import numpy as np
@@ -80,7 +81,7 @@ def situations(draw: st.DrawFn) -> tuple[Situation, CycleMemory, ControlSettings
     load: dict[str, float] = {}
     for v in snap.vms:
         load[v.host] = load.get(v.host, 0.0) + (0.0 if v.state == "shutoff" else v.cpu_used)
-    hosts = tuple(
+    reported = tuple(
         msgspec.structs.replace(
             h,
             cpu_used=load.get(h.name, 0.0),
@@ -88,7 +89,7 @@ def situations(draw: st.DrawFn) -> tuple[Situation, CycleMemory, ControlSettings
         )
         for h in snap.hosts
     )
-    snap = msgspec.structs.replace(snap, taken_at=NOW, hosts=hosts)
+    snap = msgspec.structs.replace(snap, taken_at=NOW, hosts=reported)
     hosts = [h.name for h in snap.hosts]
     vms = [v.name for v in snap.vms]
     samples = draw(st.integers(1, 8))
@@ -112,7 +113,7 @@ def situations(draw: st.DrawFn) -> tuple[Situation, CycleMemory, ControlSettings
     intents = Intents(paused=paused, evacuations=tuple(evacuations))
     power: dict[str, HostPower] = {}
     for h in draw(st.sets(st.sampled_from(hosts), max_size=4)):
-        last = draw(st.sampled_from(["on", "off"]))
+        last: Literal["on", "off"] = draw(st.sampled_from(["on", "off"]))
         at = NOW - draw(st.sampled_from([30.0, 900.0, 5000.0, 90000.0]))
         offs = tuple(
             sorted(NOW - t for t in draw(st.sets(st.sampled_from([60.0, 4000.0]), max_size=2)))
@@ -158,7 +159,8 @@ def _check(situation: Situation, memory: CycleMemory, config: ControlSettings, d
     host_of = {v.name: v.host for v in snap.vms}
     for m in plan.moves:
         assert m.vm not in situation.busy
-        assert m.source not in held and m.to not in held
+        assert m.source not in held
+        assert m.to not in held
         assert host_of[m.vm] == m.source
     assert all(a.host not in held for a in plan.power)
     # Cool-down: only evacuations move a VM that migrated within it.
@@ -167,6 +169,14 @@ def _check(situation: Situation, memory: CycleMemory, config: ControlSettings, d
         last = vms[m.vm].last_migrated_at
         if last is not None and NOW - last < snap.policy.cooldown_s:
             assert m.reason == MoveReason.EVACUATION
+    _check_power(situation, memory, config, d)
+    _check_intents(situation, d)
+
+
+def _check_power(
+    situation: Situation, memory: CycleMemory, config: ControlSettings, d: Decision
+) -> None:
+    snap, plan = situation.snapshot, d.plan
     # Complete: power-on in wave 0, before any move onto the host; every move onto a
     # host that is off comes with its power-on; power-off after the last move out.
     state = {h.name: h.state for h in snap.hosts}
@@ -195,6 +205,10 @@ def _check(situation: Situation, memory: CycleMemory, config: ControlSettings, d
         else:
             assert not (rec.last == "on" and NOW - rec.at < config.min_on_s)
             assert len([t for t in rec.offs if NOW - t < 86400]) < config.power_cycles_per_day
+
+
+def _check_intents(situation: Situation, d: Decision) -> None:
+    snap, plan = situation.snapshot, d.plan
     # Paused: evacuations only.
     if situation.intents.paused is not None:
         assert set(d.intents) <= {"evacuation"}
