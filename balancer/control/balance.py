@@ -1,6 +1,7 @@
 """Balance: when the CPU-utilization spread over the open active hosts is above
 ``balance_above``, ``plan(balance)`` on them (the snapshot policy's headroom, the
-settings' move cost: a move must cut the spread by enough per second it takes)."""
+settings' move cost: a move must cut the spread by enough per second it takes; at most
+``max_moves`` migrations a cycle, what the executor finishes in an interval)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def balance(scope: Scope) -> Proposal | None:
         view.policy,
         objective="balance",
         move_cost_per_s=scope.settings.balance_move_cost_per_s,
+        max_migrations=scope.settings.max_moves,
     )
     result = plan(msgspec.structs.replace(view, policy=policy), fixed=scope.fixed)
     if not result.moves:

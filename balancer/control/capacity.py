@@ -10,6 +10,8 @@ rules allow are powered on, one by one, until it is under the line again (at mos
 
 from __future__ import annotations
 
+import numpy as np
+
 from balancer.control.power import FloatArray
 from balancer.control.proposal import Proposal
 from balancer.control.scope import Scope
@@ -23,8 +25,10 @@ def load_and_capacity(scope: Scope, demand: FloatArray) -> tuple[float, float]:
     the active and booting hosts."""
     snapshot = scope.snapshot
     booting = scope.booting()
-    counted = {h.name for h in snapshot.hosts if h.state == "active" or h.state in EMPTYING_STATES}
-    load = float(sum(d for v, d in zip(snapshot.vms, demand, strict=True) if v.host in counted))
+    counted = np.array(
+        [h.state == "active" or h.state in EMPTYING_STATES for h in snapshot.hosts], dtype=np.bool_
+    )
+    load = float(demand[counted[scope.host_of]].sum()) if len(demand) else 0.0
     cap = sum(
         h.cpu_capacity_cores
         for h in snapshot.hosts

@@ -71,19 +71,18 @@ def consolidate(scope: Scope, demand: FloatArray) -> Outcome:
     cfg = scope.settings
     snapshot = scope.snapshot
     on = scope.active()
-    held = held_by_host(snapshot, on, demand)
+    held = held_by_host(scope, on, demand)
     under = [h for h in on if held[h.name].cpu <= cfg.pack_to * h.cpu_capacity_cores + EPS]
     off = scope.spares()
     extra = off[: cfg.spare_hosts]
     costly = _costly(under, on + off[:1], cfg)
     cpu_only = snapshot.policy.capacity_mode == "cpu-only"
-    stuck = {scope.vm_host[v] for v in scope.fixed if v in scope.vm_host}
-    drainable = {h.name for h in under if h.name in scope.can_off and h.name not in stuck}
+    drainable = {h.name for h in under if h.name in scope.can_off and h.name not in scope.stuck}
     keepers, drain = _choose(under, costly, held, cfg, cpu_only, drainable)
     if not drain:
         return Outcome(None, tried=False)
     given = [h for h in under if h.name in set(drain)]
-    view = forecast_view(snapshot, keepers + given + extra, demand, drain, cfg)
+    view = forecast_view(scope, keepers + given + extra, demand, drain)
     result = plan(view, fixed=scope.fixed)
     moves = len(result.moves)
     saving = saving_w(view, result)
@@ -101,7 +100,7 @@ def packing(result: Plan, drain: list[str], intent: str, summary: str) -> Propos
     return Proposal(
         intent=intent,
         moves=tuple(
-            Chosen(m.vm, m.to, why, f"empty {m.source} so it can be powered off")
+            Chosen(m.vm, m.to, why, f"empty {m.source} so it can be powered off", m.source)
             for m in result.moves
         ),
         power=tuple(
@@ -116,17 +115,18 @@ def packing(result: Plan, drain: list[str], intent: str, summary: str) -> Propos
     )
 
 
-def held_by_host(snapshot: Snapshot, on: list[Host], demand: FloatArray) -> dict[str, Held]:
-    cpu = {h.name: 0.0 for h in on}
-    mem = dict.fromkeys(cpu, 0.0)
-    vms = dict.fromkeys(cpu, 0)
-    for v, d in zip(snapshot.vms, demand, strict=True):
-        if v.host in cpu:
-            cpu[v.host] += float(d)
-            mem[v.host] += v.memory_mib
-            vms[v.host] += 1
-    link = {h.name: h.migration_bandwidth_mib_s for h in on}
-    return {n: Held(cpu[n], mem[n], vms[n], mem[n] / link[n]) for n in cpu}
+def held_by_host(scope: Scope, on: list[Host], demand: FloatArray) -> dict[str, Held]:
+    """What each host of ``on`` holds, ``demand`` being each VM's forecast CPU."""
+    n = len(scope.snapshot.hosts)
+    where = scope.host_of
+    cpu = np.bincount(where, weights=demand, minlength=n)
+    mem = np.bincount(where, weights=scope.vm_memory, minlength=n)
+    out: dict[str, Held] = {}
+    for h in on:
+        i = scope.host_index[h.name]
+        m = float(mem[i])
+        out[h.name] = Held(float(cpu[i]), m, int(scope.counts[i]), m / h.migration_bandwidth_mib_s)
+    return out
 
 
 def _costly(under: list[Host], known: list[Host], cfg: ControlSettings) -> set[str]:
@@ -206,19 +206,14 @@ def _choose(
 
 
 def forecast_view(
-    snapshot: Snapshot,
-    hosts: list[Host],
-    demand: FloatArray,
-    drain: list[str],
-    cfg: ControlSettings,
+    scope: Scope, hosts: list[Host], demand: FloatArray, drain: list[str]
 ) -> Snapshot:
     """Those hosts and their VMs at forecast demand; evacuate ``drain``."""
+    cfg = scope.settings
+    snapshot = scope.snapshot
     names = {h.name for h in hosts}
-    vms = tuple(
-        msgspec.structs.replace(v, cpu_used=float(d))
-        for v, d in zip(snapshot.vms, demand, strict=True)
-        if v.host in names
-    )
+    rows = np.flatnonzero(np.isin(scope.host_of, [scope.host_index[n] for n in names]))
+    vms = tuple(msgspec.structs.replace(snapshot.vms[j], cpu_used=float(demand[j])) for j in rows)
     load = dict.fromkeys(names, 0.0)
     for v in vms:
         load[v.host] += v.cpu_used

@@ -120,7 +120,7 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
         computed += 0 if balanced is None else balanced.plans_computed
         take(balanced)
         if settings.energy_saving:
-            saved, memory, tried = _save_energy(scope, memory, window)
+            saved, memory, tried = _save_energy(scope, memory, window, demand)
             computed += tried
             take(saved)
             take(power_off_idle(scope, demand))
@@ -153,7 +153,7 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
 
 
 def _save_energy(
-    scope: Scope, memory: CycleMemory, window: int
+    scope: Scope, memory: CycleMemory, window: int, forecast: FloatArray
 ) -> tuple[Proposal | None, CycleMemory, int]:
     """Consolidation, or else a replacement, when due; the memory; ``plan()`` calls."""
     settings = scope.settings
@@ -164,7 +164,11 @@ def _save_energy(
         return None, memory, 0
     name = settings.forecast if memory.settled else "last"
     history: FloatArray = scope.history
-    demand = FORECASTERS[name](history, window, settings.forecast_quantile)
+    demand = (
+        forecast
+        if name == settings.forecast
+        else FORECASTERS[name](history, window, settings.forecast_quantile)
+    )
     packed = consolidate(scope, demand)
     tried = int(packed.tried)
     if packed.proposal is not None:

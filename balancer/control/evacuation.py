@@ -22,13 +22,12 @@ def evacuating(scope: Scope, intents: Intents) -> list[str]:
     The snapshot policy's ``evacuate_hosts`` count as named too."""
     named = {e.host for e in intents.running_evacuations()}
     named |= set(scope.snapshot.policy.evacuate_hosts)
-    holding = set(scope.vm_host.values())
     return [
         h.name
         for h in scope.snapshot.hosts
         if (h.state in EMPTYING_STATES or h.name in named)
         and h.name not in scope.closed
-        and h.name in holding
+        and h.name in scope.holding
     ]
 
 

@@ -46,10 +46,13 @@ def figures(snapshot: Snapshot) -> Figures:
 
 
 def _lower_bound(snapshot: Snapshot) -> int:
-    cpu_need = sum(0.0 if v.state == "shutoff" else v.cpu_used for v in snapshot.vms)
+    vms = snapshot.vms
+    cpu_need = float(
+        np.fromiter((0.0 if v.state == "shutoff" else v.cpu_used for v in vms), np.float64).sum()
+    )
     need = [(cpu_need, sorted((h.cpu_capacity_cores for h in snapshot.hosts), reverse=True))]
     if snapshot.policy.capacity_mode != "cpu-only":
-        mem_need = float(sum(v.memory_mib for v in snapshot.vms))
+        mem_need = float(np.fromiter((v.memory_mib for v in vms), np.float64).sum())
         need.append((mem_need, sorted((float(h.memory_mib) for h in snapshot.hosts), reverse=True)))
     bound = 0
     for total, caps in need:

@@ -14,9 +14,8 @@ from balancer.core.plan import PowerReason
 
 
 def power_off_idle(scope: Scope, demand: FloatArray) -> Proposal | None:
-    holding = set(scope.vm_host.values())
     idle = sorted(
-        (h for h in scope.active() if h.name not in holding and h.name in scope.can_off),
+        (h for h in scope.active() if h.name not in scope.holding and h.name in scope.can_off),
         key=lambda h: (per_watt(h), h.name),
     )
     if not idle:

@@ -67,5 +67,10 @@ def trapezoid_joules(
 def cost_w_per_core(host: Host, load: float) -> float:
     """Power at ``load`` (share of capacity) per core carried there: how efficient a
     host is (an HP G4 at 75 %: 39 W per core, a G5: 32 W)."""
-    table = np.array([power_table(host)])
-    return float(watts(table, np.array([load]))[0]) / (load * host.cpu_capacity_cores)
+    return _cost(host.power, host.cpu_capacity_cores, load)
+
+
+@lru_cache(maxsize=4096)
+def _cost(power: Power | None, cores: float, load: float) -> float:
+    table = np.array([_table(power)])
+    return float(watts(table, np.array([load]))[0]) / (load * cores)

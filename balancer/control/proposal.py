@@ -27,7 +27,7 @@ class Proposal:
         """The moves and power actions of a sub-plan."""
         return Proposal(
             intent=intent,
-            moves=tuple(Chosen(m.vm, m.to, m.reason, m.detail) for m in plan.moves),
+            moves=tuple(Chosen(m.vm, m.to, m.reason, m.detail, m.source) for m in plan.moves),
             power=tuple(Switch(a.host, a.action, a.reason, a.detail) for a in plan.power),
             unmovable=plan.unmovable,
             summary=summary,

@@ -82,7 +82,9 @@ def relieve(scope: Scope, over: list[str], max_power_on: int) -> Proposal:
     )
     return Proposal(
         intent=proposal.intent,
-        moves=tuple(Chosen(c.vm, c.dest, MoveReason.RELIEF, c.detail) for c in proposal.moves),
+        moves=tuple(
+            Chosen(c.vm, c.dest, MoveReason.RELIEF, c.detail, c.source) for c in proposal.moves
+        ),
         power=switches,
         unmovable=proposal.unmovable,
         summary=summary,

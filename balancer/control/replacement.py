@@ -52,15 +52,14 @@ def replace(scope: Scope, demand: FloatArray) -> Proposal | None:
         return None
     bar = cost_w_per_core(off[0], cfg.pack_to) * (1.0 + TOLERANCE)
     on = scope.active()
-    held = held_by_host(scope.snapshot, on, demand)
+    held = held_by_host(scope, on, demand)
     under = [h for h in on if held[h.name].cpu <= cfg.pack_to * h.cpu_capacity_cores + EPS]
-    stuck = {scope.vm_host[v] for v in scope.fixed if v in scope.vm_host}
     calm = [
         h
         for h in on
         if held[h.name].cpu <= cfg.relieve_above * h.cpu_capacity_cores + EPS
         and h.name in scope.can_off
-        and h.name not in stuck
+        and h.name not in scope.stuck
     ]
     costly = sorted(
         (h for h in calm if cost_w_per_core(h, cfg.pack_to) > bar),
@@ -73,7 +72,7 @@ def replace(scope: Scope, demand: FloatArray) -> Proposal | None:
     new = off[: math.ceil(load / (cfg.pack_to * off[0].cpu_capacity_cores)) + 1]
     keep = [h for h in under if cost_w_per_core(h, cfg.pack_to) <= bar]
     chosen = [h for h in on if h.name in set(drain)]
-    view = forecast_view(scope.snapshot, keep + chosen + new, demand, drain, cfg)
+    view = forecast_view(scope, keep + chosen + new, demand, drain)
     result = plan(view, fixed=scope.fixed)
     moves = len(result.moves)
     saving = saving_w(view, result)

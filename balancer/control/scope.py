@@ -6,7 +6,9 @@ works on what is left (the proposals touch no host in common)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
 
 from balancer.control import power_rules
 from balancer.control.hosts import spares
@@ -15,6 +17,8 @@ from balancer.control.proposal import Proposal
 from balancer.control.settings import ControlSettings
 from balancer.control.situation import FloatArray
 from balancer.core.models import Host, Snapshot
+
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,16 @@ class Scope:
     #: Off hosts that may be powered on now; hosts that may be powered off now.
     can_on: frozenset[str]
     can_off: frozenset[str]
-    #: The off hosts, the most capacity per watt first (computed once a cycle).
-    off_order: tuple[Host, ...] = ()
+    #: Computed once a cycle: the off hosts, the most capacity per watt first; each VM's
+    #: host (index into ``snapshot.hosts``), memory (MiB); each host's index and VMs; the
+    #: hosts holding a VM, and those holding a busy one.
+    off_order: tuple[Host, ...]
+    host_index: dict[str, int]
+    host_of: IntArray
+    vm_memory: FloatArray
+    counts: IntArray
+    holding: frozenset[str]
+    stuck: frozenset[str]
 
     @staticmethod
     def start(
@@ -47,7 +59,11 @@ class Scope:
         held: frozenset[str],
     ) -> Scope:
         now = snapshot.taken_at
-        fixed = busy | {v.name for v in snapshot.vms if v.host in held}
+        host_index = {h.name: i for i, h in enumerate(snapshot.hosts)}
+        host_of = np.array([host_index[v.host] for v in snapshot.vms], dtype=np.int64)
+        counts = np.bincount(host_of, minlength=len(snapshot.hosts)).astype(np.int64)
+        on_held = [v.name for v in snapshot.vms if v.host in held] if held else []
+        fixed = busy | set(on_held)
         names = [h.name for h in snapshot.hosts if h.name not in held]
         return Scope(
             snapshot=snapshot,
@@ -68,12 +84,21 @@ class Scope:
                 n for n in names if power_rules.may_power_off(memory, n, now, settings)
             ),
             off_order=tuple(spares(snapshot.hosts)),
+            host_index=host_index,
+            host_of=host_of,
+            vm_memory=np.array([float(v.memory_mib) for v in snapshot.vms], dtype=np.float64),
+            counts=counts,
+            holding=frozenset(h.name for h, n in zip(snapshot.hosts, counts, strict=True) if n),
+            stuck=frozenset(v.host for v in snapshot.vms if v.name in busy)
+            if busy
+            else frozenset(),
         )
 
     def claim(self, proposal: Proposal) -> Scope:
         """The scope left to the intents below ``proposal``'s."""
-        where = self.vm_host
-        hosts = {where[c.vm] for c in proposal.moves} | {c.dest for c in proposal.moves}
+        where = self.snapshot.vms
+        hosts = {c.source or where[self._vm_row(c.vm)].host for c in proposal.moves}
+        hosts |= {c.dest for c in proposal.moves}
         hosts |= {s.host for s in proposal.power}
         return replace(
             self,
@@ -83,9 +108,8 @@ class Scope:
             can_off=self.can_off - hosts,
         )
 
-    @cached_property
-    def vm_host(self) -> dict[str, str]:
-        return {v.name: v.host for v in self.snapshot.vms}
+    def _vm_row(self, name: str) -> int:
+        return next(i for i, v in enumerate(self.snapshot.vms) if v.name == name)
 
     @property
     def now(self) -> float:

@@ -7,6 +7,9 @@ per host and per cluster, room freed before it is used, evacuations first), pric
 the migration model, and the power actions placed: power-on in wave 0 (before any move
 onto the host), power-off in the wave after the host's last VM left.
 
+Only the hosts the plan touches (sources, destinations, power actions) take part in
+the ordering; the summary is the whole fleet's (``fleet_summary``).
+
 Capacity: each move was validated by the intent that chose it, under that intent's
 view (forecast demand, its own headroom), so the composition checks waves against the
 hosts' physical capacity (``policy`` with no headroom) only: it orders, it does not
@@ -37,7 +40,8 @@ from balancer.core.plan import (
     Unmovable,
 )
 from balancer.core.planner import Before, assemble, priced_moves, unmovable_of
-from balancer.core.planning import Planning
+from balancer.core.planning import BoolArray, IntArray, Planning
+from balancer.core.subset import restrict
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,8 @@ class Chosen:
     dest: str
     reason: MoveReason
     detail: str = ""
+    #: Where the VM is (informative: the composition reads it from the snapshot).
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,11 @@ def compose(
         policy = msgspec.structs.replace(policy, objective=objective)
     if not moves and not power:
         return empty_plan(snapshot, policy, unmovable)
-    p = Planning(snapshot, policy, snapshot.taken_at)
+    moving = {c.vm for c in moves}
+    touched = {c.dest for c in moves} | {a.host for a in power}
+    touched |= {v.host for v in snapshot.vms if v.name in moving}
+    view = restrict(snapshot, touched)  # the hosts the plan touches: fast at any size
+    p = Planning(view, policy, snapshot.taken_at)
     before = Before.of(p)
     s = p.state
     for c in moves:
@@ -115,53 +125,87 @@ def compose(
     for u in unmovable_of(p, ordering):
         given.setdefault(u.vm, u)
     left = sorted(given.values(), key=lambda u: u.vm)
-    return assemble(p, before, priced, actions, left)
+    local = assemble(p, before, priced, actions, left)
+    return msgspec.structs.replace(
+        local,
+        generation=snapshot.generation,
+        summary=fleet_summary(snapshot, policy, local),
+    )
+
+
+def fleet_summary(snapshot: Snapshot, policy: Policy, plan: Plan) -> Summary:
+    """The plan's summary over the whole fleet (hosts on, spread and overloads before and
+    after), from arrays: no planning run over hosts the plan does not touch."""
+    hosts = snapshot.hosts
+    n = len(hosts)
+    index = {h.name: i for i, h in enumerate(hosts)}
+    where = np.fromiter((index[v.host] for v in snapshot.vms), np.int64, len(snapshot.vms))
+    vm_cpu = np.fromiter((vm_cpu_demand(v) for v in snapshot.vms), np.float64, len(where))
+    vm_mem = np.fromiter((float(v.memory_mib) for v in snapshot.vms), np.float64, len(where))
+    reported = np.fromiter((h.cpu_used for h in hosts), np.float64, n)
+    cpu_before = np.bincount(where, weights=vm_cpu, minlength=n)
+    overhead = np.maximum(reported - cpu_before, 0.0)
+    cap_cpu = np.fromiter((h.cpu_capacity_cores for h in hosts), np.float64, n)
+    cap_mem = np.fromiter((float(h.memory_mib) for h in hosts), np.float64, n)
+    on_before = np.fromiter((h.state == "active" for h in hosts), np.bool_, n)
+    after = where.copy()
+    if plan.moves:
+        row = {v.name: j for j, v in enumerate(snapshot.vms)}
+        for m in plan.moves:
+            after[row[m.vm]] = index[m.to]
+    on_after = on_before.copy()
+    for a in plan.power:
+        on_after[index[a.host]] = a.action == "on"
+    keep = 1.0 - policy.headroom
+
+    def figures(place: IntArray, on: BoolArray) -> tuple[Spread, int]:
+        cpu = overhead + np.bincount(place, weights=vm_cpu, minlength=n)
+        mem = np.bincount(place, weights=vm_mem, minlength=n)
+        over = cpu > cap_cpu * keep + EPS
+        if policy.capacity_mode != "cpu-only":
+            over |= mem > cap_mem * keep + EPS
+        if not on.any():
+            return Spread(cpu=0.0, memory=0.0), 0
+        spread = Spread(
+            cpu=float(np.std(cpu[on] / cap_cpu[on])), memory=float(np.std(mem[on] / cap_mem[on]))
+        )
+        return spread, int((over & on).sum())
+
+    spread_before, over_before = figures(where, on_before)
+    spread_after, over_after = figures(after, on_after)
+    moves = plan.moves
+    return Summary(
+        objective=policy.objective,
+        active_hosts_before=int(on_before.sum()),
+        active_hosts_after=int(on_before.sum())
+        + sum(1 if a.action == "on" else -1 for a in plan.power),
+        spread_before=spread_before,
+        spread_after=spread_after,
+        migrations=len(moves),
+        waves=max((m.wave for m in moves), default=0),
+        total_bytes=sum(m.estimate.bytes for m in moves),
+        total_duration_s=sum(m.estimate.duration_s for m in moves),
+        max_downtime_ms=max((m.estimate.downtime_ms for m in moves), default=0.0),
+        overloaded_hosts_before=over_before,
+        overloaded_hosts_after=over_after,
+    )
 
 
 def empty_plan(snapshot: Snapshot, policy: Policy, unmovable: Sequence[Unmovable] = ()) -> Plan:
     """The plan of no move and no power action, its summary computed without a planning
     run (what the cycle returns most intervals, at any fleet size)."""
-    hosts = snapshot.hosts
-    index = {h.name: i for i, h in enumerate(hosts)}
-    where = np.array([index[v.host] for v in snapshot.vms], dtype=np.int64)
-    n = len(hosts)
-    vm_cpu = np.array([vm_cpu_demand(v) for v in snapshot.vms], dtype=np.float64)
-    vm_mem = np.array([float(v.memory_mib) for v in snapshot.vms], dtype=np.float64)
-    reported = np.array([h.cpu_used for h in hosts], dtype=np.float64)
-    used_cpu = np.maximum(reported, np.bincount(where, weights=vm_cpu, minlength=n))
-    used_mem = np.bincount(where, weights=vm_mem, minlength=n)
-    cap_cpu = np.array([h.cpu_capacity_cores for h in hosts], dtype=np.float64)
-    cap_mem = np.array([float(h.memory_mib) for h in hosts], dtype=np.float64)
-    on = np.array([h.state == "active" for h in hosts], dtype=np.bool_)
-    cpu = used_cpu[on] / cap_cpu[on]
-    mem = used_mem[on] / cap_mem[on]
-    spread = Spread(
-        cpu=float(np.std(cpu)) if on.any() else 0.0,
-        memory=float(np.std(mem)) if on.any() else 0.0,
-    )
-    keep = 1.0 - policy.headroom
-    over = used_cpu > cap_cpu * keep + EPS
-    if policy.capacity_mode != "cpu-only":
-        over |= used_mem > cap_mem * keep + EPS
-    summary = Summary(
-        objective=policy.objective,
-        active_hosts_before=int(on.sum()),
-        active_hosts_after=int(on.sum()),
-        spread_before=spread,
-        spread_after=spread,
-        migrations=0,
-        waves=0,
-        total_bytes=0,
-        total_duration_s=0.0,
-        max_downtime_ms=0.0,
-        overloaded_hosts_before=int((over & on).sum()),
-        overloaded_hosts_after=int((over & on).sum()),
-    )
-    return Plan(
+    zero = Spread(cpu=0.0, memory=0.0)
+    plan = Plan(
         generation=snapshot.generation,
         taken_at=snapshot.taken_at,
         moves=(),
         power=(),
         unmovable=tuple(sorted(unmovable, key=lambda u: u.vm)),
-        summary=summary,
-    )
+        summary=Summary(
+            objective=policy.objective, active_hosts_before=0, active_hosts_after=0,
+            spread_before=zero, spread_after=zero, migrations=0, waves=0, total_bytes=0,
+            total_duration_s=0.0, max_downtime_ms=0.0, overloaded_hosts_before=0,
+            overloaded_hosts_after=0,
+        ),
+    )  # fmt: skip
+    return msgspec.structs.replace(plan, summary=fleet_summary(snapshot, policy, plan))

@@ -212,3 +212,11 @@ def test_a_drain_needs_memory_room_when_memory_counts(
     d = decide_on(snap, steady_history(snap))
     assert d.intents == intents
     assert d.plans_computed == (1 if intents else 0)  # not even tried
+
+
+@pytest.mark.parametrize("samples", [1, 2, 5, 12, 60])
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.9, 1.0])
+def test_the_quantile_forecast_is_numpys_by_a_partial_sort(samples: int, q: float) -> None:
+    history = np.random.default_rng(samples).uniform(0.0, 4.0, (50, samples))
+    expected = np.maximum(np.quantile(history[:, -12:], q, axis=1), history[:, -1])
+    assert np.allclose(FORECASTERS["quantile"](history, 12, q), expected, rtol=0, atol=1e-12)
