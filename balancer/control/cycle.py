@@ -135,6 +135,7 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
         switches,
         sorted(unmovable.values(), key=lambda u: u.vm),
         objective=_OBJECTIVE.get(top, "consolidate" if top else "balance"),
+        arrays=scope.arrays,
     )
     done = [Switch(a.host, a.action, a.reason, a.detail) for a in result.power]
     memory = power_rules.record(memory, done, now, settings)
@@ -148,7 +149,7 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
         summary=summary,
         plans_computed=computed,
         policy=composition_policy(snapshot.policy),
-        figures=figures(snapshot),
+        figures=figures(snapshot, scope.arrays),
     )
 
 

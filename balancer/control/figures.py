@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from balancer.control.power import power_tables, watts
+from balancer.core.compose import VmArrays
 from balancer.core.models import Snapshot
 
 
@@ -25,7 +26,7 @@ class Figures:
     power_all_on_w: float
 
 
-def figures(snapshot: Snapshot) -> Figures:
+def figures(snapshot: Snapshot, arrays: VmArrays) -> Figures:
     hosts = snapshot.hosts
     if not hosts:
         return Figures(0, 0, 0.0, 0.0, 0.0)
@@ -38,21 +39,18 @@ def figures(snapshot: Snapshot) -> Figures:
     alive = np.array([h.state != "failed" for h in hosts], dtype=np.bool_)
     return Figures(
         active_hosts=int(active.sum()),
-        active_hosts_lower_bound=_lower_bound(snapshot),
+        active_hosts_lower_bound=_lower_bound(snapshot, arrays),
         spread=float(np.std(util[active])) if active.any() else 0.0,
         power_w=float(power[active].sum()),
         power_all_on_w=float(power[alive].sum()),
     )
 
 
-def _lower_bound(snapshot: Snapshot) -> int:
-    vms = snapshot.vms
-    cpu_need = float(
-        np.fromiter((0.0 if v.state == "shutoff" else v.cpu_used for v in vms), np.float64).sum()
-    )
+def _lower_bound(snapshot: Snapshot, arrays: VmArrays) -> int:
+    cpu_need = float(arrays.cpu.sum())
     need = [(cpu_need, sorted((h.cpu_capacity_cores for h in snapshot.hosts), reverse=True))]
     if snapshot.policy.capacity_mode != "cpu-only":
-        mem_need = float(np.fromiter((v.memory_mib for v in vms), np.float64).sum())
+        mem_need = float(arrays.memory.sum())
         need.append((mem_need, sorted((float(h.memory_mib) for h in snapshot.hosts), reverse=True)))
     bound = 0
     for total, caps in need:

@@ -16,6 +16,7 @@ from balancer.control.memory import CycleMemory
 from balancer.control.proposal import Proposal
 from balancer.control.settings import ControlSettings
 from balancer.control.situation import FloatArray
+from balancer.core.compose import VmArrays
 from balancer.core.models import Host, Snapshot
 
 IntArray = npt.NDArray[np.int64]
@@ -41,8 +42,7 @@ class Scope:
     #: hosts holding a VM, and those holding a busy one.
     off_order: tuple[Host, ...]
     host_index: dict[str, int]
-    host_of: IntArray
-    vm_memory: FloatArray
+    arrays: VmArrays
     counts: IntArray
     holding: frozenset[str]
     stuck: frozenset[str]
@@ -60,8 +60,8 @@ class Scope:
     ) -> Scope:
         now = snapshot.taken_at
         host_index = {h.name: i for i, h in enumerate(snapshot.hosts)}
-        host_of = np.array([host_index[v.host] for v in snapshot.vms], dtype=np.int64)
-        counts = np.bincount(host_of, minlength=len(snapshot.hosts)).astype(np.int64)
+        arrays = VmArrays.of(snapshot)
+        counts = np.bincount(arrays.host, minlength=len(snapshot.hosts)).astype(np.int64)
         on_held = [v.name for v in snapshot.vms if v.host in held] if held else []
         fixed = busy | set(on_held)
         names = [h.name for h in snapshot.hosts if h.name not in held]
@@ -85,8 +85,7 @@ class Scope:
             ),
             off_order=tuple(spares(snapshot.hosts)),
             host_index=host_index,
-            host_of=host_of,
-            vm_memory=np.array([float(v.memory_mib) for v in snapshot.vms], dtype=np.float64),
+            arrays=arrays,
             counts=counts,
             holding=frozenset(h.name for h, n in zip(snapshot.hosts, counts, strict=True) if n),
             stuck=frozenset(v.host for v in snapshot.vms if v.name in busy)
@@ -107,6 +106,14 @@ class Scope:
             can_on=self.can_on - hosts,
             can_off=self.can_off - hosts,
         )
+
+    @property
+    def host_of(self) -> IntArray:
+        return self.arrays.host
+
+    @property
+    def vm_memory(self) -> FloatArray:
+        return self.arrays.memory
 
     def _vm_row(self, name: str) -> int:
         return next(i for i, v in enumerate(self.snapshot.vms) if v.name == name)

@@ -27,7 +27,7 @@ from typing import Literal
 import msgspec
 import numpy as np
 
-from balancer.core.cluster import EPS, vm_cpu_demand
+from balancer.core.cluster import EPS, FloatArray
 from balancer.core.models import Policy, Snapshot
 from balancer.core.ordering import order_moves
 from balancer.core.plan import (
@@ -72,6 +72,29 @@ def composition_policy(policy: Policy) -> Policy:
     return msgspec.structs.replace(policy, headroom=0.0, max_migrations=None)
 
 
+@dataclass(frozen=True, slots=True)
+class VmArrays:
+    """Per VM of a snapshot (its order): host index, CPU demand, memory (MiB). A caller
+    that has them already hands them over; else they are read from the snapshot."""
+
+    host: IntArray
+    cpu: FloatArray
+    memory: FloatArray
+
+    @staticmethod
+    def of(snapshot: Snapshot) -> VmArrays:
+        index = {h.name: i for i, h in enumerate(snapshot.hosts)}
+        n = len(snapshot.vms)
+        host = np.empty(n, dtype=np.int64)
+        cpu = np.empty(n, dtype=np.float64)
+        memory = np.empty(n, dtype=np.float64)
+        for j, v in enumerate(snapshot.vms):
+            host[j] = index[v.host]
+            cpu[j] = 0.0 if v.state == "shutoff" else v.cpu_used
+            memory[j] = v.memory_mib
+        return VmArrays(host, cpu, memory)
+
+
 def compose(
     snapshot: Snapshot,
     policy: Policy,
@@ -80,13 +103,14 @@ def compose(
     unmovable: Sequence[Unmovable] = (),
     *,
     objective: str | None = None,
+    arrays: VmArrays | None = None,
 ) -> Plan:
     """One plan of ``moves`` and ``power`` on ``snapshot``, waves under ``policy.slots``."""
     policy = composition_policy(policy)
     if objective is not None:
         policy = msgspec.structs.replace(policy, objective=objective)
     if not moves and not power:
-        return empty_plan(snapshot, policy, unmovable)
+        return empty_plan(snapshot, policy, unmovable, arrays=arrays)
     moving = {c.vm for c in moves}
     touched = {c.dest for c in moves} | {a.host for a in power}
     touched |= {v.host for v in snapshot.vms if v.name in moving}
@@ -129,19 +153,20 @@ def compose(
     return msgspec.structs.replace(
         local,
         generation=snapshot.generation,
-        summary=fleet_summary(snapshot, policy, local),
+        summary=fleet_summary(snapshot, policy, local, arrays=arrays),
     )
 
 
-def fleet_summary(snapshot: Snapshot, policy: Policy, plan: Plan) -> Summary:
+def fleet_summary(
+    snapshot: Snapshot, policy: Policy, plan: Plan, *, arrays: VmArrays | None = None
+) -> Summary:
     """The plan's summary over the whole fleet (hosts on, spread and overloads before and
     after), from arrays: no planning run over hosts the plan does not touch."""
     hosts = snapshot.hosts
     n = len(hosts)
     index = {h.name: i for i, h in enumerate(hosts)}
-    where = np.fromiter((index[v.host] for v in snapshot.vms), np.int64, len(snapshot.vms))
-    vm_cpu = np.fromiter((vm_cpu_demand(v) for v in snapshot.vms), np.float64, len(where))
-    vm_mem = np.fromiter((float(v.memory_mib) for v in snapshot.vms), np.float64, len(where))
+    vm = VmArrays.of(snapshot) if arrays is None else arrays
+    where, vm_cpu, vm_mem = vm.host, vm.cpu, vm.memory
     reported = np.fromiter((h.cpu_used for h in hosts), np.float64, n)
     cpu_before = np.bincount(where, weights=vm_cpu, minlength=n)
     overhead = np.maximum(reported - cpu_before, 0.0)
@@ -150,9 +175,10 @@ def fleet_summary(snapshot: Snapshot, policy: Policy, plan: Plan) -> Summary:
     on_before = np.fromiter((h.state == "active" for h in hosts), np.bool_, n)
     after = where.copy()
     if plan.moves:
-        row = {v.name: j for j, v in enumerate(snapshot.vms)}
-        for m in plan.moves:
-            after[row[m.vm]] = index[m.to]
+        dest = {m.vm: index[m.to] for m in plan.moves}
+        for j, v in enumerate(snapshot.vms):
+            if v.name in dest:
+                after[j] = dest[v.name]
     on_after = on_before.copy()
     for a in plan.power:
         on_after[index[a.host]] = a.action == "on"
@@ -191,7 +217,13 @@ def fleet_summary(snapshot: Snapshot, policy: Policy, plan: Plan) -> Summary:
     )
 
 
-def empty_plan(snapshot: Snapshot, policy: Policy, unmovable: Sequence[Unmovable] = ()) -> Plan:
+def empty_plan(
+    snapshot: Snapshot,
+    policy: Policy,
+    unmovable: Sequence[Unmovable] = (),
+    *,
+    arrays: VmArrays | None = None,
+) -> Plan:
     """The plan of no move and no power action, its summary computed without a planning
     run (what the cycle returns most intervals, at any fleet size)."""
     zero = Spread(cpu=0.0, memory=0.0)
@@ -208,4 +240,6 @@ def empty_plan(snapshot: Snapshot, policy: Policy, unmovable: Sequence[Unmovable
             overloaded_hosts_after=0,
         ),
     )  # fmt: skip
-    return msgspec.structs.replace(plan, summary=fleet_summary(snapshot, policy, plan))
+    return msgspec.structs.replace(
+        plan, summary=fleet_summary(snapshot, policy, plan, arrays=arrays)
+    )
