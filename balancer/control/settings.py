@@ -103,6 +103,17 @@ class ControlSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     #: that is on fits a VM of the hosts it drains.
     spare_hosts: Count = 2
 
+    def __post_init__(self) -> None:
+        """The lines in order, or the intents undo each other: relief must bring a host
+        under the line that starts it, packing must not fill hosts past it, and capacity
+        must not be powered on for a load that packing aims at."""
+        if self.relieve_to > self.relieve_above:
+            raise ValueError("relieve_to must be at most relieve_above")
+        if self.pack_to > self.relieve_above:
+            raise ValueError("pack_to must be at most relieve_above")
+        if self.power_on_above is not None and self.pack_to > self.power_on_above:
+            raise ValueError("pack_to must be at most power_on_above")
+
     def samples(self, seconds: float, step_s: float) -> int:
         """How many samples ``step_s`` apart cover ``seconds`` (at least one)."""
         return max(1, int(seconds / step_s + 1e-9))

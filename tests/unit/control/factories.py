@@ -32,8 +32,9 @@ def decide_on(
     *,
     busy: frozenset[str] = frozenset(),
     intents: Intents | None = None,
+    step_s: float = STEP_S,
 ) -> Decision:
-    situation = Situation(snap, history, STEP_S, busy, intents or Intents())
+    situation = Situation(snap, history, step_s, busy, intents or Intents())
     return decide(situation, memory or CycleMemory(), config)
 
 

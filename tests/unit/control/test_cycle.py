@@ -11,7 +11,7 @@ import pytest
 from balancer.control.forecast import FORECASTERS
 from balancer.control.memory import CycleMemory, HostPower
 from balancer.control.relief import overloaded
-from balancer.control.settings import Forecaster
+from balancer.control.settings import ControlSettings, Forecaster
 from balancer.core.models import CapacityMode, Policy
 from balancer.core.verify import violations
 from tests.unit.control.factories import (
@@ -220,3 +220,20 @@ def test_the_quantile_forecast_is_numpys_by_a_partial_sort(samples: int, q: floa
     history = np.random.default_rng(samples).uniform(0.0, 4.0, (50, samples))
     expected = np.maximum(np.quantile(history[:, -12:], q, axis=1), history[:, -1])
     assert np.allclose(FORECASTERS["quantile"](history, 12, q), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"relieve_to": 1.2}, "relieve_to"),
+        ({"forecast_window_s": 0}, "forecast_window_s"),
+        ({"min_on_s": -1}, "min_on_s"),
+        ({"power_cycles_per_day": -1}, "power_cycles_per_day"),
+        ({"relieve_above": 0.8, "relieve_to": 0.85}, "relieve_to must be at most relieve_above"),
+        ({"power_on_above": 0.7}, "pack_to must be at most power_on_above"),
+        ({"relieve_after": 2}, "relieve_after"),  # an old field in samples: unknown now
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(given: dict[str, object], named: str) -> None:
+    with pytest.raises(msgspec.ValidationError, match=named):
+        msgspec.convert(given, ControlSettings)

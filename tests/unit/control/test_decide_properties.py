@@ -126,12 +126,13 @@ def situations(draw: st.DrawFn) -> tuple[Situation, CycleMemory, ControlSettings
         settled=draw(st.booleans()),
         power=power,
     )
+    pack_to = draw(st.sampled_from([0.5, 0.75, 0.95]))
     config = ControlSettings(
         sample_every_s=STEP,
         balance_above=draw(st.sampled_from([None, 0.0001, 0.2])),
-        power_on_above=draw(st.sampled_from([None, 0.3, 0.9])),
+        power_on_above=draw(st.sampled_from([None, pack_to, 0.9 if pack_to < 0.9 else 1.2])),
         relieve_to=draw(st.sampled_from([0.7, 0.85, 1.0])),
-        pack_to=draw(st.sampled_from([0.5, 0.75, 0.95])),
+        pack_to=pack_to,
         energy_saving=draw(st.booleans()),
         power_cycles_per_day=draw(st.integers(0, 3)),
         max_power_on=draw(st.integers(0, 3)),
