@@ -6,7 +6,10 @@ in; one complete plan (moves and power actions, waves under the slot limits, eve
 reason an enum) and the new memory come out. The simulator and the daemon call it the
 same way (through ``balancer.control.loop.run_cycle``).
 
-The intents, by priority; each works on the hosts the ones above left alone:
+The intents, by priority; each works on the hosts the ones above left alone (but for
+one exception: energy saving picks the hosts it drains and keeps before relief and
+balance pick destinations, so that no VM lands on a host being drained and moves twice;
+the overloaded hosts are reserved for relief first):
 
 1. **Evacuation** (``evacuation``): hosts in maintenance or draining, and hosts named by a
    running evacuation, are emptied. When paused, nothing else runs.
@@ -53,6 +56,16 @@ from balancer.core.compose import Switch, compose, composition_policy
 from balancer.core.models import Policy
 from balancer.core.plan import Plan
 
+#: The intents, highest priority first (``Decision.intents`` is in this order).
+PRIORITY = (
+    "evacuation",
+    "capacity",
+    "relief",
+    "balance",
+    "consolidation",
+    "replacement",
+    "idle",
+)
 #: The objective a composed plan's summary names, by its top intent.
 _OBJECTIVE = {"evacuation": "evacuate", "relief": "balance", "balance": "balance"}
 
@@ -112,6 +125,13 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
         take(capacity)
         budget -= 0 if capacity is None else len(capacity.power)
         over = overloaded(scope)
+        if settings.energy_saving:
+            # The overloaded hosts are relief's; energy saving picks the hosts it drains
+            # and keeps before relief and balance pick destinations, so that no VM lands
+            # on a host being drained (it would move twice).
+            saved, memory, tried = _save_energy(scope.reserve(over), memory, window, demand)
+            computed += tried
+            take(saved)
         if over:
             relief = relieve(scope, over, budget)
             computed += relief.plans_computed
@@ -120,10 +140,8 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
         computed += 0 if balanced is None else balanced.plans_computed
         take(balanced)
         if settings.energy_saving:
-            saved, memory, tried = _save_energy(scope, memory, window, demand)
-            computed += tried
-            take(saved)
             take(power_off_idle(scope, demand))
+    proposals.sort(key=lambda p: PRIORITY.index(p.intent))
     moves = [c for p in proposals for c in p.moves]
     switches = [s for p in proposals for s in p.power]
     unmovable = {u.vm: u for p in proposals for u in p.unmovable}

@@ -33,9 +33,9 @@ def evacuating(scope: Scope, intents: Intents) -> list[str]:
 
 def evacuate(scope: Scope, hosts: list[str]) -> Proposal:
     snapshot = scope.snapshot
-    policy = msgspec.structs.replace(
-        snapshot.policy, objective="evacuate", evacuate_hosts=tuple(hosts)
-    )
+    # The policy's own evacuate_hosts stay evacuated (and never receive), held or empty.
+    named = tuple(hosts) + tuple(h for h in snapshot.policy.evacuate_hosts if h not in hosts)
+    policy = msgspec.structs.replace(snapshot.policy, objective="evacuate", evacuate_hosts=named)
     no_power = {h.name for h in snapshot.hosts if h.state == "off" and h.name not in scope.can_on}
     result = plan(snapshot, policy, fixed=scope.fixed, closed=scope.closed | no_power)
     leaving = set(hosts)

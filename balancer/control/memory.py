@@ -1,6 +1,7 @@
 """What the cycle remembers between intervals: a frozen, JSON-serializable value, saved
 by the ``CycleStore`` port after every cycle so it survives a daemon restart and a
-leader change (``msgspec.json.encode``/``decode`` round-trip it exactly)."""
+leader change (``msgspec.json.encode``/``decode`` round-trip it exactly; unknown fields
+are ignored, so a daemon reads the memory a newer one saved)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Literal
 import msgspec
 
 
-class HostPower(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class HostPower(msgspec.Struct, frozen=True, kw_only=True):
     """The power actions the cycle took on one host."""
 
     #: The last action and when it was decided (Clock seconds).
@@ -21,7 +22,7 @@ class HostPower(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     booting_until: float | None = None
 
 
-class CycleMemory(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CycleMemory(msgspec.Struct, frozen=True, kw_only=True):
     """What the cycle remembers between intervals."""
 
     last_consolidation_at: float | None = None

@@ -5,6 +5,7 @@ works on what is left (the proposals touch no host in common)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -39,7 +40,8 @@ class Scope:
     can_off: frozenset[str]
     #: Computed once a cycle: the off hosts, the most capacity per watt first; each VM's
     #: host (index into ``snapshot.hosts``), memory (MiB); each host's index and VMs; the
-    #: hosts holding a VM, and those holding a busy one.
+    #: hosts holding a VM, and those holding a VM that may only leave to evacuate
+    #: (busy, or in its cool-down): energy saving does not drain them.
     off_order: tuple[Host, ...]
     host_index: dict[str, int]
     arrays: VmArrays
@@ -88,9 +90,7 @@ class Scope:
             arrays=arrays,
             counts=counts,
             holding=frozenset(h.name for h, n in zip(snapshot.hosts, counts, strict=True) if n),
-            stuck=frozenset(v.host for v in snapshot.vms if v.name in busy)
-            if busy
-            else frozenset(),
+            stuck=_stuck(snapshot, busy),
         )
 
     def claim(self, proposal: Proposal) -> Scope:
@@ -105,6 +105,16 @@ class Scope:
             closed=self.closed | hosts,
             can_on=self.can_on - hosts,
             can_off=self.can_off - hosts,
+        )
+
+    def reserve(self, hosts: Collection[str]) -> Scope:
+        """The scope without ``hosts`` (kept for an intent that decides later)."""
+        held = frozenset(hosts)
+        return replace(
+            self,
+            closed=self.closed | held,
+            can_on=self.can_on - held,
+            can_off=self.can_off - held,
         )
 
     @property
@@ -138,3 +148,13 @@ class Scope:
 
     def booting(self) -> frozenset[str]:
         return power_rules.booting(self.memory)
+
+
+def _stuck(snapshot: Snapshot, busy: frozenset[str]) -> frozenset[str]:
+    """Hosts holding a busy VM or one in its cool-down (``policy.cooldown_s``)."""
+    now, cool = snapshot.taken_at, snapshot.policy.cooldown_s
+    return frozenset(
+        v.host
+        for v in snapshot.vms
+        if v.name in busy or (v.last_migrated_at is not None and now - v.last_migrated_at < cool)
+    )

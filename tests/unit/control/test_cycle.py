@@ -112,14 +112,13 @@ def test_no_drain_when_the_moves_cost_more_than_they_save() -> None:
 def test_no_drain_of_a_host_within_its_minimum_on_time() -> None:
     loads = {1: [1.0, 1.0], 3: [0.3, 0.2]}
     snap = snapshot(loads, now=7200.0)
-    first = decide_on(snap, steady_history(snap))  # host-1 powered on an hour ago...
+    hour = settings(min_on_s=3600.0)
+    old = CycleMemory(power={"host-3": _on_at(0.0)})
+    first = decide_on(snap, steady_history(snap), old, hour)  # on two hours ago...
     assert first.intents == ("consolidation",)
+    assert {m.source for m in first.plan.moves} == {"host-3"}
     young = decide_on(
-        snap,
-        steady_history(snap),
-        msgspec.structs.replace(
-            CycleMemory(), power={"host-3": _on_at(7200.0 - CONFIG.min_on_s / 2)}
-        ),
+        snap, steady_history(snap), CycleMemory(power={"host-3": _on_at(5400.0)}), hour
     )
     # ...host-3 only half an hour ago: it is not drained nor powered off (it may keep).
     assert all(m.source != "host-3" for m in young.plan.moves)

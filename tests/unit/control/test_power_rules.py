@@ -89,7 +89,7 @@ def test_an_idle_host_is_powered_off_once_its_minimum_on_time_has_passed() -> No
     snap = msgspec.structs.replace(snap, hosts=hosts)
     history = steady_history(snap)
     young = _memory(**{"host-5": HostPower(last="on", at=NOW - 600)})
-    config = settings(min_watts_per_move=1e6)  # no drain: only the idle host
+    config = settings(min_watts_per_move=1e6, min_on_s=3600.0)  # no drain: the idle host
     assert decide_on(snap, history, young, config).plan.power == ()
     old = _memory(**{"host-5": HostPower(last="on", at=NOW - 7200)})
     d = decide_on(snap, history, old, config)
