@@ -18,6 +18,7 @@ from balancer.control.proposal import Proposal
 from balancer.control.settings import ControlSettings
 from balancer.control.situation import FloatArray
 from balancer.core.compose import VmArrays
+from balancer.core.filters.passthrough import passthrough_verdict
 from balancer.core.models import Host, Snapshot
 
 IntArray = npt.NDArray[np.int64]
@@ -41,7 +42,7 @@ class Scope:
     #: Computed once a cycle: the off hosts, the most capacity per watt first; each VM's
     #: host (index into ``snapshot.hosts``), memory (MiB); each host's index and VMs; the
     #: hosts holding a VM, and those holding a VM that may only leave to evacuate
-    #: (busy, or in its cool-down): energy saving does not drain them.
+    #: (busy, or in its cool-down) or never (passthrough): energy saving drains none.
     off_order: tuple[Host, ...]
     host_index: dict[str, int]
     arrays: VmArrays
@@ -151,10 +152,13 @@ class Scope:
 
 
 def _stuck(snapshot: Snapshot, busy: frozenset[str]) -> frozenset[str]:
-    """Hosts holding a busy VM or one in its cool-down (``policy.cooldown_s``)."""
+    """Hosts holding a busy VM, one in its cool-down (``policy.cooldown_s``), or one that
+    cannot migrate at all (a passthrough device): no drain can empty them."""
     now, cool = snapshot.taken_at, snapshot.policy.cooldown_s
     return frozenset(
         v.host
         for v in snapshot.vms
-        if v.name in busy or (v.last_migrated_at is not None and now - v.last_migrated_at < cool)
+        if v.name in busy
+        or (v.last_migrated_at is not None and now - v.last_migrated_at < cool)
+        or not passthrough_verdict(v).ok
     )
