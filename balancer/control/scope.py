@@ -91,7 +91,7 @@ class Scope:
             arrays=arrays,
             counts=counts,
             holding=frozenset(h.name for h, n in zip(snapshot.hosts, counts, strict=True) if n),
-            stuck=_stuck(snapshot, busy),
+            stuck=_stuck(snapshot, busy, cooling=not settings.drain_cooling),
         )
 
     def claim(self, proposal: Proposal) -> Scope:
@@ -151,10 +151,12 @@ class Scope:
         return power_rules.booting(self.memory)
 
 
-def _stuck(snapshot: Snapshot, busy: frozenset[str]) -> frozenset[str]:
-    """Hosts holding a busy VM, one in its cool-down (``policy.cooldown_s``), or one that
-    cannot migrate at all (a passthrough device): no drain can empty them."""
-    now, cool = snapshot.taken_at, snapshot.policy.cooldown_s
+def _stuck(snapshot: Snapshot, busy: frozenset[str], *, cooling: bool) -> frozenset[str]:
+    """Hosts holding a busy VM, one in its cool-down (``policy.cooldown_s``; unless not
+    ``cooling``), or one that cannot migrate at all (a passthrough device): no drain
+    empties them."""
+    now = snapshot.taken_at
+    cool = snapshot.policy.cooldown_s if cooling else 0.0
     return frozenset(
         v.host
         for v in snapshot.vms
