@@ -27,10 +27,15 @@ from balancer.core.reasons import Verdict
 BoolArray = npt.NDArray[np.bool_]
 
 
-def host_class_key(host: Host, evacuating: bool) -> Hashable:
+def host_class_key(host: Host, evacuating: bool, rewrite: Hashable = None) -> Hashable:
+    """``rewrite``: the network names the policy's destination XML rewrite of this host
+    maps, if any (it changes which networks the host offers a VM)."""
     state = "active" if host.state == "off" else host.state
     c = host.cpu
     return (
+        rewrite,
+        tuple(sorted(c.hypervisors.items())),
+        c.physical,
         state,
         evacuating,
         is_session_uri(host.uri),
@@ -64,7 +69,7 @@ def vm_signature(vm: Vm, source: Hashable) -> Hashable:
         vm.state,
         vm.cpu,
         vm.numa_pinned,
-        tuple((d.pool, d.shared) for d in vm.disks),
+        tuple((d.pool, d.shared, d.bytes) for d in vm.disks),
         vm.networks,
         vm.devices,
         vm.machine_type,
@@ -82,8 +87,12 @@ class CompatIndex:
         classes: dict[Hashable, int] = {}
         self._representatives: list[Host] = []
         class_of = np.empty(len(hosts), dtype=np.int64)
+        rewrites = ctx.policy.destination_xml
         for i, h in enumerate(hosts):
-            key = host_class_key(h, h.name in evac)
+            rw = rewrites.get(h.name)
+            key = host_class_key(
+                h, h.name in evac, tuple(sorted(rw.networks.items())) if rw else None
+            )
             if key not in classes:
                 classes[key] = len(classes)
                 rep = msgspec.structs.replace(h, state="active") if h.state == "off" else h

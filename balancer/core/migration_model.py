@@ -15,23 +15,38 @@ count of the VM's last migration, ``Completed.nonzero_bytes``; snapshots carry i
 unknown, the model keeps sending M (an upper bound). Later rounds are unaffected: they
 re-send pages the guest wrote, which are non-zero.
 
+B is the measured bandwidth of the host pair when the store has one (``Snapshot.links``,
+from the executor's completed migrations), else the slower host's
+``migration_bandwidth_mib_s``; the policy's ``bandwidth_mib_s`` caps either. The downtime
+limit is the VM's (``vm_ladder``: the policy's budget, at most its ``max_downtime_ms``
+label): the limit the executor then starts the migration with.
+
+Disks on storage the destination does not share are copied (``copies_storage``): their
+bytes go before the memory (libvirt mirrors the disks first, then migrates memory while
+the mirror keeps them in step), so they add bytes and time, not downtime — except in a
+non-live move, whose guest is paused from the start. Post-copy cannot be combined with a
+storage copy (libvirt refuses it).
+
 Mode choice (the guide, 12.1 and 12.8.1):
 - shut-off VM → ``offline`` (its unshared disks copied);
 - paused VM → ``non-live``;
 - running VM that converges → ``live``;
-- otherwise, where post-copy is allowed and the VM is not critical → ``live-postcopy``
-  (one pre-copy pass, then the rest on demand);
+- otherwise, where post-copy is allowed for the VM (policy or label, never a critical
+  one) and no disk is copied → ``live-postcopy`` (one pre-copy pass, then the rest on
+  demand);
 - otherwise → ``non-live`` (suspend, copy, resume: reliable, but the guest pauses).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from balancer.core.filters.storage import copy_bytes
-from balancer.core.models import Host, Policy, Vm
+from balancer.core.filters.storage import copies_storage, copy_bytes
+from balancer.core.models import Host, Link, Policy, Vm
+from balancer.core.vm_ladder import vm_ladder
 
 Mode = Literal["live", "live-postcopy", "non-live", "offline"]
 
@@ -99,49 +114,59 @@ def first_pass_mib(memory_mib: float, resident_mib: float | None) -> float:
     return min(max(float(resident_mib), 0.0), float(memory_mib))
 
 
-def bandwidth(source: Host, dest: Host, policy: Policy) -> float:
-    """Migration bandwidth: the slower host's link, capped by the policy."""
-    b = min(source.migration_bandwidth_mib_s, dest.migration_bandwidth_mib_s)
+def link_table(links: Iterable[Link]) -> dict[tuple[str, str], float]:
+    """``(source, dest)`` → measured MiB/s, from a snapshot's ``links``."""
+    return {(link.source, link.dest): link.bandwidth_mib_s for link in links}
+
+
+def bandwidth(source: Host, dest: Host, policy: Policy, link_mib_s: float | None = None) -> float:
+    """Migration bandwidth: the pair's measured figure when known, else the slower
+    host's link; capped by the policy."""
+    b = link_mib_s or min(source.migration_bandwidth_mib_s, dest.migration_bandwidth_mib_s)
     return min(b, policy.bandwidth_mib_s) if policy.bandwidth_mib_s else b
 
 
 def estimate(
-    vm: Vm, source: Host, dest: Host, policy: Policy, *, resident_mib: float | None = None
+    vm: Vm,
+    source: Host,
+    dest: Host,
+    policy: Policy,
+    *,
+    resident_mib: float | None = None,
+    link_mib_s: float | None = None,
 ) -> Estimate:
     """Choose the mode for moving ``vm`` and estimate its duration, downtime and bytes.
-    ``resident_mib``: the VM's non-zero memory when known (see the module docstring)."""
-    b = bandwidth(source, dest, policy)
+    ``resident_mib``: the VM's non-zero memory when known; ``link_mib_s``: the pair's
+    measured bandwidth when known (see the module docstring)."""
+    b = bandwidth(source, dest, policy, link_mib_s)
+    disk = copy_bytes(vm) if copies_storage(vm) else 0
+    disk_s, disk_mib = disk / MIB / b, disk / MIB
+    if vm.state == "shutoff":
+        return Estimate("offline", disk_s, 0.0, disk, 0, True)
     full = float(vm.memory_mib)
     mem = first_pass_mib(full, resident_mib)
-    if vm.state == "shutoff":
-        disk = copy_bytes(vm)
-        return Estimate("offline", disk / MIB / b, 0.0, disk, 0, True)
     one_pass = mem / b
     if vm.state == "paused":
-        return Estimate("non-live", one_pass, one_pass * 1000, int(mem * MIB), 0, True)
-    pc = precopy(
-        full,
-        vm.dirty_rate_mib_s,
-        b,
-        policy.downtime_budget_ms,
-        vm.working_set_mib,
-        resident_mib=resident_mib,
-    )
+        return Estimate("non-live", disk_s + one_pass, (disk_s + one_pass) * 1000,
+                        int((disk_mib + mem) * MIB), 0, True)  # fmt: skip
+    ladder = vm_ladder(vm, policy)
+    pc = precopy(full, vm.dirty_rate_mib_s, b, ladder.downtime_ms, vm.working_set_mib,
+                 resident_mib=resident_mib)  # fmt: skip
     if pc.converges:
-        return Estimate(
-            "live", pc.duration_s, pc.downtime_s * 1000, int(pc.sent_mib * MIB), pc.rounds, True
-        )
-    if policy.allow_postcopy and not vm.critical:
+        return Estimate("live", disk_s + pc.duration_s, pc.downtime_s * 1000,
+                        int((disk_mib + pc.sent_mib) * MIB), pc.rounds, True)  # fmt: skip
+    if ladder.allow_postcopy and not disk:
         dirty = min(vm.dirty_rate_mib_s * one_pass, full, vm.working_set_mib or math.inf)
         return Estimate(
             "live-postcopy",
             one_pass + dirty / b,
-            float(policy.downtime_budget_ms),
+            float(ladder.downtime_ms),
             int((mem + dirty) * MIB),
             1,
             False,
         )
-    return Estimate("non-live", one_pass, one_pass * 1000, int(mem * MIB), 0, False)
+    return Estimate("non-live", disk_s + one_pass, (disk_s + one_pass) * 1000,
+                    int((disk_mib + mem) * MIB), 0, False)  # fmt: skip
 
 
 def warnings_for(vm: Vm, est: Estimate) -> tuple[str, ...]:

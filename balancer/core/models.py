@@ -23,6 +23,9 @@ HostState = Literal["active", "maintenance", "draining", "off", "failed"]
 VmState = Literal["running", "paused", "shutoff"]
 Objective = Literal["balance", "consolidate", "evacuate"]
 CapacityMode = Literal["cpu+memory", "cpu-only"]
+GuestCpuMode = Literal["custom", "host-model", "host-passthrough"]
+LadderRung = Literal["downtime", "auto-converge", "postcopy", "suspend"]
+Compression = Literal["none", "xbzrle", "zlib", "zstd"]
 
 #: Host states whose VMs must leave (whatever the objective).
 EMPTYING_STATES: frozenset[str] = frozenset({"maintenance", "draining"})
@@ -30,6 +33,26 @@ EMPTYING_STATES: frozenset[str] = frozenset({"maintenance", "draining"})
 
 class Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Base of every snapshot struct: immutable, keyword-only, unknown fields rejected."""
+
+
+class HypervisorCpu(Model, frozen=True, kw_only=True):
+    """What one domain type (``kvm``, ``qemu``) offers guests on a host: its host-model
+    CPU and the named models it can run (libvirt domain capabilities of that type)."""
+
+    vendor: Name
+    model: Name
+    #: Every feature of the host-model CPU, expanded, in libvirt's names.
+    features: tuple[str, ...] = ()
+    #: Named guest CPU models usable with this domain type (``usable='yes'``).
+    models: tuple[str, ...] | None = None
+
+
+class PhysicalCpu(Model, frozen=True, kw_only=True):
+    """The host's own CPU (libvirt host capabilities): what a host-passthrough guest sees."""
+
+    vendor: Name
+    model: Name
+    features: tuple[str, ...] = ()
 
 
 class HostCpu(Model, frozen=True, kw_only=True):
@@ -41,13 +64,32 @@ class HostCpu(Model, frozen=True, kw_only=True):
     #: Guest CPU models the hypervisor can provide (domain capabilities, usable='yes').
     #: When absent, a guest model is judged by the built-in x86 model generations.
     models: tuple[str, ...] | None = None
+    #: Per domain type: what it offers guests (a guest is judged by its own type's entry;
+    #: empty: the fields above serve every type).
+    hypervisors: dict[str, HypervisorCpu] = {}
+    #: The host's own CPU, for host-passthrough guests (unknown: they stay).
+    physical: PhysicalCpu | None = None
+
+    def offer(self, virt_type: str) -> HypervisorCpu | None:
+        """What domains of ``virt_type`` get here; ``None``: this host cannot run them."""
+        if not self.hypervisors:
+            return HypervisorCpu(vendor=self.vendor, model=self.model, features=self.features,
+                                 models=self.models)  # fmt: skip
+        return self.hypervisors.get(virt_type)
 
 
 class GuestCpu(Model, frozen=True, kw_only=True):
     vendor: Name
     model: Name
-    #: Features the guest requires (policy 'require'), beyond what its model implies.
+    #: Features the guest requires (policy 'require'), beyond what its model implies;
+    #: for a running guest, its CPU as libvirt expanded it.
     features: tuple[str, ...] = ()
+    #: ``<cpu mode>``: a named model (``custom``), the host's model (``host-model``: a
+    #: running one is judged by the CPU it was given) or the host's CPU itself
+    #: (``host-passthrough``: ``model``/``features`` are its host's physical CPU).
+    mode: GuestCpuMode = "custom"
+    #: The domain type (``<domain type>``) whose hypervisor must provide this CPU.
+    virt_type: Name = "kvm"
 
 
 class Versions(Model, frozen=True, kw_only=True):
@@ -80,6 +122,9 @@ class Host(Model, frozen=True, kw_only=True):
     versions: Versions
     machine_types: tuple[str, ...] = ()
     migration_bandwidth_mib_s: PosFloat = 128.0
+    #: Where other hosts send this host's migration data (a dedicated network, e.g.
+    #: ``tcp://10.1.0.12``); empty: libvirt's default (the host's own address).
+    migration_uri: str = ""
     power: Power | None = None
     labels: dict[str, str] = {}
     #: CPU capacity in reference cores when hosts' cores differ in speed (default: cores).
@@ -154,6 +199,48 @@ class PinRule(Model, frozen=True, kw_only=True, tag_field="type", tag="pin"):
 Rule = AffinityRule | AntiAffinityRule | PinRule
 
 
+class Link(Model, frozen=True, kw_only=True):
+    """Migration bandwidth measured from ``source`` to ``dest`` (completed migrations'
+    bytes over their transfer time, smoothed); the planner prices that pair's moves with
+    it instead of the hosts' ``migration_bandwidth_mib_s``."""
+
+    source: Name
+    dest: Name
+    bandwidth_mib_s: PosFloat
+    #: How many migrations the figure is made of.
+    samples: PosInt = 1
+    measured_at: NonNegFloat = 0.0
+
+
+class XmlRewrite(Model, frozen=True, kw_only=True):
+    """How a VM's definition changes on one destination (the guide's ``--xml``): disk
+    source path prefixes and libvirt network names, old → new."""
+
+    paths: dict[str, str] = {}
+    networks: dict[str, str] = {}
+
+
+class LadderPolicy(Model, frozen=True, kw_only=True):
+    """The executor's fallback ladder (docs/executor.md); a VM's labels ``critical``,
+    ``max_downtime_ms``, ``allow_postcopy``, ``allow_suspend`` override it for that VM."""
+
+    #: Which rungs exist, in order; remove one to skip it.
+    rungs: tuple[LadderRung, ...] = ("downtime", "auto-converge", "postcopy", "suspend")
+    #: The downtime rung raises max downtime from the policy's budget up to this.
+    max_downtime_ms: Annotated[int, msgspec.Meta(ge=1, le=60000)] = 1000
+    downtime_steps: Annotated[int, msgspec.Meta(ge=1, le=20)] = 2
+    allow_suspend: bool = True
+    #: Stall: remaining memory not shrinking over this many pre-copy iterations …
+    stall_iterations: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    #: … or for this long (seconds).
+    stall_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 20.0
+    #: Seconds a rung gets to show progress before the next one.
+    step_grace_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0
+    #: Completion timeout: this many seconds per GiB of guest memory, at least ``min``.
+    timeout_s_per_gib: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 300.0
+    timeout_min_s: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 60.0
+
+
 class Slots(Model, frozen=True, kw_only=True):
     outbound_per_host: PosInt = 2
     inbound_per_host: PosInt = 2
@@ -178,6 +265,20 @@ class Policy(Model, frozen=True, kw_only=True):
     move_cost_per_s: NonNegFloat = 0.002
     #: Cap on migration bandwidth (MiB/s) the executor sets; None: the hosts' own.
     bandwidth_mib_s: PosFloat | None = None
+    ladder: LadderPolicy = LadderPolicy()
+    #: Copy the disks of a VM on storage the destination does not share (live:
+    #: ``--copy-storage-all``; offline: volume streams), for VMs whose unshared disks
+    #: total at most ``storage_copy_max_gib``.
+    allow_storage_copy: bool = True
+    storage_copy_max_gib: Annotated[float, msgspec.Meta(gt=0)] = 64.0
+    #: Encrypt migration data (``VIR_MIGRATE_TLS``; the hosts need QEMU's TLS certificates).
+    migration_tls: bool = False
+    #: Parallel migration connections (``VIR_MIGRATE_PARALLEL``); 1: a single stream.
+    migration_connections: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    #: Compression of migration data; ``zlib``/``zstd`` use parallel connections.
+    migration_compression: Compression = "none"
+    #: Destination host → how VM definitions change there (path prefixes, networks).
+    destination_xml: dict[str, XmlRewrite] = {}
 
 
 class Snapshot(Model, frozen=True, kw_only=True):
@@ -188,3 +289,5 @@ class Snapshot(Model, frozen=True, kw_only=True):
     vms: tuple[Vm, ...] = ()
     rules: tuple[Rule, ...] = ()
     policy: Policy = Policy()
+    #: Measured migration bandwidth per host pair (the executor's records).
+    links: tuple[Link, ...] = ()

@@ -144,7 +144,8 @@ def priced_moves(p: Planning, ordering: Ordering) -> list[Move]:
     out = []
     for m in ordering.moves:
         vm, src, dst = s.vms[m.vm], s.hosts[m.source], s.hosts[m.dest]
-        est = estimate(vm, src, dst, p.policy, resident_mib=vm.resident_mib)
+        est = estimate(vm, src, dst, p.policy, resident_mib=vm.resident_mib,
+                       link_mib_s=p.links.get((src.name, dst.name)))  # fmt: skip
         reason, detail = p.move_reason.get(m.vm, (_OBJECTIVE_REASON[p.policy.objective], ""))
         out.append(
             Move(

@@ -21,6 +21,7 @@ from balancer.core.cluster import EPS, UNPLACED, ClusterState
 from balancer.core.compat import CompatIndex
 from balancer.core.filters import REGISTRY, FilterContext, first_rejection
 from balancer.core.filters.passthrough import passthrough_verdict
+from balancer.core.migration_model import link_table
 from balancer.core.models import EMPTYING_STATES, Policy, Snapshot
 from balancer.core.plan import MoveReason, PowerReason
 from balancer.core.reasons import PASS, Reason, Verdict
@@ -62,6 +63,8 @@ class Planning:
         self.rules = RuleIndex.build(snapshot.rules)
         self.fctx = FilterContext(self.state, self.rules, policy)
         self.compat = CompatIndex(self.fctx)
+        #: Measured bandwidth per (source, dest) host names (the model's B for that pair).
+        self.links = link_table(snapshot.links)
         hosts = snapshot.hosts
         evac = set(policy.evacuate_hosts)
         self.fixed = frozenset(fixed)

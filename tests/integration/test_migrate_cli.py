@@ -9,10 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis
 
 from balancer.snapshot_file import load_snapshot
+from balancer.state.operator import set_policy
 from tests.integration.store_seed import seed_store
 
 pytestmark = pytest.mark.redis
@@ -49,9 +51,15 @@ def store(redis_url: str, redis_client: redis.Redis) -> str:
         ("monitor", "kvm-03", (), "pin: monitor is pinned to kvm-02, kvm-06"),
         ("gpu-render", "kvm-02", (), "passthrough: gpu-render has 1 hostdev"),
         ("numa-hpc", "kvm-01", (), "capacity: kvm-01 has"),
-        ("legacy-app", "kvm-01", (), "storage: disk on pool local is not shared"),
+        (
+            "archive",
+            "kvm-01",
+            (),
+            "storage: disk on pool local is not shared and its 100.0 GiB "
+            "exceed the policy's storage copy limit (64 GiB)",
+        ),
         ("ci-runner", "kvm-01", (), "ci-runner fits on kvm-01 only after moving web-1 off it"),
-        ("archive", "kvm-02", ("--mode", "live"), "offline is for shut-off VMs only"),
+        ("legacy-app", "kvm-01", ("--mode", "offline"), "offline is for shut-off VMs only"),
         ("db-primary", "kvm-02", ("--mode", "post-copy"), "db-primary is critical"),
     ],
 )
@@ -86,6 +94,9 @@ def test_an_accepted_move_is_queued_at_its_priority(store: str, redis_client: re
 
 
 def test_dry_run_prints_the_order_and_queues_nothing(store: str, redis_client: redis.Redis) -> None:
+    # archive's local disk (100 GiB) is over the default storage copy limit.
+    set_policy(redis_client, msgspec.structs.replace(
+        load_snapshot(EXAMPLE).policy, storage_copy_max_gib=128))  # fmt: skip
     r = balancer("migrate", "archive", "--to", "kvm-02", "--dry-run", "--redis", store)
     assert r.returncode == 0, r.stderr
     order = json.loads(r.stdout)
@@ -93,6 +104,8 @@ def test_dry_run_prints_the_order_and_queues_nothing(store: str, redis_client: r
     assert order["mode"] == "offline"
     assert order["expected_state"] == "shutoff"
     assert order["predicted"]["duration_s"] > 0
+    assert order["copy_storage"] is True
+    assert order["disks"] == [{"pool": "local", "bytes": 100 << 30}]
     assert queued(redis_client) == {}
 
 

@@ -66,6 +66,8 @@ class DomainFacts:
     numa_pinned: bool
     critical: bool
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``<domain type>``: kvm, qemu (TCG), …
+    virt_type: str = "kvm"
 
 
 def _kib(el: ET.Element | None) -> int:
@@ -192,4 +194,5 @@ def parse_domain_xml(xml: str) -> DomainFacts:
         numa_pinned=_numa_pinned(root),
         critical=critical,
         labels=labels,
+        virt_type=root.get("type") or "kvm",
     )

@@ -5,7 +5,9 @@
 - a baseline CPU with ``VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES``: every feature of
   that CPU, expanded (the snapshot lists all features, not only those beyond the model);
 - host capabilities (``virConnectGetCapabilities``): NUMA cells, the machine types QEMU
-  offers for the arch, the host CPU as a fallback, and whether KVM is available.
+  offers for the arch, the host CPU (what a host-passthrough guest sees, and a fallback),
+  and the domain types the arch can run (``kvm``, ``qemu``: each has its own domain
+  capabilities, so the agent reads them for every type).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class HostCaps:
     machine_types: tuple[str, ...]
     cpu: CpuDescription
     kvm: bool
+    #: Domain types the host can run guests of the arch as (``kvm``, ``qemu``), sorted.
+    virt_types: tuple[str, ...] = ()
 
 
 def vendor_of_model(model: str | None) -> str | None:
@@ -111,7 +115,7 @@ def parse_capabilities(xml: str, arch: str | None = None) -> HostCaps:
     cells = root.find("host/topology/cells")
     numa = int(cells.get("num", "0")) if cells is not None else 0
     machines: set[str] = set()
-    kvm = False
+    types: set[str] = set()
     for guest in root.findall("guest"):
         arch_el = guest.find("arch")
         if arch_el is None or arch_el.get("name") != want:
@@ -121,11 +125,12 @@ def parse_capabilities(xml: str, arch: str | None = None) -> HostCaps:
                 machines.add((m.text or "").strip())
             if m.get("canonical"):
                 machines.add(m.get("canonical", ""))
-        kvm = kvm or any(d.get("type") == "kvm" for d in arch_el.findall("domain"))
+        types |= {d.get("type", "") for d in arch_el.findall("domain")} - {""}
     return HostCaps(
         arch=want,
         numa_cells=max(1, numa),
         machine_types=tuple(sorted(machines)),
         cpu=parse_cpu(host_cpu),
-        kvm=kvm,
+        kvm="kvm" in types,
+        virt_types=tuple(sorted(types)),
     )

@@ -1,7 +1,11 @@
 """The host's slow-changing facts from libvirt (and, for a local daemon, the machine):
-CPU (host-model, every feature, usable guest models), versions, machine types, NUMA cells,
-networks, storage pools and whether each is shared. Read at connect and then every few
-minutes, not every interval.
+CPU (for each domain type the host runs — ``kvm``, ``qemu`` —: its host-model, every
+feature, usable guest models; and the host's own CPU), versions, machine types, NUMA
+cells, networks, storage pools and whether each is shared. Read at connect and then every
+few minutes, not every interval.
+
+A guest is judged by the domain type it runs as: a TCG (``qemu``) guest by what TCG
+offers, which is not what KVM offers on the same host.
 
 A fact the driver cannot give is left at a safe default and named in ``skipped``; a
 connection that is gone raises (the agent reconnects).
@@ -21,10 +25,11 @@ from urllib.parse import urlsplit
 import libvirt
 import psutil
 
-from balancer.core.models import Versions
+from balancer.core.models import HypervisorCpu, PhysicalCpu, Versions
 from workers.agent.connection import is_connection_lost
 from workers.agent.host_caps import (
     CpuDescription,
+    HostCaps,
     host_model_xml,
     parse_capabilities,
     parse_cpu_xml,
@@ -45,6 +50,10 @@ class HostFacts:
     cpu_model: str
     cpu_features: tuple[str, ...]
     cpu_models: tuple[str, ...] | None
+    #: Per domain type the host runs: its host-model CPU (expanded) and usable models.
+    hypervisors: dict[str, HypervisorCpu]
+    #: The host's own CPU (host capabilities), for host-passthrough guests.
+    physical: PhysicalCpu | None
     numa_nodes: int
     machine_types: tuple[str, ...]
     networks: tuple[str, ...]
@@ -137,28 +146,60 @@ def _expanded_cpu(probe: _Probe, cpu: CpuDescription, arch: str, virt: str) -> C
     )
 
 
+def _offer(
+    probe: _Probe, caps: HostCaps, virt: str, node_model: str | None
+) -> tuple[CpuDescription, tuple[str, ...] | None]:
+    """The host-model CPU domains of type ``virt`` get here (every feature) and the
+    named models usable with that type (``None``: not said)."""
+    conn = probe.conn
+    domcaps_xml = probe(
+        f"domain capabilities ({virt})",
+        lambda: conn.getDomainCapabilities(None, caps.arch or None, None, virt, 0),
+    )
+    domcaps = parse_domain_capabilities(domcaps_xml) if domcaps_xml else None
+    cpu = domcaps.host_model if domcaps and domcaps.host_model else caps.cpu
+    if not cpu.model:
+        cpu = CpuDescription(cpu.vendor, node_model, cpu.features)
+        probe.skipped.append(f"host-model CPU ({virt}): not offered; using the node's CPU model")
+    cpu = _expanded_cpu(probe, cpu, caps.arch or "x86_64", virt)
+    return cpu, domcaps.usable_models if domcaps else None
+
+
 def read_host_facts(
     conn: libvirt.virConnect,
     uri: str,
     virt_type: str = "auto",
     shared_pools: frozenset[str] = frozenset(),
 ) -> HostFacts:
-    """``shared_pools``: pools the operator declares shared (say, a ``dir`` pool on a
+    """``virt_type``: the domain type whose CPU fills the host's default CPU fields
+    (``auto``: kvm when the host has it); every type the host runs is read either way.
+    ``shared_pools``: pools the operator declares shared (say, a ``dir`` pool on a
     cluster filesystem the mount table does not reveal)."""
     probe = _Probe(conn)
     local = is_local_uri(uri)
     caps = parse_capabilities(conn.getCapabilities())
     virt = ("kvm" if caps.kvm else "qemu") if virt_type == "auto" else virt_type
-    domcaps_xml = probe(
-        "domain capabilities",
-        lambda: conn.getDomainCapabilities(None, caps.arch or None, None, virt, 0),
+    node_model = str(conn.getInfo()[0]) or None
+    offers: dict[str, tuple[CpuDescription, tuple[str, ...] | None]] = {}
+    for kind in sorted(set(caps.virt_types) | {virt}):
+        offers[kind] = _offer(probe, caps, kind, node_model)
+    cpu, usable = offers[virt]
+    hypervisors = {
+        kind: HypervisorCpu(
+            vendor=c.vendor or vendor_of_model(c.model) or UNKNOWN,
+            model=c.model or UNKNOWN,
+            features=c.features,
+            models=models,
+        )
+        for kind, (c, models) in offers.items()
+        if kind in caps.virt_types or not caps.virt_types
+    }
+    own = caps.cpu
+    physical = (
+        PhysicalCpu(vendor=own.vendor, model=own.model, features=own.features)
+        if own.vendor and own.model
+        else None
     )
-    domcaps = parse_domain_capabilities(domcaps_xml) if domcaps_xml else None
-    cpu = domcaps.host_model if domcaps and domcaps.host_model else caps.cpu
-    if not cpu.model:
-        cpu = CpuDescription(cpu.vendor, str(conn.getInfo()[0]) or None, cpu.features)
-        probe.skipped.append("host-model CPU: not offered; using the node's CPU model")
-    cpu = _expanded_cpu(probe, cpu, caps.arch or "x86_64", virt)
     vendor = cpu.vendor or vendor_of_model(cpu.model) or UNKNOWN
     mounts = _mounts() if local else ()
     pools: list[PoolInfo] = []
@@ -185,7 +226,9 @@ def read_host_facts(
         cpu_vendor=vendor,
         cpu_model=cpu.model or UNKNOWN,
         cpu_features=cpu.features,
-        cpu_models=domcaps.usable_models if domcaps else None,
+        cpu_models=usable,
+        hypervisors=hypervisors,
+        physical=physical,
         numa_nodes=caps.numa_cells,
         machine_types=caps.machine_types,
         networks=tuple(sorted(networks)),

@@ -59,6 +59,8 @@ def build_host(name: str, uri: str, host: HostFacts, usage: Usage, vms: Iterable
             features=host.cpu_features,
             cores=usage.cores,
             models=host.cpu_models,
+            hypervisors=host.hypervisors,
+            physical=host.physical,
         ),
         memory_mib=max(1, usage.memory_total_mib),
         cpu_used=round(usage.cpu_used, 4),

@@ -1,7 +1,15 @@
 """The guest's CPU model must be one the destination's hypervisor can provide
-(guide 12.4). The host's ``cpu.models`` list (libvirt domain capabilities, usable
-models) decides; without it, the built-in x86 generations do: a model runs on a host of
-the same vendor line whose own model is of the same or a later generation."""
+(guide 12.4), for the domain type the guest runs as (``kvm`` or ``qemu``: each has its
+own usable models, as libvirt's domain capabilities of that type say). The offer's
+``models`` list decides; without it, the built-in x86 generations do: a model runs on a
+host of the same vendor line whose own model is of the same or a later generation.
+
+By ``<cpu mode>``: ``host-passthrough`` needs the destination's own CPU to be the same
+model and vendor (the features are ``cpu-features``' business); a shut-off
+``host-model`` guest takes the destination's host-model when it starts (any host that
+runs its domain type will do); a running ``host-model`` guest is judged by the CPU it
+was given, like a named model.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ import re
 from typing import ClassVar
 
 from balancer.core.filters.base import FilterContext, FilterKind
-from balancer.core.models import Host, Vm
+from balancer.core.models import Host, HypervisorCpu, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 #: Models any x86 host provides.
@@ -55,10 +63,10 @@ def base_model(name: str) -> str:
     return _VARIANT.sub("", name).lower()
 
 
-def provides(host: Host, guest_model: str) -> bool:
-    if host.cpu.models is not None:
-        return guest_model in host.cpu.models or base_model(guest_model) in GENERIC
-    guest, own = base_model(guest_model), base_model(host.cpu.model)
+def provides(offer: HypervisorCpu, guest_model: str) -> bool:
+    if offer.models is not None:
+        return guest_model in offer.models or base_model(guest_model) in GENERIC
+    guest, own = base_model(guest_model), base_model(offer.model)
     if guest in GENERIC or guest == own:
         return True
     if guest in _RANK and own in _RANK:
@@ -72,8 +80,25 @@ class CpuModelFilter:
     KIND: ClassVar[FilterKind] = "host"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
-        if not provides(dest, vm.cpu.model):
+        cpu = vm.cpu
+        if cpu.mode == "host-passthrough":
+            own = dest.cpu.physical
+            if own is None:
+                why = "(a host-passthrough guest needs the same CPU)"
+                return Verdict.reject(Reason.CPU_MODEL, f"{dest.name}'s own CPU is unknown {why}")
+            if (own.model, own.vendor.lower()) != (cpu.model, cpu.vendor.lower()):
+                theirs = f"{dest.name} is a {own.vendor} {own.model}"
+                why = f"host-passthrough guest of a {cpu.vendor} {cpu.model} host; {theirs}"
+                return Verdict.reject(Reason.CPU_MODEL, why)
+            return PASS
+        offer = dest.cpu.offer(cpu.virt_type)
+        if offer is None:
             return Verdict.reject(
-                Reason.CPU_MODEL, f"{dest.name} ({dest.cpu.model}) cannot provide {vm.cpu.model}"
+                Reason.CPU_MODEL, f"{dest.name} cannot run {cpu.virt_type} domains"
             )
+        if cpu.mode == "host-model" and vm.state == "shutoff":
+            return PASS  # it takes the destination's host-model when it starts
+        if not provides(offer, cpu.model):
+            return Verdict.reject(Reason.CPU_MODEL, f"{dest.name} ({offer.model}, {cpu.virt_type}) "
+                                  f"cannot provide {cpu.model}")  # fmt: skip
         return PASS

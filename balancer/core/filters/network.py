@@ -1,5 +1,6 @@
 """The destination must have every network the guest uses, or the guest loses its
-network after migrating (guide 12.6)."""
+network after migrating (guide 12.6) — under the name the policy's destination XML
+rewrite gives it there (``policy.destination_xml[dest].networks``), if any."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ class NetworkFilter:
     KIND: ClassVar[FilterKind] = "host"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
-        missing = sorted(set(vm.networks) - set(dest.networks))
+        rewrite = ctx.policy.destination_xml.get(dest.name)
+        renamed = rewrite.networks if rewrite is not None else {}
+        missing = sorted({renamed.get(n, n) for n in vm.networks} - set(dest.networks))
         if missing:
             return Verdict.reject(Reason.NETWORK, f"{dest.name} lacks network {', '.join(missing)}")
         return PASS

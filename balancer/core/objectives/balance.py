@@ -131,7 +131,9 @@ def _best_from(
 def _duration_s(p: Planning, vm: Vm, src: int, dest: int) -> float:
     """The model's migration time of ``vm``, with its measured non-zero memory if known."""
     hosts = p.state.hosts
-    return estimate(vm, hosts[src], hosts[dest], p.policy, resident_mib=vm.resident_mib).duration_s
+    link = p.links.get((hosts[src].name, hosts[dest].name))
+    return estimate(vm, hosts[src], hosts[dest], p.policy, resident_mib=vm.resident_mib,
+                    link_mib_s=link).duration_s  # fmt: skip
 
 
 def _relief(p: Planning, src: int, items: list[Item]) -> FloatArray:

@@ -28,6 +28,8 @@ def host(name: str, **kw: Any) -> Host:
         features=kw.pop("features", ("avx2", "aes", "avx512f")),
         cores=kw.pop("cores", 16),
         models=kw.pop("models", None),
+        hypervisors=kw.pop("hypervisors", {}),
+        physical=kw.pop("physical", None),
     )
     defaults: dict[str, Any] = {
         "state": "active",
@@ -49,6 +51,8 @@ def vm(name: str, host: str, **kw: Any) -> Vm:
         vendor=kw.pop("vendor", "Intel"),
         model=kw.pop("model", "Skylake-Server"),
         features=kw.pop("features", ("avx2",)),
+        mode=kw.pop("cpu_mode", "custom"),
+        virt_type=kw.pop("virt_type", "kvm"),
     )
     defaults: dict[str, Any] = {
         "state": "running",

@@ -8,13 +8,33 @@ import pytest
 
 from balancer.core.cluster import ClusterState
 from balancer.core.filters import REGISTRY, FilterContext
-from balancer.core.models import AffinityRule, AntiAffinityRule, Devices, Disk, PinRule
+from balancer.core.models import (
+    AffinityRule,
+    AntiAffinityRule,
+    Devices,
+    Disk,
+    HypervisorCpu,
+    PhysicalCpu,
+    PinRule,
+    XmlRewrite,
+)
 from balancer.core.reasons import Reason
 from balancer.core.rules import RuleIndex
 from tests.unit.core.factories import host, snapshot, vm
 
 SHARED = (Disk(pool="shared", shared=True),)
 LOCAL = (Disk(pool="local", shared=False, bytes=1 << 30),)
+#: A TCG host as the lab's: kvm can run only a few old models, qemu (TCG) many more.
+TCG = {
+    "kvm": HypervisorCpu(vendor="AMD", model="EPYC-Milan", features=("avx2", "pclmuldq"),
+                         models=("486", "pentium")),
+    "qemu": HypervisorCpu(vendor="AMD", model="EPYC", features=("arat", "hypervisor", "pclmuldq"),
+                          models=("Westmere", "Nehalem", "qemu64")),
+}  # fmt: skip
+WESTMERE = {"vendor": "AMD", "model": "Westmere", "features": ("arat", "hypervisor", "pclmuldq")}
+MILAN = PhysicalCpu(vendor="AMD", model="EPYC-Milan", features=("avx2", "sse4.2"))
+PASSTHROUGH = {"vendor": "AMD", "model": "EPYC-Milan", "features": ("avx2", "sse4.2"),
+               "cpu_mode": "host-passthrough"}  # fmt: skip
 
 # (filter, source host kwargs, destination kwargs, VM kwargs, expected reason or None)
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], Reason | None]] = [
@@ -55,6 +75,85 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], Reason | 
         Reason.CPU_FEATURES,
     ),
     ("cpu-features", {}, {"features": ("avx2", "avx512f")}, {"features": ("avx512f",)}, None),
+    # The domain type decides which models and features count (the lab's TCG guests).
+    ("cpu-model", {}, {"hypervisors": TCG}, {**WESTMERE, "virt_type": "qemu"}, None),
+    ("cpu-features", {}, {"hypervisors": TCG}, {**WESTMERE, "virt_type": "qemu"}, None),
+    ("cpu-model", {}, {"hypervisors": TCG}, {**WESTMERE, "virt_type": "kvm"}, Reason.CPU_MODEL),
+    (
+        "cpu-features",
+        {},
+        {"hypervisors": TCG},
+        {**WESTMERE, "virt_type": "kvm"},
+        Reason.CPU_FEATURES,
+    ),
+    (
+        "cpu-model",
+        {},
+        {"hypervisors": {"kvm": TCG["kvm"]}},
+        {"virt_type": "qemu"},
+        Reason.CPU_MODEL,
+    ),
+    # host-passthrough: the same CPU, no feature more or less.
+    ("cpu-model", {}, {"physical": MILAN}, PASSTHROUGH, None),
+    ("cpu-features", {}, {"physical": MILAN}, PASSTHROUGH, None),
+    ("cpu-model", {}, {}, PASSTHROUGH, Reason.CPU_MODEL),
+    (
+        "cpu-model",
+        {},
+        {"physical": PhysicalCpu(vendor="AMD", model="EPYC-Rome", features=("avx2", "sse4.2"))},
+        PASSTHROUGH,
+        Reason.CPU_MODEL,
+    ),
+    (
+        "cpu-features",
+        {},
+        {"physical": PhysicalCpu(vendor="AMD", model="EPYC-Milan", features=("avx2",))},
+        PASSTHROUGH,
+        Reason.CPU_FEATURES,
+    ),
+    (
+        "cpu-features",
+        {},
+        {
+            "physical": PhysicalCpu(
+                vendor="AMD", model="EPYC-Milan", features=("avx2", "sse4.2", "x")
+            )
+        },
+        PASSTHROUGH,
+        Reason.CPU_FEATURES,
+    ),
+    # host-model: shut off, it takes the destination's; running, the CPU it was given.
+    (
+        "cpu-model",
+        {},
+        {"hypervisors": TCG},
+        {
+            "model": "Icelake-Server",
+            "cpu_mode": "host-model",
+            "virt_type": "qemu",
+            "state": "shutoff",
+        },
+        None,
+    ),
+    (
+        "cpu-features",
+        {},
+        {"hypervisors": TCG},
+        {
+            "features": ("avx512f",),
+            "cpu_mode": "host-model",
+            "virt_type": "qemu",
+            "state": "shutoff",
+        },
+        None,
+    ),
+    (
+        "cpu-features",
+        {},
+        {"hypervisors": TCG},
+        {**WESTMERE, "features": ("avx512f",), "cpu_mode": "host-model", "virt_type": "qemu"},
+        Reason.CPU_FEATURES,
+    ),
     ("passthrough", {}, {}, {"devices": Devices(hostdev=1)}, Reason.PASSTHROUGH),
     ("passthrough", {}, {}, {"devices": Devices(sriov=2)}, Reason.PASSTHROUGH),
     ("passthrough", {}, {}, {"devices": Devices(mdev=1)}, Reason.PASSTHROUGH),
@@ -64,19 +163,21 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], Reason | 
     ("numa", {"numa_nodes": 4}, {"numa_nodes": 1}, {"numa_pinned": False}, None),
     ("storage", {}, {}, {"disks": SHARED}, None),
     ("storage", {}, {"storage_pools": ("other",)}, {"disks": SHARED}, Reason.STORAGE_POOL),
+    # A host-local disk is copied to the destination's pool of the same name (default
+    # policy: copies allowed up to 64 GiB).
     (
         "storage",
         {"storage_pools": ("local",)},
         {"storage_pools": ("local",)},
         {"disks": LOCAL},
-        Reason.STORAGE_NOT_SHARED,
+        None,
     ),
     (
         "storage",
         {"storage_pools": ("local",)},
         {"storage_pools": ("local",)},
         {"disks": LOCAL, "state": "paused"},
-        Reason.STORAGE_NOT_SHARED,
+        None,
     ),
     (
         "storage",
@@ -146,6 +247,43 @@ def test_filter(
     assert verdict.ok is (expected is None)
     if expected is not None:
         assert verdict.detail  # a rejection always says why
+
+
+@pytest.mark.parametrize(
+    ("policy", "state", "disk_gib", "expected"),
+    [
+        ({"allow_storage_copy": False}, "running", 1, "the policy forbids storage copies"),
+        ({"allow_storage_copy": False}, "shutoff", 1, "the policy forbids storage copies"),
+        ({"storage_copy_max_gib": 2}, "running", 3,
+         "3.0 GiB exceed the policy's storage copy limit (2 GiB)"),
+        ({"storage_copy_max_gib": 2}, "shutoff", 2, None),
+    ],
+)  # fmt: skip
+def test_storage_copies_follow_the_policy(
+    policy: dict[str, Any], state: str, disk_gib: int, expected: str | None
+) -> None:
+    disks = (Disk(pool="local", shared=False, bytes=disk_gib << 30), *SHARED)
+    ctx, guest, dst = _context({"storage_pools": ("local", "shared")},
+                               {"storage_pools": ("local", "shared")},
+                               {"disks": disks, "state": state}, **policy)  # fmt: skip
+    verdict = REGISTRY["storage"].check(guest, dst, ctx)
+    if expected is None:
+        assert verdict.ok, verdict.detail
+    else:
+        assert verdict.reason is Reason.STORAGE_NOT_SHARED
+        assert expected in verdict.detail
+
+
+def test_a_network_renamed_on_the_destination_passes() -> None:
+    rewrite = {"dst": XmlRewrite(networks={"br0": "br-mig"})}
+    ctx, guest, dst = _context({}, {"networks": ("br-mig",)}, {"networks": ("br0",)},
+                               destination_xml=rewrite)  # fmt: skip
+    assert REGISTRY["network"].check(guest, dst, ctx).ok
+    ctx, guest, dst = _context({}, {"networks": ("br0",)}, {"networks": ("br0",)},
+                               destination_xml=rewrite)  # fmt: skip
+    verdict = REGISTRY["network"].check(guest, dst, ctx)
+    assert verdict.reason is Reason.NETWORK
+    assert "br-mig" in verdict.detail
 
 
 def test_headroom_is_kept_free() -> None:

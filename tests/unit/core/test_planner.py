@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from balancer.core.explain import explain
 from balancer.core.models import (
@@ -251,17 +252,24 @@ def test_max_migrations_caps_the_plan() -> None:
     assert [u.reason for u in result.unmovable] == ["max-migrations"]
 
 
-def test_shutoff_vm_with_local_disk_moves_offline() -> None:
+def test_vms_with_local_disks_move_with_a_storage_copy() -> None:
     local = (Disk(pool="local", shared=False, bytes=1 << 30),)
-    snap = snapshot(
-        [host("a", storage_pools=("local",)), host("b", storage_pools=("local",))],
-        [vm("off", "a", state="shutoff", disks=local), vm("on", "a", disks=local)],
-        objective="evacuate",
-        evacuate_hosts=("a",),
-    )
+    hosts = [host("a", storage_pools=("local",)), host("b", storage_pools=("local",))]
+    vms = [vm("off", "a", state="shutoff", disks=local), vm("on", "a", disks=local)]
+    snap = snapshot(hosts, vms, objective="evacuate", evacuate_hosts=("a",))
     result = _checked(snap)
-    assert [(m.vm, m.mode) for m in result.moves] == [("off", "offline")]
-    assert [(u.vm, u.reason) for u in result.unmovable] == [("on", "no-destination")]
+    assert sorted((m.vm, m.mode) for m in result.moves) == [("off", "offline"), ("on", "live")]
+    priced = {m.vm: m.estimate for m in result.moves}
+    assert priced["off"].bytes == 1 << 30  # the disk, at 128 MiB/s: 8 s
+    assert priced["off"].duration_s == pytest.approx(8.0)
+    assert priced["on"].bytes > (1 << 30) + (4096 << 20)  # the disk, then all its memory
+    assert priced["on"].duration_s > 8.0 + 32.0
+
+    forbidden = _checked(snapshot(hosts, vms, objective="evacuate", evacuate_hosts=("a",),
+                                  allow_storage_copy=False))  # fmt: skip
+    assert forbidden.moves == ()
+    assert sorted((u.vm, u.reason) for u in forbidden.unmovable) == [
+        ("off", "no-destination"), ("on", "no-destination")]  # fmt: skip
 
 
 def test_failed_source_host_vm_is_reported() -> None:
