@@ -83,6 +83,7 @@ def new_id() -> str:
 def plan_waves(plan: Plan, snapshot: Snapshot, *, epoch: int | None, plan_id: str) -> Waves:
     """The plan's tasks, one list per wave in order (pure: no Celery, no Redis)."""
     vms = {vm.name: vm for vm in snapshot.vms}
+    hosts = {h.name: h for h in snapshot.hosts}
     waves: dict[int, list[TaskSpec]] = {}
     migrations: dict[str, str] = {}
     power: dict[str, str] = {}
@@ -91,7 +92,8 @@ def plan_waves(plan: Plan, snapshot: Snapshot, *, epoch: int | None, plan_id: st
         if vm is None:
             raise InputError(f"plan moves {move.vm}, which the snapshot lacks", "moves")
         mid = migrations[move.vm] = new_id()
-        order = order_from_move(move, vm, snapshot.policy, id=mid, plan_id=plan_id, epoch=epoch)
+        order = order_from_move(move, vm, snapshot.policy, id=mid, plan_id=plan_id, epoch=epoch,
+                                dest=hosts.get(move.to))  # fmt: skip
         waves.setdefault(move.wave, []).append(TaskSpec(
             task="balancer.migrate", id=mid, priority=move_priority(move.reason),
             order=encode(order)))  # fmt: skip

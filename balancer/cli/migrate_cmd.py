@@ -76,7 +76,8 @@ def _order(snapshot: Snapshot, vm: str, dest: str, mode: str) -> MigrationOrder:
     planned = plan_single_move(snapshot, vm, dest)
     the_vm = next(v for v in snapshot.vms if v.name == vm)
     move = with_mode(planned, the_vm, snapshot, mode)
-    order = order_from_move(move, the_vm, snapshot.policy, id=str(uuid.uuid4()))
+    host = next(h for h in snapshot.hosts if h.name == dest)
+    order = order_from_move(move, the_vm, snapshot.policy, id=str(uuid.uuid4()), dest=host)
     if move.mode != planned.mode:
         order = msgspec.structs.replace(order, predicted=None)  # priced for another mode
     click.echo(f"{vm}: {move.source} → {move.to} ({move.mode}, estimated "

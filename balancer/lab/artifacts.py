@@ -18,6 +18,14 @@ class GuestArtifacts:
     initrd: Path
     kernel_package: str
 
+    @property
+    def disk_initrd(self) -> Path:
+        """The initramfs of the disk-checking guest (``rdinit=/disk-init``)."""
+        path = self.initrd.with_name("initramfs-disk.cpio")
+        if not path.is_file():
+            raise LabUnavailableError(f"{path} is missing: {SETUP_HINT}")
+        return path
+
     @classmethod
     def from_cache(cls, cache: Path | None = None) -> GuestArtifacts:
         manifest = (cache or cache_dir()) / "guest" / "manifest.json"

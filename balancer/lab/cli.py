@@ -84,6 +84,8 @@ def guest() -> None:
 @click.option("--working-set", "working_set", type=int, default=64, show_default=True, help="MiB")
 @click.option("--network", "networks", multiple=True, help="Attach a NIC on this network.")
 @click.option("--disk-pool", default=None, help="Give the guest a small disk in this pool.")
+@click.option("--disk-check", is_flag=True,
+              help="Keep a pattern on the disk and check it (console: kbl-disk …).")  # fmt: skip
 @click.option("--cpu-model", default=GUEST_CPU_MODEL, show_default=True, help="Guest CPU model.")
 @click.option("--no-start", is_flag=True, help="Only define it (shut off).")
 @click.pass_obj
@@ -97,10 +99,14 @@ def guest_add(
     working_set: int,
     networks: tuple[str, ...],
     disk_pool: str | None,
+    disk_check: bool,
     cpu_model: str,
     no_start: bool,
 ) -> None:
-    """Define (and start) a guest on HOST that dirties memory at a set rate."""
+    """Define (and start) a guest on HOST that dirties memory at a set rate.
+
+    Example: balancer lab guest add lab-a --name g --memory 160 --disk-pool default --disk-check
+    """
     spec = GuestSpec(
         name=name,
         memory_mib=memory_mib,
@@ -108,6 +114,7 @@ def guest_add(
         working_set_mib=working_set,
         networks=networks,
         disk_pool=disk_pool,
+        disk_check=disk_check,
         cpu_model=cpu_model,
     )
     made = the_lab.add_guest(host, spec, start=not no_start)

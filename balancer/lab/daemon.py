@@ -4,6 +4,8 @@
         echo $$ > <host>/daemon.pid          # the PID libvirtd will have (exec keeps it)
         mount --bind <host>/etc /etc/libvirt  # … run, lib, log likewise
         mount --bind <cache>/libvirt-cache /var/cache/libvirt
+        mount --bind <lab>/pools/shared <lab>/pools/shared-b   # a pool with a view: the
+        mount -t tmpfs … <lab>/pools/shared                    # data under another path only
         exec libvirtd --config <host>/etc/libvirtd.conf --pid-file <host>/run/libvirtd.pid'
 
 The mounts exist only in that namespace (propagation private): nothing shows in the
@@ -19,6 +21,7 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import libvirt
@@ -26,9 +29,11 @@ import libvirt
 from balancer.lab.config_files import libvirtd_conf, qemu_conf
 from balancer.lab.connection import connect
 from balancer.lab.errors import LabError, LabTimeoutError
+from balancer.lab.host_resources import pool_path
 from balancer.lab.paths import cache_dir
 from balancer.lab.procs import ProcessId, mount_namespace, wait_gone
 from balancer.lab.slots import Slot
+from balancer.lab.specs import PoolSpec
 
 LIBVIRTD = "/usr/sbin/libvirtd"
 MOUNT = "/bin/mount"
@@ -49,20 +54,36 @@ def host_dir(root: Path, name: str) -> Path:
     return root / "hosts" / name
 
 
-def _script(hdir: Path, caps: Path) -> str:
+def _views(root: Path, pools: Sequence[PoolSpec]) -> list[tuple[Path, Path]]:
+    """(the shared directory, where this host sees it) for each shared pool with a view."""
+    return [(root / "pools" / p.name, root / "pools" / p.view)
+            for p in pools if p.shared and p.view]  # fmt: skip
+
+
+def _script(hdir: Path, caps: Path, views: Sequence[tuple[Path, Path]] = ()) -> str:
     q = shlex.quote
     lines = [f"echo $$ > {q(str(hdir / 'daemon.pid'))}"]
     lines += [f"{MOUNT} --bind {q(str(hdir / sub))} {q(tgt)}" for sub, tgt in BINDS.items()]
     lines.append(f"{MOUNT} --bind {q(str(caps))} {CAPS_TARGET}")
+    for data, view in views:  # the same data under another path; the usual one hidden
+        lines.append(f"{MOUNT} --bind {q(str(data))} {q(str(view))}")
+        lines.append(f"{MOUNT} -t tmpfs -o size=64k,mode=0555 kbl-hidden {q(str(data))}")
     conf, pidfile = hdir / "etc" / "libvirtd.conf", hdir / "run" / "libvirtd.pid"
     lines.append(f"exec {LIBVIRTD} --config {q(str(conf))} --pid-file {q(str(pidfile))}")
     return "set -e\n" + "\n".join(lines)
 
 
 def start_daemon(
-    root: Path, name: str, slot: Slot, host_uuid: str, timeout: float
+    root: Path,
+    name: str,
+    slot: Slot,
+    host_uuid: str,
+    timeout: float,
+    pools: Sequence[PoolSpec] = (),
 ) -> tuple[ProcessId, str]:
     """Start the daemon of host ``name``; return its process and mount namespace."""
+    from balancer.lab.tls import write_host_pki  # noqa: PLC0415 - trustme only when used
+
     hdir = host_dir(root, name)
     if len(str(hdir / "run" / "libvirt-sock")) > MAX_SOCKET_PATH:
         raise LabError(f"lab dir {root} is too long for a UNIX socket path")
@@ -72,14 +93,19 @@ def start_daemon(
     caps.mkdir(parents=True, exist_ok=True)
     for target in (*BINDS.values(), CAPS_TARGET):
         Path(target).mkdir(parents=True, exist_ok=True)
+    views = _views(root, pools)
+    for path in (p for pair in views for p in pair):
+        path.mkdir(parents=True, exist_ok=True)
+    shared = [pool_path(root, p) for p in pools if p.shared]
+    pki = write_host_pki(root, hdir, (slot.migration_address, slot.dedicated_address))
     (hdir / "etc" / "libvirtd.conf").write_text(libvirtd_conf(host_uuid))
-    (hdir / "etc" / "qemu.conf").write_text(qemu_conf(slot))
+    (hdir / "etc" / "qemu.conf").write_text(qemu_conf(slot, shared, pki))
     pidfile = hdir / "daemon.pid"
     pidfile.unlink(missing_ok=True)
     cmd = [SETSID, "--fork", UNSHARE, "--mount", "--propagation", "private", "--"]
     with open(hdir / "libvirtd.out", "ab") as out:
         subprocess.run(
-            [*cmd, "/bin/sh", "-c", _script(hdir, caps)],
+            [*cmd, "/bin/sh", "-c", _script(hdir, caps, views)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,10 +1,12 @@
 """Domain XML of a lab guest: TCG, a named CPU model, Debian's kernel and our initramfs.
 
 No disk unless the spec asks for one (a volume in a named pool, so the destination must
-have that pool); one NIC per network the spec names. The serial console goes to a file
-in the lab dir, opened in append mode so the source and the destination QEMU of a
-migration write to the same log. ``on_reboot``/``on_crash`` destroy: a guest that
-panics disappears, which a test sees.
+have that pool; or, ``disk_file``, that volume's file by path); one NIC per network the
+spec names. A guest with ``disk_check`` boots ``rdinit=/disk-init`` from the disk
+initramfs: it keeps a pattern on its disk and checks it (``deploy/lab/guest-disk.c``).
+The serial console goes to a file in the lab dir, opened in append mode so the source
+and the destination QEMU of a migration write to the same log. ``on_reboot``/``on_crash``
+destroy: a guest that panics disappears, which a test sees.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ EMULATOR = "/usr/bin/qemu-system-x86_64"
 
 
 def kernel_cmdline(spec: GuestSpec) -> str:
+    disk = " rdinit=/disk-init" if spec.disk_check else ""
     return (
         "console=ttyS0 quiet panic=-1 mitigations=off "
         f"dirty_mib_s={spec.dirty_rate_mib_s} wss_mib={spec.working_set_mib} "
-        f"tick_ms={spec.tick_ms}"
+        f"tick_ms={spec.tick_ms}{disk}"
     )
 
 
@@ -47,7 +50,10 @@ def volume_name(spec: GuestSpec) -> str:
     return f"{spec.name}.img"
 
 
-def domain_xml(spec: GuestSpec, artifacts: GuestArtifacts, console: Path) -> str:
+def domain_xml(
+    spec: GuestSpec, artifacts: GuestArtifacts, console: Path, disk_path: str | None = None
+) -> str:
+    """``disk_path``: the volume's path on the host (for a ``disk_file`` guest)."""
     dom = ET.Element("domain", type="qemu")
     ET.SubElement(dom, "name").text = spec.name
     ET.SubElement(dom, "memory", unit="MiB").text = str(spec.memory_mib)
@@ -55,7 +61,8 @@ def domain_xml(spec: GuestSpec, artifacts: GuestArtifacts, console: Path) -> str
     os_ = ET.SubElement(dom, "os")
     ET.SubElement(os_, "type", arch="x86_64", machine="q35").text = "hvm"
     ET.SubElement(os_, "kernel").text = str(artifacts.kernel)
-    ET.SubElement(os_, "initrd").text = str(artifacts.initrd)
+    initrd = artifacts.disk_initrd if spec.disk_check else artifacts.initrd
+    ET.SubElement(os_, "initrd").text = str(initrd)
     ET.SubElement(os_, "cmdline").text = kernel_cmdline(spec)
     dom.append(cpu_element(spec.cpu_model, spec.cpu_features))
     ET.SubElement(dom, "clock", offset="utc")
@@ -65,9 +72,13 @@ def domain_xml(spec: GuestSpec, artifacts: GuestArtifacts, console: Path) -> str
     ET.SubElement(devices, "emulator").text = EMULATOR
     ET.SubElement(devices, "controller", type="usb", model="none")
     if spec.disk_pool is not None:
-        disk = ET.SubElement(devices, "disk", type="volume", device="disk")
+        kind = "file" if spec.disk_file else "volume"
+        disk = ET.SubElement(devices, "disk", type=kind, device="disk")
         ET.SubElement(disk, "driver", name="qemu", type="raw", cache="none")
-        ET.SubElement(disk, "source", pool=spec.disk_pool, volume=volume_name(spec))
+        if spec.disk_file:
+            ET.SubElement(disk, "source", file=disk_path or "")
+        else:
+            ET.SubElement(disk, "source", pool=spec.disk_pool, volume=volume_name(spec))
         ET.SubElement(disk, "target", dev="vda", bus="virtio")
     for net in spec.networks:
         nic = ET.SubElement(devices, "interface", type="network")

@@ -15,8 +15,6 @@ from balancer.lab.domain_xml import domain_xml, volume_name
 from balancer.lab.host_xml import raw_volume_xml
 from balancer.lab.specs import GuestSpec
 
-DISK_MIB = 4
-
 
 @dataclass(frozen=True)
 class Guest:
@@ -51,12 +49,13 @@ def lookup(conn: Any, name: str) -> Any | None:
 
 def define(conn: Any, spec: GuestSpec, artifacts: GuestArtifacts, log: Path) -> Any:
     """Define (not start) the guest, creating its disk volume if it has one."""
+    path = None
     if spec.disk_pool is not None:
         pool = conn.storagePoolLookupByName(spec.disk_pool)
-        pool.createXML(raw_volume_xml(volume_name(spec), DISK_MIB), 0)
+        path = pool.createXML(raw_volume_xml(volume_name(spec), spec.disk_mib), 0).path()
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"")
-    return conn.defineXML(domain_xml(spec, artifacts, log))
+    return conn.defineXML(domain_xml(spec, artifacts, log, path))
 
 
 _GONE = (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_OPERATION_INVALID)
@@ -92,11 +91,18 @@ def remove_volume(conn: Any, pool_name: str, volume: str) -> None:
 
 
 def volumes_of(dom: Any) -> set[tuple[str, str]]:
-    """``(pool, volume)`` of each of the domain's volume disks."""
+    """``(pool, volume)`` of each of the domain's volume disks, and of its file disks
+    that lie in a pool of its host."""
     tree = ET.fromstring(dom.XMLDesc(0))
     found = set()
     for source in tree.findall("./devices/disk[@type='volume']/source"):
         pool, volume = source.get("pool"), source.get("volume")
         if pool and volume:
             found.add((pool, volume))
+    for source in tree.findall("./devices/disk[@type='file']/source"):
+        try:
+            vol = dom.connect().storageVolLookupByPath(source.get("file", ""))
+            found.add((vol.storagePoolLookupByVolume().name(), vol.name()))
+        except libvirt.libvirtError:
+            continue  # not in a pool of this host (nothing of ours to delete)
     return found

@@ -13,8 +13,9 @@ from balancer.lab.state import NetworkRecord
 
 
 def pool_path(root: Path, pool: PoolSpec) -> str:
+    """Where the host sees the pool (a shared pool with a ``view``: under that name)."""
     if pool.shared:
-        return str(root / "pools" / pool.name)
+        return str(root / "pools" / (pool.view or pool.name))
     if pool.name == "default":
         return "/var/lib/libvirt/images"
     return f"/var/lib/libvirt/pools/{pool.name}"

@@ -77,7 +77,8 @@ class Lab:
         assert me is not None
         host_uuid = str(uuid.uuid4())
         try:
-            daemon, namespace = start_daemon(self.root, spec.name, slot, host_uuid, timeout)
+            daemon, namespace = start_daemon(self.root, spec.name, slot, host_uuid, timeout,
+                                             spec.pools)  # fmt: skip
         except BaseException:
             slots.release(slot, me)
             raise
@@ -126,7 +127,8 @@ class Lab:
             for helper in helpers:  # (dnsmasq) the new daemon starts its own
                 helper.signal(signal.SIGKILL)
             wait_gone(helpers, 15)
-            daemon, namespace = start_daemon(self.root, name, slot, record.uuid, timeout)
+            daemon, namespace = start_daemon(self.root, name, slot, record.uuid, timeout,
+                                             record.pools)  # fmt: skip
             slots.hand_over(slot, daemon, f"{self.root} {name}")
             record = replace(record, daemon=daemon, mount_ns=namespace)
             lab_state.save(current.with_host(record))

@@ -1,8 +1,9 @@
 """Machine-wide slots: one per running lab host, whatever lab (CLI, pytest) it belongs to.
 
 Slot ``k`` owns the migration address ``127.0.0.(10+k)`` (libvirt rejects 127.0.0.1, the
-rest of 127/8 is loopback too), the migration ports ``61000+16k … +15`` (above Linux's
-ephemeral range) and the bridge names ``kbl<k>n*``. A claim is a small JSON file naming
+rest of 127/8 is loopback too), a second one for a dedicated migration network,
+``127.0.1.(10+k)``, the migration ports ``61000+16k … +15`` (above Linux's ephemeral
+range) and the bridge names ``kbl<k>n*``. A claim is a small JSON file naming
 the owning process (PID and start time); a claim whose owner is gone is stale and may be
 taken again, after deleting the bridges a killed daemon left behind.
 """
@@ -32,6 +33,11 @@ class Slot:
     @property
     def migration_address(self) -> str:
         return f"127.0.0.{10 + self.index}"
+
+    @property
+    def dedicated_address(self) -> str:
+        """A second address of the host: its "dedicated migration network"."""
+        return f"127.0.1.{10 + self.index}"
 
     @property
     def port_min(self) -> int:

@@ -3,12 +3,14 @@
 Hosts differ the way real hosts do, so placement filters meet real differences:
 
     lab-a   pools default, shared   networks lab-net, backup-net
-    lab-b   pools default, shared   networks lab-net
+    lab-b   pools default, shared   networks lab-net       (sees shared under another path)
     lab-c   pools default           networks other-net     (the island)
     lab-d…  like lab-b
 
-``shared`` is one directory seen by every host (shared storage); ``default`` is private
-to each host (its own ``/var/lib/libvirt/images``). All lab hosts run on the same CPU, so
+``shared`` is one directory seen by every host (shared storage); lab-b sees it at
+``pools/shared-b`` and not at ``pools/shared`` (a host with a different path to the same
+storage, what the guide's ``--xml`` procedure is for); ``default`` is private to each
+host (its own ``/var/lib/libvirt/images``). All lab hosts run on the same CPU, so
 CPU differences come from what TCG can emulate: ``Westmere`` is usable, ``EPYC-Rome`` or
 the ``avx512f`` feature are not.
 """
@@ -35,10 +37,12 @@ def _check_name(value: str, path: str) -> None:
 
 @dataclass(frozen=True)
 class PoolSpec:
-    """A ``dir`` storage pool: ``shared`` pools point at one directory for all hosts."""
+    """A ``dir`` storage pool: ``shared`` pools point at one directory for all hosts.
+    ``view``: this host sees that directory as ``pools/<view>`` (``pools/<name>`` hidden)."""
 
     name: str
     shared: bool = False
+    view: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,12 @@ class GuestSpec:
     cpu_features: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
     disk_pool: str | None = None
+    #: The disk as ``<disk type='file'>`` with the volume's path (else ``type='volume'``).
+    disk_file: bool = False
+    #: Boot the disk-checking guest (``deploy/lab/guest-disk.c``): it keeps a pattern on
+    #: its disk and reports each check on the console (``kbl-disk …``).
+    disk_check: bool = False
+    disk_mib: int = 4
     tick_ms: int = 250
 
     def __post_init__(self) -> None:
@@ -84,6 +94,10 @@ class GuestSpec:
             raise InputError("must be 1 or 2", "guest.vcpus")
         if self.tick_ms < 10:
             raise InputError("must be at least 10", "guest.tick_ms")
+        if (self.disk_check or self.disk_file) and self.disk_pool is None:
+            raise InputError("needs a disk (disk_pool)", "guest.disk_check")
+        if not 1 <= self.disk_mib <= 1024:
+            raise InputError("must be between 1 and 1024", "guest.disk_mib")
 
 
 def default_host_specs(count: int) -> tuple[HostSpec, ...]:
@@ -98,6 +112,10 @@ def host_spec_for(index: int) -> HostSpec:
     local, shared = PoolSpec("default"), PoolSpec("shared", shared=True)
     if index == 0:
         return HostSpec(name, (local, shared), ("lab-net", "backup-net"))
+    if index == 1:
+        return HostSpec(
+            name, (local, PoolSpec("shared", shared=True, view="shared-b")), ("lab-net",)
+        )
     if index == 2:
         return HostSpec(name, (local,), ("other-net",))
     return HostSpec(name, (local, shared), ("lab-net",))

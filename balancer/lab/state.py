@@ -54,6 +54,10 @@ class HostRecord:
         return Slot(self.slot).migration_address
 
     @property
+    def dedicated_address(self) -> str:
+        return Slot(self.slot).dedicated_address
+
+    @property
     def migration_ports(self) -> tuple[int, int]:
         return Slot(self.slot).port_min, Slot(self.slot).port_max
 

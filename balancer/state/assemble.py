@@ -30,6 +30,7 @@ from balancer.core.models import (
     AffinityRule,
     AntiAffinityRule,
     Host,
+    Link,
     PinRule,
     Policy,
     Rule,
@@ -60,6 +61,8 @@ class StoreContents:
     vm_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: VM → when it last migrated, for the VMs that did within the policy's cool-down.
     migrated_at: Mapping[str, float] = field(default_factory=dict)
+    #: Measured migration bandwidth per host pair.
+    links: Sequence[Link] = ()
 
 
 def host_state(host: Host, alive: bool, override: HostOverride | None) -> tuple[str, str]:
@@ -174,6 +177,9 @@ def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
         vms=vms,
         rules=_rules(contents.rules, vm_names, host_names),
         policy=policy,
+        links=tuple(
+            link for link in contents.links if link.source in host_names and link.dest in host_names
+        ),
     )
     check(snapshot)
     return snapshot

@@ -70,6 +70,12 @@ class Keys:
         reads only the entries within the policy's cool-down."""
         return f"{self.prefix}:vm-migrated"
 
+    @property
+    def links(self) -> str:
+        """HASH ``<source> <dest>`` → JSON ``Link``: the migration bandwidth measured
+        between two hosts (the executor's completed migrations, smoothed)."""
+        return f"{self.prefix}:links"
+
     def vm_resident(self, host: str) -> str:
         """HASH VM → MiB of non-zero memory its last migration measured, for the VMs on
         ``host`` (the executor writes it, the host's agent puts it in its report)."""

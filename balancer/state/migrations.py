@@ -49,6 +49,9 @@ class Actual(msgspec.Struct, frozen=True, kw_only=True):
     #: The guest's non-zero memory seen by the migration (total − zero pages): what the
     #: next move's first pass will send (``migration_model.precopy(resident_mib=…)``).
     nonzero_bytes: int | None = None
+    #: The throughput reached: bytes sent over the transfer time (the job's elapsed time
+    #: less its set-up), MiB/s; what the host pair's measured bandwidth is made of.
+    bandwidth_mib_s: float | None = None
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):

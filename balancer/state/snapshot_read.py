@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 import redis
 
-from balancer.core.models import Policy, Snapshot
+from balancer.core.models import Link, Policy, Snapshot
 from balancer.errors import SnapshotError
 from balancer.state.assemble import StoreContents, assemble_snapshot
 from balancer.state.keys import DEFAULT_KEYS, SCHEMA_VERSION, Keys
@@ -164,7 +164,23 @@ def decode_contents(raw: RawStore[ReportHead | str | None]) -> StoreContents:
             k.decode(): _seconds(v, f"{where}vm-migrated[{k.decode()}]")
             for k, v in raw.migrated.items()
         },
+        links=_links(raw.links),
     )
+
+
+_link_decoder = msgspec.json.Decoder(Link)
+
+
+def _links(stored: dict[bytes, bytes]) -> tuple[Link, ...]:
+    """The measured links, by pair; an entry that does not decode is logged and left out
+    (a measurement is an optimisation, not a fact a snapshot must have)."""
+    out: list[Link] = []
+    for field, blob in sorted(stored.items()):
+        try:
+            out.append(_link_decoder.decode(blob))
+        except msgspec.DecodeError as exc:
+            log.warning("links[%s]: %s; left out", field.decode(errors="replace"), exc)
+    return tuple(out)
 
 
 def cooldown_start(now: float) -> Callable[[bytes | None], float]:

@@ -15,6 +15,7 @@ from balancer.lab.pytest_plugin import GuestFactory
 from tests.lab.test_executor import actual, executor, where
 from workers.executor.libvirt_calls import ThreadRun
 from workers.executor.libvirt_hv import LibvirtHypervisor
+from workers.executor.offline_copy import OfflineCopy
 from workers.executor.order import LadderConfig, MigrationOrder
 
 pytestmark = pytest.mark.lab
@@ -28,7 +29,9 @@ class SpyHypervisor(LibvirtHypervisor):
         self.postcopy_enabled: list[bool] = []
         self.postcopy_started = 0
 
-    def start(self, vm: str, source: str, dest: str, mode: Mode, **kw: Any) -> ThreadRun:
+    def start(
+        self, vm: str, source: str, dest: str, mode: Mode, **kw: Any
+    ) -> ThreadRun | OfflineCopy:
         self.postcopy_enabled.append(bool(kw["postcopy"]))
         return super().start(vm, source, dest, mode, **kw)
 

@@ -36,6 +36,7 @@ from workers.executor.hypervisor import (
     DomState,
     HostResources,
     JobSample,
+    StartOptions,
 )
 
 _ATTEMPTS = 20
@@ -60,9 +61,12 @@ class FleetHypervisor:
         self._up(host)
         return self.store.host_vms(host)
 
-    def accepts_cpu(self, vm: str, source: str, dest: str) -> bool:
+    def cpu_refusal(self, vm: str, source: str, dest: str) -> str:
         src, dst = self._up(source), self._up(dest)
-        return (src.cpu.vendor, src.cpu.model) == (dst.cpu.vendor, dst.cpu.model)
+        if (src.cpu.vendor, src.cpu.model) == (dst.cpu.vendor, dst.cpu.model):
+            return ""
+        theirs = f"{source} a {src.cpu.vendor} {src.cpu.model}"
+        return f"{dest} is a {dst.cpu.vendor} {dst.cpu.model}, {theirs} (simulated: same CPU only)"
 
     def attachments(self, host: str, vm: str) -> Attachments:
         facts = self._up(host)
@@ -108,6 +112,7 @@ class FleetHypervisor:
         max_downtime_ms: int,
         postcopy: bool,
         copy_storage: bool,
+        options: StartOptions | None = None,
     ) -> FleetRun:
         facts = self.store.vm(vm)
         if facts is None:
@@ -163,6 +168,13 @@ class FleetHypervisor:
     def abort(self, host: str, vm: str) -> None:
         self._event(host, vm, "abort", 0)
         self._settle(vm)
+
+    def remove_source(
+        self, vm: str, source: str, dest: str, shared_pools: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The simulated fleet has no disks to copy: nothing is left on the source."""
+        self._up(source)
+        return ()
 
     def mark_migrated(
         self, host: str, vm: str, *, epoch: int | None, migration_id: str, plan_id: str

@@ -2,9 +2,13 @@
 a migration has stalled. No I/O: the state machine feeds samples and the clock in.
 
 Rungs, in order (docs/executor.md): raise max downtime in steps up to the VM's budget →
-post-copy (only if the policy allows it, the VM is not critical and the link is stable) →
-suspend the guest and finish non-live. Abort on the completion timeout is not a rung: it
-can happen at any point.
+auto-converge (QEMU throttles the guest's vCPUs, 20 % up to 99 %; not for a critical VM;
+armed when the migration starts, since QEMU cannot switch it on later) → post-copy (only
+if the policy or the VM's label allows it, the VM is not critical, the link is stable and
+no disk is being copied) → suspend the guest and finish non-live (unless the VM's label
+forbids it). Abort on the completion timeout is not a rung: it can happen at any point.
+The rungs a move may climb come with its order (``LadderConfig.rungs``: the policy's,
+less those the VM's labels rule out).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from workers.executor.order import MigrationOrder
 
 @dataclass(frozen=True)
 class Rung:
-    step: str  # "downtime" | "postcopy" | "suspend"
+    step: str  # "downtime" | "auto-converge" | "postcopy" | "suspend"
     value: int | None = None
 
 
@@ -33,6 +37,12 @@ def rungs_for(order: MigrationOrder) -> tuple[list[Rung], list[tuple[str, str]]]
                 rungs += [
                     Rung("downtime", start + (budget - start) * i // n) for i in range(1, n + 1)
                 ]
+        elif name == "auto-converge":
+            why = auto_converge_refusal(order)
+            if why:
+                skipped.append(("auto-converge", why))
+            else:
+                rungs.append(Rung("auto-converge"))
         elif name == "postcopy":
             why = postcopy_refusal(order)
             if why:
@@ -41,7 +51,30 @@ def rungs_for(order: MigrationOrder) -> tuple[list[Rung], list[tuple[str, str]]]
                 rungs.append(Rung("postcopy"))
         elif name == "suspend":
             rungs.append(Rung("suspend"))
+    skipped += _left_out(order)
     return rungs, skipped
+
+
+def _left_out(order: MigrationOrder) -> list[tuple[str, str]]:
+    """Rungs the VM's ladder does not have at all (its labels or the policy removed them),
+    with why."""
+    have = set(order.ladder.rungs)
+    why = {
+        "downtime": "not among this VM's rungs",
+        "auto-converge": auto_converge_refusal(order) or "not among this VM's rungs",
+        "postcopy": postcopy_refusal(order) or "not among this VM's rungs",
+        "suspend": "suspending this VM is not allowed (the policy or its label)",
+    }
+    return [(name, reason) for name, reason in why.items() if name not in have]
+
+
+def auto_converge_refusal(order: MigrationOrder) -> str:
+    """Why QEMU's auto-converge may not throttle this VM ("" when it may)."""
+    if order.critical:
+        return "VM is availability-critical"
+    if order.mode not in ("live", "live-postcopy"):
+        return f"mode {order.mode} is not live"
+    return ""
 
 
 def postcopy_refusal(order: MigrationOrder) -> str:
@@ -54,6 +87,8 @@ def postcopy_refusal(order: MigrationOrder) -> str:
         return "migration link is not stable"
     if order.mode not in ("live", "live-postcopy"):
         return f"mode {order.mode} is not live"
+    if order.copy_storage:
+        return "disks are being copied (libvirt cannot combine that with post-copy)"
     return ""
 
 

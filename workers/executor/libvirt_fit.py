@@ -27,10 +27,14 @@ def attachments(conn: Any, dom: Any) -> Attachments:
     pools: set[str] = set()
     remote: set[str] = set()
     unpooled: set[str] = set()
+    targets: list[str] = []
     for disk in root.iterfind("devices/disk"):
         src, kind = disk.find("source"), disk.get("type", "file")
         if src is None or disk.get("device", "disk") not in ("disk", "lun"):
             continue
+        target = disk.find("target")
+        if target is not None and target.get("dev"):
+            targets.append(target.get("dev", ""))
         if kind == "volume":
             pools.add(src.get("pool", ""))
         elif kind == "network":
@@ -55,6 +59,7 @@ def attachments(conn: Any, dom: Any) -> Attachments:
         remote_disks=tuple(sorted(remote)),
         unpooled=tuple(sorted(unpooled)),
         networks=tuple(sorted(networks)),
+        targets=tuple(sorted(targets)),
     )
 
 

@@ -4,20 +4,33 @@ Deployed on each KVM host, the URIs are ``qemu:///system`` for the local host an
 ``qemu+ssh://<host>/system`` (or ``qemu+tls://``) for peers; deployed centrally, every
 host is a remote URI. Peer-to-peer migration: the source libvirtd connects to the
 destination URI itself, so that URI must be reachable from the source host.
+
+A migration's data goes where ``StartOptions.migration_uri`` says (a dedicated network:
+``VIR_MIGRATE_PARAM_URI``; when its host is an IP address the destination listens on it
+only, ``VIR_MIGRATE_PARAM_LISTEN_ADDRESS``), encrypted with ``VIR_MIGRATE_TLS``, over
+parallel connections, compressed, with QEMU's auto-converge armed, and with the
+destination's definition rewritten (``dest_xml``). Disks on storage the plan did not count
+as shared are copied: live, by libvirt's storage migration (``VIR_MIGRATE_NON_SHARED_DISK``
+with the disks listed, their volumes created on the destination first); offline, by
+``offline_copy`` (define there, stream the volumes, compare checksums).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import libvirt
 
 from balancer.core.migration_model import Mode
 from balancer.errors import PermanentError, RetryableError
-from workers.executor import libvirt_fit
+from workers.executor import libvirt_fit, volumes
+from workers.executor.dest_xml import rewrite
 from workers.executor.hypervisor import (
     MIGRATION_NAMESPACE,
     MIGRATION_PREFIX,
@@ -27,8 +40,11 @@ from workers.executor.hypervisor import (
     DomState,
     HostResources,
     JobSample,
+    StartOptions,
 )
 from workers.executor.libvirt_calls import ThreadRun, ignore_errors, translate
+from workers.executor.libvirt_cpu import cpu_refusal
+from workers.executor.offline_copy import OfflineCopy
 
 _P2P = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
 _P2P |= libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
@@ -39,6 +55,9 @@ FLAGS: dict[str, int] = {
     "offline": _P2P | libvirt.VIR_MIGRATE_OFFLINE,
 }
 _ENDED = (libvirt.VIR_ERR_OPERATION_INVALID, libvirt.VIR_ERR_NO_DOMAIN)
+#: QEMU's auto-converge: first throttle and step, in % of vCPU time (QEMU's defaults).
+AUTO_CONVERGE_INITIAL, AUTO_CONVERGE_INCREMENT = 20, 10
+_LIVE = ("live", "live-postcopy")
 _STATES: dict[int, DomState] = {
     libvirt.VIR_DOMAIN_RUNNING: "running",
     libvirt.VIR_DOMAIN_PAUSED: "paused",
@@ -54,6 +73,8 @@ class LibvirtHypervisor:
         self._conns: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._postcopy: set[str] = set()
+        #: Offline moves with a storage copy: their own statistics (no libvirt job).
+        self._copies: dict[str, OfflineCopy] = {}
 
     def conn(self, host: str) -> Any:
         with self._lock:
@@ -106,21 +127,12 @@ class LibvirtHypervisor:
         except libvirt.libvirtError as exc:
             raise translate(exc, f"list domains on {host}") from exc
 
-    def accepts_cpu(self, vm: str, source: str, dest: str) -> bool:
-        tree = ET.fromstring(self._dom(source, vm).XMLDesc(0))
-        cpu, os_type = tree.find("cpu"), tree.find("os/type")
-        if cpu is None or cpu.get("mode") in ("host-passthrough", "host-model"):
-            return cpu is None  # host-* CPUs: leave it to libvirt's own migration check
-        arch = os_type.get("arch") if os_type is not None else None
-        machine = os_type.get("machine") if os_type is not None else None
-        xml = ET.tostring(cpu, encoding="unicode")
+    def cpu_refusal(self, vm: str, source: str, dest: str) -> str:
+        dom = self._dom(source, vm)
         try:
-            got = self.conn(dest).compareHypervisorCPU(
-                None, arch, machine, tree.get("type"), xml, 0
-            )
+            return cpu_refusal(self.conn(source), self.conn(dest), dom, dest)
         except libvirt.libvirtError as exc:
-            raise translate(exc, f"compareHypervisorCPU on {dest}") from exc
-        return int(got) in (libvirt.VIR_CPU_COMPARE_IDENTICAL, libvirt.VIR_CPU_COMPARE_SUPERSET)
+            raise translate(exc, f"CPU of {vm}") from exc
 
     def attachments(self, host: str, vm: str) -> Attachments:
         try:
@@ -145,24 +157,136 @@ class LibvirtHypervisor:
         max_downtime_ms: int,
         postcopy: bool,
         copy_storage: bool,
-    ) -> ThreadRun:
+        options: StartOptions | None = None,
+    ) -> ThreadRun | OfflineCopy:
+        opts = options or StartOptions()
         dom = self._dom(source, vm)
-        flags = FLAGS[mode]
-        if postcopy and mode in ("live", "live-postcopy"):
+        uri = self.migration_uris.get(dest, self.uris[dest])
+        try:
+            copies = self._copies_of(dom, source, opts) if copy_storage else []
+            paths = self._volume_paths(dest, copies)
+            params = self._params(dom, mode, bandwidth_mib_s, opts, paths)
+        except libvirt.libvirtError as exc:
+            raise translate(exc, f"prepare the migration of {vm}") from exc
+        self._postcopy.discard(vm)
+        self._copies.pop(vm, None)
+        if mode == "offline":
+            flags = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
+            flags |= libvirt.VIR_MIGRATE_OFFLINE
+            if not copies:
+                flags |= libvirt.VIR_MIGRATE_UNDEFINE_SOURCE  # nothing to copy after
+                return ThreadRun(lambda: dom.migrateToURI3(uri, params, flags), f"migrate {vm}")
+            run = OfflineCopy(self.conn(source), self.conn(dest), dom, copies,
+                              lambda: dom.migrateToURI3(uri, params, flags), dest)  # fmt: skip
+            self._copies[vm] = run
+            return run
+        flags = FLAGS[mode] | self._transport_flags(opts)
+        if postcopy and mode in _LIVE and not copies:  # libvirt refuses both at once
             flags |= libvirt.VIR_MIGRATE_POSTCOPY
-        if copy_storage:
+        if opts.auto_converge and mode in _LIVE:
+            flags |= libvirt.VIR_MIGRATE_AUTO_CONVERGE
+            params[libvirt.VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL] = AUTO_CONVERGE_INITIAL
+            params[libvirt.VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT] = AUTO_CONVERGE_INCREMENT
+        created: list[volumes.VolumeRef] = []
+        if copies:
             flags |= libvirt.VIR_MIGRATE_NON_SHARED_DISK
-        params: dict[str, Any] = {}
-        if bandwidth_mib_s and mode != "offline":
-            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = max(1, int(bandwidth_mib_s))
-        if mode in ("live", "live-postcopy"):
+            params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = [c.target for c in copies]
+            created = self._create_volumes(dest, copies)
+        if mode in _LIVE:
             try:
                 dom.migrateSetMaxDowntime(max_downtime_ms, 0)
             except libvirt.libvirtError as exc:
                 raise translate(exc, f"set max downtime of {vm}") from exc
-        self._postcopy.discard(vm)
-        uri = self.migration_uris.get(dest, self.uris[dest])
-        return ThreadRun(lambda: dom.migrateToURI3(uri, params, flags), f"migrate {vm}")
+
+        def migrate() -> None:
+            try:
+                dom.migrateToURI3(uri, params, flags)
+            except libvirt.libvirtError:
+                self._drop_volumes(dest, created)  # the VM stays on its source
+                raise
+
+        return ThreadRun(migrate, f"migrate {vm}")
+
+    def _copies_of(self, dom: Any, host: str, opts: StartOptions) -> list[volumes.VolumeRef]:
+        """The VM's disks in pools the plan did not count as shared (to be copied)."""
+        found = volumes.disk_volumes(self.conn(host), dom.XMLDesc(0))
+        return volumes.to_copy(found, opts.shared_pools)
+
+    def _volume_paths(self, dest: str, copies: list[volumes.VolumeRef]) -> dict[str, str]:
+        """Source path → destination path of each copied volume whose pool lives under
+        another path there (its definition is rewritten to match)."""
+        out: dict[str, str] = {}
+        for ref in copies:
+            pool = self.conn(dest).storagePoolLookupByName(ref.pool)
+            target = ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or ""
+            there = f"{target.rstrip('/')}/{ref.name}"
+            if target and there != ref.path:
+                out[ref.path] = there
+        return out
+
+    def _create_volumes(
+        self, dest: str, copies: list[volumes.VolumeRef]
+    ) -> list[volumes.VolumeRef]:
+        created: list[volumes.VolumeRef] = []
+        try:
+            for ref in copies:
+                volumes.create_volume(self.conn(dest), ref, dest)
+                created.append(ref)
+        except libvirt.libvirtError as exc:
+            self._drop_volumes(dest, created)
+            raise translate(exc, f"create the disks on {dest}") from exc
+        except BaseException:
+            self._drop_volumes(dest, created)
+            raise
+        return created
+
+    def _drop_volumes(self, dest: str, created: list[volumes.VolumeRef]) -> None:
+        for ref in created:
+            with contextlib.suppress(libvirt.libvirtError):
+                volumes.delete(self.conn(dest), ref.pool, ref.name)
+
+    @staticmethod
+    def _transport_flags(opts: StartOptions) -> int:
+        flags = libvirt.VIR_MIGRATE_TLS if opts.tls else 0
+        if opts.connections > 1 or opts.compression in ("zlib", "zstd"):
+            flags |= libvirt.VIR_MIGRATE_PARALLEL
+        if opts.compression != "none":
+            flags |= libvirt.VIR_MIGRATE_COMPRESSED
+        return flags
+
+    @staticmethod
+    def _params(
+        dom: Any,
+        mode: Mode,
+        bandwidth_mib_s: float | None,
+        opts: StartOptions,
+        volume_paths: Mapping[str, str],
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if bandwidth_mib_s and mode != "offline":
+            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = max(1, int(bandwidth_mib_s))
+        if opts.migration_uri and mode != "offline":
+            params[libvirt.VIR_MIGRATE_PARAM_URI] = opts.migration_uri
+            host = urlsplit(opts.migration_uri).hostname or ""
+            try:
+                ipaddress.ip_address(host)
+                params[libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS] = host
+            except ValueError:
+                pass  # a name: the destination listens where its configuration says
+        if mode != "offline" and (opts.connections > 1 or opts.compression in ("zlib", "zstd")):
+            params[libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS] = max(2, opts.connections)
+        if opts.compression != "none" and mode != "offline":
+            params[libvirt.VIR_MIGRATE_PARAM_COMPRESSION] = opts.compression
+        paths = {**(opts.rewrite.paths if opts.rewrite else {}), **volume_paths}
+        networks = opts.rewrite.networks if opts.rewrite else {}
+        if paths or networks:
+            migratable = libvirt.VIR_DOMAIN_XML_MIGRATABLE
+            live = dom.XMLDesc(migratable)
+            params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = rewrite(live, paths, networks)
+            if dom.isPersistent() and mode != "offline":
+                inactive = dom.XMLDesc(migratable | libvirt.VIR_DOMAIN_XML_INACTIVE)
+                params[libvirt.VIR_MIGRATE_PARAM_PERSIST_XML] = rewrite(inactive, paths, networks)
+        return params
 
     def job(self, host: str, vm: str) -> JobSample | None:
         dom = self._lookup(host, vm)
@@ -187,9 +311,15 @@ class LibvirtHypervisor:
             bandwidth_bytes_s=int(s.get("memory_bps", 0)),
             expected_downtime_ms=int(s.get("downtime", 0)),
             postcopy=vm in self._postcopy,
+            disk_total=int(s.get("disk_total", 0)),
+            disk_processed=int(s.get("disk_processed", 0)),
+            throttle_percent=int(s.get("auto_converge_throttle", 0)),
         )
 
     def completed(self, host: str, vm: str) -> Completed | None:
+        copy = self._copies.get(vm)
+        if copy is not None and copy.done():
+            return copy.completed
         dom = self._lookup(host, vm)
         if dom is None:
             return None
@@ -205,6 +335,8 @@ class LibvirtHypervisor:
             bytes=int(s.get("memory_processed", 0)) + int(s.get("disk_processed", 0)),
             memory_total=int(s.get("memory_total", 0)),
             zero_bytes=int(s.get("memory_constant", 0)) * int(s.get("memory_page_size", 4096)),
+            setup_ms=int(s.get("setup_time", 0)),
+            disk_bytes=int(s.get("disk_processed", 0)),
         )
 
     def _act(self, host: str, vm: str, what: str, call: str, *args: int) -> None:
@@ -229,6 +361,29 @@ class LibvirtHypervisor:
 
     def abort(self, host: str, vm: str) -> None:
         self._act(host, vm, "abort the job of", "abortJob")
+
+    def remove_source(
+        self, vm: str, source: str, dest: str, shared_pools: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """Undefine the VM on ``source`` (if still defined and not running) and delete the
+        source's volumes of its disks in unshared pools, as the destination names them."""
+        try:
+            there = self._dom(dest, vm)
+            copied = volumes.to_copy(volumes.disk_volumes(self.conn(dest), there.XMLDesc(0)),
+                                     shared_pools)  # fmt: skip
+            left = self._lookup(source, vm)
+            if left is not None:
+                if left.isActive():
+                    raise PermanentError(f"{vm} runs on {source}: its disks stay")
+                left.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                                   | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                                   | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)  # fmt: skip
+            src = self.conn(source)
+            return tuple(
+                f"{r.pool}/{r.name}" for r in copied if volumes.delete(src, r.pool, r.name)
+            )
+        except libvirt.libvirtError as exc:
+            raise translate(exc, f"remove {vm} and its copied disks from {source}") from exc
 
     def mark_migrated(
         self, host: str, vm: str, *, epoch: int | None, migration_id: str, plan_id: str

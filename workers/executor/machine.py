@@ -117,7 +117,7 @@ class Executor:
                 _adopted_record(d, m)
                 watch(d, m, None)
             else:
-                preflight(d, order, src, dst)
+                m.expected = preflight(d, order, src, dst)
                 d.fence.check(d.fence.keys.lease(order.vm), m.ticket)  # right before start
                 record_running(d, m)
                 watch(d, m, start(d, m))

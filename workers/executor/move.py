@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from workers.executor.coordination import Coordinator
 from workers.executor.fence import Fence, Ticket
-from workers.executor.hypervisor import Hypervisor
+from workers.executor.hypervisor import Attachments, Hypervisor
 from workers.executor.order import MigrationOrder
 from workers.executor.records import Recorder, Step
 
@@ -41,6 +41,12 @@ class Move:
     halted: str = ""
     #: The migration was started (or adopted) and its running record written.
     running: bool = False
+    #: The VM's disks and networks on its source before the move (what verification
+    #: expects on the destination); ``None`` when not read (an adopted migration).
+    expected: Attachments | None = None
+    #: QEMU's auto-converge throttle last seen (%), and when it last changed.
+    throttle: int = 0
+    throttle_at: float = 0.0
 
     @property
     def ticket(self) -> Ticket:

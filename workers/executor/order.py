@@ -8,10 +8,11 @@ from typing import Literal
 
 import msgspec
 
-from balancer.core.filters.storage import copy_bytes
+from balancer.core.filters.storage import copies_storage, copy_bytes
 from balancer.core.migration_model import Mode
-from balancer.core.models import Policy, Slots, Vm
+from balancer.core.models import Compression, Host, LadderRung, Policy, Slots, Vm, XmlRewrite
 from balancer.core.plan import Move, MoveReason, PowerAction, PowerReason
+from balancer.core.vm_ladder import vm_ladder
 from balancer.state.migrations import Predicted
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "MigrationOrder",
     "PowerOrder",
     "Predicted",
+    "ladder_config",
     "order_from_move",
     "power_order",
 ]
@@ -27,7 +29,8 @@ VmState = Literal["running", "paused", "shutoff"]
 
 
 class LadderConfig(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """The fallback ladder (defaults in docs/executor.md)."""
+    """The fallback ladder of one move (defaults in docs/executor.md): the policy's
+    ``ladder`` with the VM's overrides (``order_from_move``)."""
 
     poll_s: float = 1.0
     #: Stall: remaining memory not shrinking over this many pre-copy iterations.
@@ -36,22 +39,36 @@ class LadderConfig(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     stall_s: float = 20.0
     #: Seconds a ladder step gets to show progress before the next step.
     step_grace_s: float = 10.0
-    #: Max downtime the migration starts with (QEMU's default is 300 ms).
-    initial_downtime_ms: int = 100
+    #: Max downtime the migration starts with: the limit the plan's estimate assumed
+    #: (the policy's budget, QEMU's default 300 ms; less for a VM whose label says so).
+    initial_downtime_ms: int = 300
     #: Max downtime is raised in this many steps up to the VM's budget.
     downtime_steps: int = 2
     #: Completion timeout: this many seconds per GiB of guest memory, at least ``min``.
     timeout_s_per_gib: float = 300.0
     timeout_min_s: float = 60.0
     #: Which rungs exist; remove one to skip it.
-    rungs: tuple[Literal["downtime", "postcopy", "suspend"], ...] = (
-        "downtime",
-        "postcopy",
-        "suspend",
-    )
+    rungs: tuple[LadderRung, ...] = ("downtime", "auto-converge", "postcopy", "suspend")
 
-    def timeout_s(self, memory_mib: int) -> float:
-        return max(self.timeout_min_s, self.timeout_s_per_gib * memory_mib / 1024)
+    def timeout_s(self, memory_mib: int, copy_bytes: int = 0) -> float:
+        """The completion timeout for this much guest memory and disk to copy."""
+        gib = memory_mib / 1024 + copy_bytes / 2**30
+        return max(self.timeout_min_s, self.timeout_s_per_gib * gib)
+
+
+def ladder_config(vm: Vm, policy: Policy) -> LadderConfig:
+    """The ladder of ``vm`` under ``policy`` (its labels override the policy's)."""
+    p, mine = policy.ladder, vm_ladder(vm, policy)
+    return LadderConfig(
+        stall_iterations=p.stall_iterations,
+        stall_s=p.stall_s,
+        step_grace_s=p.step_grace_s,
+        initial_downtime_ms=mine.downtime_ms,
+        downtime_steps=p.downtime_steps,
+        timeout_s_per_gib=p.timeout_s_per_gib,
+        timeout_min_s=p.timeout_min_s,
+        rungs=mine.rungs,
+    )
 
 
 class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -75,16 +92,30 @@ class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     critical: bool = False
     allow_postcopy: bool = False
     link_stable: bool = True
-    downtime_budget_ms: int = 300
+    #: The most downtime the ladder's downtime rung may allow (it starts at
+    #: ``ladder.initial_downtime_ms``).
+    downtime_budget_ms: int = 1000
     bandwidth_mib_s: float | None = None
-    #: Copy non-shared disks (offline moves of VMs on host-local storage).
+    #: Copy the disks on storage the destination does not share (live: libvirt's storage
+    #: migration; offline: volume streams, checksum verified).
     copy_storage: bool = False
+    #: Bytes of those disks (the plan's figure: the completion timeout counts them).
+    copy_bytes: int = 0
     #: Pools (and network disks) of the VM that the plan counted as shared storage.
     shared_pools: tuple[str, ...] = ()
     predicted: Predicted | None = None
     ladder: LadderConfig = LadderConfig()
     #: Slot limits (the policy's).
     slots: Slots = Slots()
+    #: Where the source sends the data (the destination's dedicated migration network,
+    #: ``Host.migration_uri``); "": libvirt's default.
+    migration_uri: str = ""
+    #: The policy's transport: TLS, parallel connections, compression.
+    tls: bool = False
+    connections: int = 1
+    compression: Compression = "none"
+    #: How the VM's definition changes on the destination (the policy's, for ``dest``).
+    rewrite: XmlRewrite | None = None
 
     @property
     def key(self) -> str:
@@ -92,9 +123,18 @@ class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
 
 
 def order_from_move(
-    move: Move, vm: Vm, policy: Policy, *, id: str, plan_id: str = "", epoch: int | None = None
+    move: Move,
+    vm: Vm,
+    policy: Policy,
+    *,
+    id: str,
+    plan_id: str = "",
+    epoch: int | None = None,
+    dest: Host | None = None,
 ) -> MigrationOrder:
-    """The order for a plan's move (the VM's facts and the policy's limits included)."""
+    """The order for a plan's move (the VM's facts, the policy's limits and ladder with
+    the VM's overrides, the destination's migration URI when ``dest`` is given)."""
+    mine = vm_ladder(vm, policy)
     return MigrationOrder(
         id=id,
         plan_id=plan_id,
@@ -106,18 +146,25 @@ def order_from_move(
         mode=move.mode,
         memory_mib=vm.memory_mib,
         expected_state=vm.state if vm.state in ("running", "paused", "shutoff") else "running",
-        critical=vm.critical,
-        allow_postcopy=policy.allow_postcopy,
-        downtime_budget_ms=policy.downtime_budget_ms,
+        critical=mine.critical,
+        allow_postcopy=mine.allow_postcopy,
+        downtime_budget_ms=mine.max_downtime_ms,
         bandwidth_mib_s=policy.bandwidth_mib_s,
-        copy_storage=move.mode == "offline" and copy_bytes(vm) > 0,
+        copy_storage=copies_storage(vm),
+        copy_bytes=copy_bytes(vm),
         shared_pools=tuple(sorted({d.pool for d in vm.disks if d.shared})),
         predicted=Predicted(
             duration_s=move.estimate.duration_s,
             downtime_ms=move.estimate.downtime_ms,
             bytes=move.estimate.bytes,
         ),
+        ladder=ladder_config(vm, policy),
         slots=policy.slots,
+        migration_uri=dest.migration_uri if dest is not None else "",
+        tls=policy.migration_tls,
+        connections=policy.migration_connections,
+        compression=policy.migration_compression,
+        rewrite=policy.destination_xml.get(move.to),
     )
 
 

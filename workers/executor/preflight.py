@@ -3,13 +3,18 @@ failure is a ``PreflightError`` (permanent) and nothing has been started.
 
 - the VM is on the source in the expected state (offline moves: shut off), not on the
   destination;
-- the destination answers and accepts the guest CPU (``compareHypervisorCPU``);
+- the destination answers and can run the guest CPU (``Hypervisor.cpu_refusal``: as
+  libvirt decides it for the VM's domain type; the refusal names the missing features);
 - storage still fits: every pool holding one of the VM's disks is active on the
-  destination, and is one the plan counted as shared — unless the move is offline with
-  its disks copied; a network disk in no pool (rbd, gluster, …) only if the plan counted
-  it shared, a file in no pool only if it lies on a mount the plan counted shared
-  (``mount:<point>``, the agent's name; libvirt cannot show the destination's mounts);
-- networks still fit: every libvirt network the VM is on is active on the destination.
+  destination, and is one the plan counted as shared — unless the move copies its disks
+  (``copy_storage``: live or offline); a network disk in no pool (rbd, gluster, …) only if
+  the plan counted it shared, a file in no pool only if it lies on a mount the plan
+  counted shared (``mount:<point>``, the agent's name; libvirt cannot show the
+  destination's mounts);
+- networks still fit: every libvirt network the VM is on is active on the destination,
+  under the name the order's destination XML rewrite gives it there.
+
+What the VM has on its source (disks, networks) is kept for verification.
 """
 
 from __future__ import annotations
@@ -24,32 +29,34 @@ from workers.executor.order import MigrationOrder
 SLOT_POLL_S = 0.2
 
 
-def preflight(deps: Deps, order: MigrationOrder, src: Domain, dst: Domain | None) -> None:
+def preflight(deps: Deps, order: MigrationOrder, src: Domain, dst: Domain | None) -> Attachments:
+    """Refuse the move (``PreflightError``) or return what the VM has on its source."""
     if dst is not None:
         raise PreflightError(f"{order.vm} is defined on both {order.source} and {order.dest}")
     want = "shutoff" if order.mode == "offline" else order.expected_state
     if src.state != want:
         raise PreflightError(f"{order.vm} is {src.state} on {order.source}, expected {want}")
     deps.hv.domains(order.dest)  # the destination answers on a live connection
-    if not deps.hv.accepts_cpu(order.vm, order.source, order.dest):
-        raise PreflightError(f"{order.dest} does not accept the CPU of {order.vm}")
+    refusal = deps.hv.cpu_refusal(order.vm, order.source, order.dest)
+    if refusal:
+        raise PreflightError(f"{order.vm} cannot move to {order.dest}: {refusal}")
     needs = deps.hv.attachments(order.source, order.vm)
     problems = fit_problems(order, needs, deps.hv.resources(order.dest))
     if problems:
         raise PreflightError(f"{order.vm} cannot move to {order.dest}: " + "; ".join(problems))
+    return needs
 
 
 def fit_problems(order: MigrationOrder, needs: Attachments, dest: HostResources) -> list[str]:
     """What of the VM's storage and networks the destination does not provide (pure)."""
     out: list[str] = []
-    copying = order.mode == "offline" and order.copy_storage
     for pool in needs.pools:
         if pool not in dest.pools:
             out.append(f"storage pool {pool} is not active on {order.dest}")
-        elif pool not in order.shared_pools and not copying:
+        elif pool not in order.shared_pools and not order.copy_storage:
             out.append(
                 f"storage pool {pool} was not planned as shared storage "
-                f"(a {order.mode} move needs it shared, or offline with its disks copied)"
+                f"(a {order.mode} move needs it shared, or its disks copied)"
             )
     for disk in needs.remote_disks:
         if disk not in order.shared_pools:
@@ -57,11 +64,12 @@ def fit_problems(order: MigrationOrder, needs: Attachments, dest: HostResources)
     for path in needs.unpooled:
         if not any(_under(path, p) for p in order.shared_pools):
             out.append(f"disk {path} is in no storage pool and on no shared mount of the plan")
-    out += [
-        f"network {net} is not active on {order.dest}"
-        for net in needs.networks
-        if net not in dest.networks
-    ]
+    renamed = order.rewrite.networks if order.rewrite is not None else {}
+    for net in needs.networks:
+        there = renamed.get(net, net)
+        if there not in dest.networks:
+            named = f"network {net}" + (f" (as {there})" if there != net else "")
+            out.append(f"{named} is not active on {order.dest}")
     return out
 
 

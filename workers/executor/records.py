@@ -12,6 +12,10 @@ kvmb:host:<h>:vm-resident-mib
                           HASH VM → MiB of non-zero memory its last migration measured
                           (``actual.nonzero_bytes``), on the host where the VM now runs;
                           its agent reports it as ``Vm.resident_mib``
+kvmb:links                HASH ``<source> <dest>`` → JSON ``Link``: the pair's migration
+                          bandwidth, each completed migration's ``actual.bandwidth_mib_s``
+                          smoothed in (``smoothed``); snapshots carry it as
+                          ``Snapshot.links`` and the planner prices that pair's moves with it
 
 An ended record replaces the running one in one transaction. Redis errors come out as
 ``RetryableError`` / ``PermanentError`` (``redis_edge``).
@@ -25,6 +29,7 @@ import msgspec
 import redis
 
 from balancer.core.migration_model import MIB
+from balancer.core.models import Link
 from balancer.state.keys import DEFAULT_KEYS, Keys
 from balancer.state.migrations import Actual, MigrationRecord, Step, decode_record
 from workers.executor.redis_edge import redis_edge
@@ -33,6 +38,26 @@ __all__ = ["Actual", "MemoryRecorder", "MigrationRecord", "Progress", "RedisReco
 PROGRESS_TTL_S = 60
 OUTCOME_STREAM_MAXLEN = 10000
 PLAN_RESULTS_TTL_S = 7 * 86400
+#: Weight of a new measurement in a pair's bandwidth (exponential smoothing).
+LINK_SMOOTHING = 0.3
+
+
+def smoothed(old: Link | None, r: MigrationRecord) -> Link | None:
+    """The pair's link with ``r``'s throughput smoothed in (``None``: ``r`` measured none)."""
+    sample = r.actual.bandwidth_mib_s if r.actual is not None else None
+    if r.result != "completed" or sample is None or sample <= 0:
+        return None
+    at = r.finished_at or r.started_at
+    if old is None:
+        return Link(source=r.source, dest=r.dest, bandwidth_mib_s=round(sample, 3),
+                    samples=1, measured_at=at)  # fmt: skip
+    mib_s = old.bandwidth_mib_s + LINK_SMOOTHING * (sample - old.bandwidth_mib_s)
+    return Link(source=r.source, dest=r.dest, bandwidth_mib_s=round(mib_s, 3),
+                samples=old.samples + 1, measured_at=at)  # fmt: skip
+
+
+def link_field(source: str, dest: str) -> str:
+    return f"{source} {dest}"
 
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +103,7 @@ class RedisRecorder:
 
     def outcome(self, r: MigrationRecord) -> None:
         data, keys = msgspec.json.encode(r), self.keys
+        link = smoothed(self.link(r.source, r.dest), r) if r.actual is not None else None
         with (
             redis_edge(f"record the outcome of {r.id} ({r.vm})"),
             self.client.pipeline(transaction=True) as pipe,
@@ -90,7 +116,19 @@ class RedisRecorder:
             if r.result not in ("fenced", "cancelled"):  # it was this task's migration
                 pipe.delete(keys.progress(r.vm))
             self._memory(pipe, r)
+            if link is not None:
+                pipe.hset(keys.links, link_field(r.source, r.dest), msgspec.json.encode(link))
             pipe.execute()
+
+    def link(self, source: str, dest: str) -> Link | None:
+        """The measured link from ``source`` to ``dest`` (``None``: none yet, or a value
+        that does not decode: it is measured again)."""
+        with redis_edge(f"read the link {source} → {dest}"):
+            blob = self.client.hget(self.keys.links, link_field(source, dest))
+        try:
+            return None if blob is None else msgspec.json.decode(blob, type=Link)
+        except msgspec.DecodeError:
+            return None
 
     def started(self, migration_id: str) -> bool:
         with redis_edge(f"read the running record of {migration_id}"):
@@ -131,6 +169,7 @@ class MemoryRecorder:
         self.progresses: list[Progress] = []
         self.runs: list[MigrationRecord] = []
         self.outcomes: list[MigrationRecord] = []
+        self.links: dict[tuple[str, str], Link] = {}
 
     def progress(self, p: Progress) -> None:
         self.progresses.append(p)
@@ -140,6 +179,9 @@ class MemoryRecorder:
 
     def outcome(self, r: MigrationRecord) -> None:
         self.outcomes.append(r)
+        link = smoothed(self.links.get((r.source, r.dest)), r)
+        if link is not None:
+            self.links[(r.source, r.dest)] = link
 
     def started(self, migration_id: str) -> bool:
         ended = {r.id for r in self.outcomes}

@@ -34,5 +34,7 @@ class SimVm:
     remote_disks: tuple[str, ...] = ()
     unpooled: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
+    #: MiB of its disks on unshared pools (copied by a move with ``copy_storage``).
+    disk_mib: float = 0.0
     #: Written by ``mark_migrated`` on the destination (libvirt: the domain's metadata).
     mark: MigrationMark | None = None

@@ -24,6 +24,7 @@ from workers.executor.hypervisor import (
     HostResources,
     JobSample,
     MigrationMark,
+    StartOptions,
 )
 from workers.executor.sim_run import RunHandle, SimRun, advance
 from workers.executor.sim_vm import SimClock, SimVm
@@ -40,6 +41,8 @@ class SimulatedHypervisor:
     host_resources: dict[str, HostResources] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     call_log: Path | None = None
+    #: The options of the last ``start`` (tests read them).
+    started_with: StartOptions | None = None
     _runs: dict[str, SimRun] = field(default_factory=dict)
     _completed: dict[tuple[str, str], Completed] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -62,9 +65,11 @@ class SimulatedHypervisor:
         with self._lock:
             return tuple(sorted(self.hosts.get(host, {})))
 
-    def accepts_cpu(self, vm: str, source: str, dest: str) -> bool:
+    def cpu_refusal(self, vm: str, source: str, dest: str) -> str:
         spec = self.hosts[source][vm]
-        return spec.cpu_ok_on is None or dest in spec.cpu_ok_on
+        if spec.cpu_ok_on is None or dest in spec.cpu_ok_on:
+            return ""
+        return f"{dest} cannot run the CPU (simulated: not among {sorted(spec.cpu_ok_on)})"
 
     def attachments(self, host: str, vm: str) -> Attachments:
         with self._lock:
@@ -85,6 +90,7 @@ class SimulatedHypervisor:
                 return None
             spec = self.hosts[run.source][vm]
             dirty = 0.0 if spec.state != "running" else spec.dirty_mib_s
+            dirty *= (100 - run.throttle) / 100
             return JobSample(
                 elapsed_ms=int((self.clock() - run.started) * 1000),
                 total=int(spec.memory_mib * MIB),
@@ -96,6 +102,7 @@ class SimulatedHypervisor:
                 bandwidth_bytes_s=int(run.bandwidth * MIB),
                 expected_downtime_ms=int(run.pending / run.bandwidth * 1000),
                 postcopy=run.postcopy,
+                throttle_percent=run.throttle,
             )
 
     def completed(self, host: str, vm: str) -> Completed | None:
@@ -114,9 +121,11 @@ class SimulatedHypervisor:
         max_downtime_ms: int,
         postcopy: bool,
         copy_storage: bool,
+        options: StartOptions | None = None,
     ) -> RunHandle:
         with self._lock:
             self._call("start", vm)
+            self.started_with = options or StartOptions()
             spec = self.hosts.get(source, {}).get(vm)
             if spec is None:
                 raise PermanentError(f"{vm} is not on {source}")
@@ -128,6 +137,7 @@ class SimulatedHypervisor:
                 spec.state = "paused"
             now = self.clock()
             first = first_pass_mib(spec.memory_mib, spec.resident_mib)
+            disk = spec.disk_mib if copy_storage else 0.0
             self._runs[vm] = SimRun(
                 vm=vm,
                 source=source,
@@ -137,9 +147,10 @@ class SimulatedHypervisor:
                 started=now,
                 last=now,
                 offline=offline,
-                pending=0.0 if offline else first,
+                pending=disk if offline else first + disk,
                 postcopy_allowed=postcopy,
                 resume_after=resume_after,
+                auto_converge=self.started_with.auto_converge,
             )
             return RunHandle(vm, self._runs[vm], self._poll_done)
 
@@ -175,6 +186,20 @@ class SimulatedHypervisor:
             self._advance_all()
             run = self._active(host, vm)
             run.ended, run.error = True, "operation aborted: migration job: canceled by client"
+
+    def remove_source(
+        self, vm: str, source: str, dest: str, shared_pools: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        with self._lock:
+            self._call("remove_source", vm)
+            spec = self.hosts.get(dest, {}).get(vm)
+            if spec is None:
+                raise PermanentError(f"{vm} is not on {dest}")
+            if vm in self.hosts.get(source, {}):
+                if self.hosts[source][vm].state == "running":
+                    raise PermanentError(f"{vm} runs on {source}: its disks stay")
+                del self.hosts[source][vm]
+            return tuple(f"{p}/{vm}" for p in spec.pools if p not in shared_pools)
 
     def mark_migrated(
         self, host: str, vm: str, *, epoch: int | None, migration_id: str, plan_id: str

@@ -1,8 +1,13 @@
-"""Verify and record: the VM is on the destination, persistent and in the expected state
-(resumed there if the ladder left it paused), and gone from the source; its definition
-there is marked with the migration and its epoch; the record — predicted vs actual
-duration, downtime and bytes, the steps with their reasons — is written, also for
-failures and refusals (``MigrationRecord``, ``balancer.state.migrations``)."""
+"""Verify and record, as the guide verifies a migration (12.6): on the destination the
+VM runs (resumed there if the ladder left it paused; an offline move: shut off), is
+persistent, and has the disks and networks it had on its source (networks under the
+names the destination XML rewrite gives them); on the source it is gone. A move that
+copied disks then has the source's copies removed — an offline one also its definition,
+which libvirt keeps until then — and only after that verification (``remove_source``).
+Its definition on the destination is marked with the migration and its epoch; the
+record — predicted vs actual duration, downtime and bytes, the steps with their reasons
+— is written, also for failures and refusals (``MigrationRecord``,
+``balancer.state.migrations``)."""
 
 from __future__ import annotations
 
@@ -37,14 +42,53 @@ def verify_and_record(deps: Deps, m: Move) -> MigrationRecord:
             problems.append(f"{dst.state} on {o.dest}, expected {want}")
         if not dst.persistent:
             problems.append(f"transient on {o.dest}")
-    if src is not None:
+        problems += attachment_problems(deps, m)
+    # An offline move that copied disks leaves the source's definition until cleanup.
+    kept = o.mode == "offline" and o.copy_storage and src is not None and src.state == "shutoff"
+    if src is not None and not kept:
         problems.append(f"still defined on {o.source} ({src.state})")
     if problems:
         detail = f"{o.vm}: " + "; ".join(problems)
         record(deps, m, "failed", None, detail)
         raise VerifyError(detail)
+    stats = hv.completed(o.dest, o.vm)
+    if o.copy_storage:
+        remove_source(deps, m)
     mark(deps, m)
-    return record(deps, m, "completed", hv.completed(o.dest, o.vm), "")
+    return record(deps, m, "completed", stats, "")
+
+
+def attachment_problems(deps: Deps, m: Move) -> list[str]:
+    """What the destination's definition lacks of the disks and networks the VM had."""
+    o, before = m.order, m.expected
+    if before is None:
+        return []  # adopted or converged: what it had was not read
+    after = deps.hv.attachments(o.dest, o.vm)
+    renamed = o.rewrite.networks if o.rewrite is not None else {}
+    want_nets = sorted({renamed.get(n, n) for n in before.networks})
+    out = []
+    if after.targets != before.targets:
+        out.append(f"disks {', '.join(after.targets) or 'none'} on {o.dest}, "
+                   f"expected {', '.join(before.targets) or 'none'}")  # fmt: skip
+    if list(after.networks) != want_nets:
+        out.append(f"networks {', '.join(after.networks) or 'none'} on {o.dest}, "
+                   f"expected {', '.join(want_nets) or 'none'}")  # fmt: skip
+    return out
+
+
+def remove_source(deps: Deps, m: Move) -> None:
+    """After verification: the source's copies of the disks (and an offline move's source
+    definition) go; the VM is then gone from its source as the guide's offline procedure
+    leaves it (``--undefinesource``)."""
+    o = m.order
+    removed = deps.hv.remove_source(o.vm, o.source, o.dest, o.shared_pools)
+    what = ", ".join(removed) or "no volume"
+    m.step(deps.clock(), "remove-source", f"verified on {o.dest}; removed from {o.source}: {what}")
+    left = deps.hv.domain(o.source, o.vm)
+    if left is not None:
+        detail = f"{o.vm}: still defined on {o.source} ({left.state}) after removal"
+        record(deps, m, "failed", None, detail)
+        raise VerifyError(detail)
 
 
 def mark(deps: Deps, m: Move) -> None:
@@ -70,6 +114,7 @@ def build(
             downtime_ms=float(stats.downtime_ms) if stats else None,
             bytes=stats.bytes if stats else None,
             nonzero_bytes=stats.nonzero_bytes if stats else None,
+            bandwidth_mib_s=_throughput(o.mode, stats) if result == "completed" else None,
         )
     return MigrationRecord(
         id=o.id,
@@ -89,6 +134,15 @@ def build(
         steps=tuple(m.steps),
         detail=detail,
     )
+
+
+def _throughput(mode: str, stats: Completed | None) -> float | None:
+    """The link's throughput a host-to-host migration reached (an offline move's volumes
+    stream through the worker: not the hosts' link)."""
+    if stats is None or mode == "offline":
+        return None
+    bw = stats.bandwidth_mib_s
+    return round(bw, 3) if bw is not None else None
 
 
 def record(

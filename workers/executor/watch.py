@@ -1,7 +1,14 @@
-"""Migrate and watch: start the migration with the plan's mode, poll ``jobStats()``,
-publish progress, renew the lease and slots, climb the fallback ladder on a stall, abort
-on the completion timeout (the VM stays on its source, resumed there if the ladder had
-paused it).
+"""Migrate and watch: start the migration with the plan's mode (and the order's link,
+transport, destination XML, disks to copy; QEMU's auto-converge armed when the VM's
+ladder has that rung), poll ``jobStats()``, publish progress, renew the lease and slots,
+climb the fallback ladder on a stall, abort on the completion timeout (the VM stays on
+its source, resumed there if the ladder had paused it).
+
+Auto-converge is QEMU's own: it throttles the guest once it dirties memory faster than
+half of what is sent, then more each round, up to 99 %. The executor records when it
+starts (step ``auto-converge``, the throttle in %) and, while the throttle is still
+rising (below 99 %, risen within ``max(step_grace_s, stall_s)``), takes no later rung
+(post-copy, suspend): that rung comes before them.
 
 Every rung passes the fence first (``Fence.check``). Refused — the order's epoch went
 stale, the move was cancelled, another task holds the lease — the ladder stops for good
@@ -16,9 +23,16 @@ from __future__ import annotations
 import logging
 
 from balancer.errors import BusyError, MigrationAbortedError, RefusedError, RetryableError
-from workers.executor.hypervisor import JobSample, MigrationRun
-from workers.executor.ladder import Rung, StallDetector, postcopy_refusal, rungs_for
+from workers.executor.hypervisor import JobSample, MigrationRun, StartOptions
+from workers.executor.ladder import (
+    Rung,
+    StallDetector,
+    auto_converge_refusal,
+    postcopy_refusal,
+    rungs_for,
+)
 from workers.executor.move import Deps, Move
+from workers.executor.order import MigrationOrder
 from workers.executor.records import Progress
 
 log = logging.getLogger(__name__)
@@ -26,10 +40,27 @@ MIB = 1024 * 1024
 ABORT_SETTLE_S = 120.0
 
 
+def options(o: MigrationOrder) -> StartOptions:
+    """How the order's migration is carried (beyond its mode)."""
+    return StartOptions(
+        migration_uri=o.migration_uri,
+        tls=o.tls,
+        connections=o.connections,
+        compression=o.compression,
+        auto_converge="auto-converge" in o.ladder.rungs and auto_converge_refusal(o) == "",
+        rewrite=o.rewrite,
+        shared_pools=o.shared_pools,
+    )
+
+
 def start(deps: Deps, m: Move) -> MigrationRun:
     o = m.order
-    postcopy = postcopy_refusal(o) == ""
-    m.step(deps.clock(), "start", f"mode {o.mode}", o.ladder.initial_downtime_ms)
+    postcopy = postcopy_refusal(o) == "" and "postcopy" in o.ladder.rungs
+    how = [f"mode {o.mode}"]
+    how += ["disks copied"] if o.copy_storage else []
+    how += [f"via {o.migration_uri}"] if o.migration_uri else []
+    how += ["TLS"] if o.tls else []
+    m.step(deps.clock(), "start", ", ".join(how), o.ladder.initial_downtime_ms)
     return deps.hv.start(
         o.vm,
         o.source,
@@ -39,6 +70,7 @@ def start(deps: Deps, m: Move) -> MigrationRun:
         max_downtime_ms=o.ladder.initial_downtime_ms,
         postcopy=postcopy and o.mode in ("live", "live-postcopy"),
         copy_storage=o.copy_storage,
+        options=options(o),
     )
 
 
@@ -51,7 +83,7 @@ def watch(deps: Deps, m: Move, run: MigrationRun | None) -> None:
         m.step(deps.clock(), f"skip-{name}", why)
     bw = int(o.bandwidth_mib_s * MIB) if o.bandwidth_mib_s else None
     stall = StallDetector(cfg.stall_iterations, cfg.stall_s, bw)
-    deadline = m.started + cfg.timeout_s(o.memory_mib)
+    deadline = m.started + cfg.timeout_s(o.memory_mib, o.copy_bytes if o.copy_storage else 0)
     next_rung_at = 0.0
     while True:
         if run is not None and run.done():
@@ -66,8 +98,10 @@ def watch(deps: Deps, m: Move, run: MigrationRun | None) -> None:
             planned = o.mode == "live-postcopy" and not postcopy_refusal(o)
             if planned and sample.iteration >= 1 and not sample.postcopy and not m.halted:
                 climb(deps, m, [Rung("postcopy")], "planned post-copy")
+            rungs = throttled(deps, m, sample, rungs)
             reason = stall.observe(sample, now)
-            if reason and rungs and now >= next_rung_at and not sample.postcopy:
+            holding = rungs and converging(m, now, max(cfg.step_grace_s, cfg.stall_s))
+            if reason and rungs and now >= next_rung_at and not sample.postcopy and not holding:
                 rungs = climb(deps, m, rungs, reason)
                 next_rung_at = now + cfg.step_grace_s
         if now >= deadline:
@@ -75,6 +109,29 @@ def watch(deps: Deps, m: Move, run: MigrationRun | None) -> None:
         deps.sleep(cfg.poll_s)
     if run is not None:
         run.result()
+        for note in getattr(run, "notes", ()):
+            m.step(deps.clock(), "copy", note)
+
+
+def throttled(deps: Deps, m: Move, s: JobSample, rungs: list[Rung]) -> list[Rung]:
+    """Follow QEMU's auto-converge: a step when it starts throttling the guest (the rung is
+    then taken: it leaves the pending rungs); the throttle and when it last rose."""
+    if s.throttle_percent != m.throttle:
+        if m.throttle == 0:
+            m.step(deps.clock(), "auto-converge",
+                   "QEMU throttles the guest's vCPUs: it dirties memory faster than half "
+                   "of what is sent", s.throttle_percent)  # fmt: skip
+            m.finished_by = "auto-converge"
+        m.throttle, m.throttle_at = s.throttle_percent, deps.clock()
+    if m.throttle and rungs and rungs[0].step == "auto-converge":
+        return rungs[1:]
+    return rungs
+
+
+def converging(m: Move, now: float, window_s: float) -> bool:
+    """Auto-converge still raising the throttle (below 99 %, risen within ``window_s``:
+    QEMU raises it once a round): the rungs after it wait."""
+    return 0 < m.throttle < 99 and now - m.throttle_at < window_s
 
 
 def renew(deps: Deps, m: Move) -> None:
@@ -120,6 +177,11 @@ def climb(deps: Deps, m: Move, rungs: list[Rung], reason: str) -> list[Rung]:
     o, rung = m.order, rungs[0]
     if fenced(deps, m, rung):
         return [] if m.halted else rungs
+    if rung.step == "auto-converge":
+        # Armed at the start; QEMU has not throttled yet (the guest dirties less than
+        # half of what is sent): nothing more to do, the next stall climbs on.
+        m.step(deps.clock(), "auto-converge", f"{reason}; armed, QEMU has not throttled", 0)
+        return rungs[1:]
     if rung.step == "downtime" and rung.value is not None:
         deps.hv.set_max_downtime(o.source, o.vm, rung.value)
     elif rung.step == "postcopy":
