@@ -6,6 +6,8 @@ out of the process list; it is never logged either way.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import logging
 import signal
 import sys
@@ -20,6 +22,16 @@ from balancer.state.keys import DEFAULT_PREFIX
 from workers.agent.runner import Agent, AgentOptions
 
 log = logging.getLogger(__name__)
+
+
+def check_migration_uri(value: str | None) -> str | None:
+    """A libvirt migration URI: ``tcp://host[:port]`` or ``rdma://host[:port]``."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("tcp", "rdma") or not parts.hostname:
+        raise click.BadParameter(f"{value!r}: expected tcp://HOST[:PORT] (or rdma://)")
+    return value
 
 
 @click.command("agent")
@@ -66,6 +78,12 @@ log = logging.getLogger(__name__)
     help="Report this storage pool as shared (repeatable): for a dir pool on a cluster "
     "filesystem the mount table does not reveal.",
 )
+@click.option(
+    "--migration-uri",
+    callback=lambda _c, _p, v: check_migration_uri(v),
+    help="Where other hosts send migration data to this one: a dedicated network, "
+    "e.g. tcp://10.1.0.12 [libvirt's default: the host's own address].",
+)
 @click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix in Redis.")
 @click.option("--once", is_flag=True, help="Publish one report and exit 0 (a scriptable check).")
 def agent_command(
@@ -78,6 +96,7 @@ def agent_command(
     ttl: float | None,
     virt_type: str,
     shared_pools: tuple[str, ...],
+    migration_uri: str | None,
     prefix: str,
     once: bool,
 ) -> None:
@@ -91,6 +110,7 @@ def agent_command(
         ttl_s=ttl,
         virt_type=virt_type,
         shared_pools=frozenset(shared_pools),
+        migration_uri=migration_uri or "",
         prefix=prefix,
     )
     agent = Agent(options)

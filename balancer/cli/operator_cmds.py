@@ -14,6 +14,7 @@ import msgspec
 import redis
 
 from balancer.cli.state_cmds import prefix_option, redis_option, store_client
+from balancer.core.vm_ladder import check_labels
 from balancer.errors import InputError
 from balancer.state.keys import Keys
 from balancer.state.operator import set_host_state, update_vm_labels
@@ -123,8 +124,14 @@ def _pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 def label_command(
     vm: str, pairs: tuple[str, ...], allow_unknown: bool, redis_url: str, prefix: str
 ) -> None:
-    """Set labels on VM (e.g. `critical=true`, `tier=db`); other labels are kept."""
+    """Set labels on VM (e.g. `critical=true`, `tier=db`); other labels are kept.
+
+    How the VM migrates: `critical=true` (never post-copy or auto-converge),
+    `max_downtime_ms=500`, `allow_postcopy=true|false`, `allow_suspend=true|false`
+    override the policy for this VM. Example: balancer vm label web-1 critical=true
+    """
     labels, keys = _pairs(pairs), Keys(prefix)
+    check_labels(labels)
     with store_client(redis_url) as client:
         if not allow_unknown and (missing := unknown_names(client, keys, {vm}, set())):
             raise InputError(f"unknown {missing} (--allow-unknown to label it anyway)", "VM")

@@ -47,6 +47,8 @@ class CollectorConfig:
     virt_type: str = "auto"
     #: Pools to report as shared whatever their type and mount say.
     shared_pools: frozenset[str] = frozenset()
+    #: Where other hosts send this host's migration data ("": libvirt's default).
+    migration_uri: str = ""
     host_facts_refresh_s: float = 300.0
     xml_refresh_s: float = 60.0
     dirty_rate_period_s: float = DEFAULT_PERIOD_S
@@ -182,7 +184,14 @@ class Collector:
         self.reports += 1
         uri = self.config.advertise_uri or self.config.uri
         return HostReport(
-            host=build_host(self.config.host_name, uri, host, usage, vms),
+            host=build_host(
+                self.config.host_name,
+                uri,
+                host,
+                usage,
+                vms,
+                migration_uri=self.config.migration_uri,
+            ),  # fmt: skip
             vms=tuple(vms),
             collected_at=now,
             interval_s=self.config.interval_s,

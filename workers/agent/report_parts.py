@@ -45,7 +45,15 @@ def build_vm(
     )
 
 
-def build_host(name: str, uri: str, host: HostFacts, usage: Usage, vms: Iterable[Vm]) -> Host:
+def build_host(
+    name: str,
+    uri: str,
+    host: HostFacts,
+    usage: Usage,
+    vms: Iterable[Vm],
+    *,
+    migration_uri: str = "",
+) -> Host:
     """The host as the agent sees it (``active``); its pools include the network pools
     its own VMs' disks show it can reach (``rbd:volumes``, ``mount:/…``)."""
     reached = {d.pool for vm in vms for d in vm.disks if d.shared and ":" in d.pool}
@@ -70,6 +78,7 @@ def build_host(name: str, uri: str, host: HostFacts, usage: Usage, vms: Iterable
         networks=host.networks,
         versions=host.versions,
         machine_types=host.machine_types,
+        migration_uri=migration_uri,
     )
 
 

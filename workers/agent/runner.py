@@ -55,6 +55,8 @@ class AgentOptions:
     prefix: str = DEFAULT_PREFIX
     virt_type: str = "auto"
     shared_pools: frozenset[str] = frozenset()
+    #: Where other hosts send this host's migration data (``Host.migration_uri``).
+    migration_uri: str = ""
     warmup_s: float = 1.5
     backoff_cap_s: float = 30.0
 
@@ -107,6 +109,7 @@ class Agent:
                         ttl_s=self.options.heartbeat_ttl_s,
                         virt_type=self.options.virt_type,
                         shared_pools=self.options.shared_pools,
+                        migration_uri=self.options.migration_uri,
                     )
                 )
             self.collector.attach(conn)

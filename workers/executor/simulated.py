@@ -45,6 +45,8 @@ class SimulatedHypervisor:
     started_with: StartOptions | None = None
     _runs: dict[str, SimRun] = field(default_factory=dict)
     _completed: dict[tuple[str, str], Completed] = field(default_factory=dict)
+    #: Network renames of a migration's destination XML, applied when it lands.
+    _renames: dict[str, dict[str, str]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def add(self, host: str, vm: str, spec: SimVm | None = None) -> None:
@@ -126,6 +128,8 @@ class SimulatedHypervisor:
         with self._lock:
             self._call("start", vm)
             self.started_with = options or StartOptions()
+            rewrite = self.started_with.rewrite
+            self._renames[vm] = dict(rewrite.networks) if rewrite is not None else {}
             spec = self.hosts.get(source, {}).get(vm)
             if spec is None:
                 raise PermanentError(f"{vm} is not on {source}")
@@ -236,6 +240,9 @@ class SimulatedHypervisor:
         if at is None:
             return
         del self.hosts[run.source][run.vm]  # landed: the VM is on its destination
+        renames = self._renames.pop(run.vm, {})
+        if renames:
+            spec.networks = tuple(sorted(renames.get(n, n) for n in spec.networks))
         self.hosts.setdefault(run.dest, {})[run.vm] = spec
         first = 0.0 if run.offline else first_pass_mib(spec.memory_mib, spec.resident_mib)
         self._completed[(run.dest, run.vm)] = Completed(
