@@ -6,13 +6,12 @@ out of the process list; it is never logged either way.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import logging
 import signal
 import sys
 import threading
 from types import FrameType
+from urllib.parse import urlsplit
 
 import click
 

@@ -191,7 +191,7 @@ class Collector:
                 usage,
                 vms,
                 migration_uri=self.config.migration_uri,
-            ),  # fmt: skip
+            ),
             vms=tuple(vms),
             collected_at=now,
             interval_s=self.config.interval_s,
