@@ -83,6 +83,12 @@ def check_migration_uri(value: str | None) -> str | None:
     help="Where other hosts send migration data to this one: a dedicated network, "
     "e.g. tcp://10.1.0.12 [libvirt's default: the host's own address].",
 )
+@click.option(
+    "--usage-from-vms",
+    is_flag=True,
+    help="Report the host's CPU use as the sum of its VMs' (hosts that share one machine, "
+    "like the lab's: the machine's own load is then not counted).",
+)
 @click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix in Redis.")
 @click.option("--once", is_flag=True, help="Publish one report and exit 0 (a scriptable check).")
 def agent_command(
@@ -96,6 +102,7 @@ def agent_command(
     virt_type: str,
     shared_pools: tuple[str, ...],
     migration_uri: str | None,
+    usage_from_vms: bool,
     prefix: str,
     once: bool,
 ) -> None:
@@ -110,6 +117,7 @@ def agent_command(
         virt_type=virt_type,
         shared_pools=frozenset(shared_pools),
         migration_uri=migration_uri or "",
+        usage_from_vms=usage_from_vms,
         prefix=prefix,
     )
     agent = Agent(options)

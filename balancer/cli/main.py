@@ -13,6 +13,7 @@ import click
 
 from balancer import __version__
 from balancer.cli.agent_cmd import agent_command
+from balancer.cli.cpu_cmd import cpu_group
 from balancer.cli.executor_cmds import execute_command, worker_command
 from balancer.cli.fleet_cmd import fleet_group
 from balancer.cli.migrate_cmd import migrate_command
@@ -66,6 +67,7 @@ main.add_command(migrate_command)
 main.add_command(migrations_command)
 main.add_command(lab)
 main.add_command(fleet_group)
+main.add_command(cpu_group)
 snapshot_group.add_command(export_command)
 
 

@@ -36,6 +36,17 @@ class Guest:
         """Wait until the guest prints a counter above ``above``; return that line."""
         return console.wait_for_counter(self.console_log, above, timeout)
 
+    def disk_lines(self) -> list[console.DiskLine]:
+        """What a disk-checking guest has reported of its disk so far."""
+        return console.disk_lines(self.console_log)
+
+    def last_disk_pass(self) -> int:
+        """The number of the last disk check reported (0 before the first)."""
+        return max((d.number for d in self.disk_lines() if d.kind == "pass"), default=0)
+
+    def wait_for_disk_pass(self, above: int, timeout: float = 60.0) -> console.DiskLine:
+        return console.wait_for_disk_pass(self.console_log, above, timeout)
+
 
 def lookup(conn: Any, name: str) -> Any | None:
     """The domain ``name`` on ``conn``, or ``None`` if that host does not know it."""

@@ -87,8 +87,9 @@ def test_standard_hosts_differ() -> None:
     shared = PoolSpec("shared", shared=True)
     assert (a.name, b.name, c.name) == ("lab-a", "lab-b", "lab-c")
     assert shared in a.pools
-    assert shared in b.pools
-    assert shared not in c.pools
+    # lab-b sees the same shared directory under another path (pools/shared-b)
+    assert PoolSpec("shared", shared=True, view="shared-b") in b.pools
+    assert "shared" not in {p.name for p in c.pools}
     assert set(a.networks) - set(b.networks) == {"backup-net"}
     assert "lab-net" not in c.networks
     with pytest.raises(InputError):
@@ -106,6 +107,10 @@ def test_config_files_make_a_separate_host() -> None:
         "migration_port_max = 61047",
     ):
         assert line in conf
+    conf = qemu_conf(slots.Slot(2), ["/lab/pools/shared-b"], Path("/lab/hosts/lab-b/pki"))
+    assert 'shared_filesystems = [ "/lab/pools/shared-b" ]' in conf
+    assert 'migrate_tls_x509_cert_dir = "/lab/hosts/lab-b/pki"' in conf
+    assert "migrate_tls_x509_verify = 1" in conf
 
 
 def test_slots_never_overlap() -> None:
@@ -115,6 +120,9 @@ def test_slots_never_overlap() -> None:
     assert min(ports) > 60999  # above Linux's ephemeral range
     assert max(ports) < 65536
     assert len({s.migration_address for s in all_slots}) == len(all_slots)
+    dedicated = {s.dedicated_address for s in all_slots}
+    assert len(dedicated) == len(all_slots)
+    assert not dedicated & {s.migration_address for s in all_slots}
     assert all(len(f"{s.bridge_prefix}9") <= 15 for s in all_slots)
 
 

@@ -57,6 +57,8 @@ class AgentOptions:
     shared_pools: frozenset[str] = frozenset()
     #: Where other hosts send this host's migration data (``Host.migration_uri``).
     migration_uri: str = ""
+    #: The host's CPU use is its VMs' (hosts sharing one machine: the lab's).
+    usage_from_vms: bool = False
     warmup_s: float = 1.5
     backoff_cap_s: float = 30.0
 
@@ -110,6 +112,7 @@ class Agent:
                         virt_type=self.options.virt_type,
                         shared_pools=self.options.shared_pools,
                         migration_uri=self.options.migration_uri,
+                        usage_from_vms=self.options.usage_from_vms,
                     )
                 )
             self.collector.attach(conn)
