@@ -97,8 +97,12 @@ def baseline_command(hosts: tuple[str, ...], as_json: bool, apply_to: tuple[str,
     """The common CPU of HOSTs (default: every host in BALANCER_LIBVIRT_URIS), the VMs it
     would make movable across all of them, and --apply VM to give VMs that CPU.
 
-    Example: BALANCER_LIBVIRT_URIS='{"kvm-01": "qemu+tls://kvm-01/system", ...}'
-    balancer cpu baseline kvm-01 kvm-02 --apply web-1
+    \b
+    Example:
+      export BALANCER_LIBVIRT_URIS='{"kvm-01": "qemu+tls://kvm-01/system",
+                                     "kvm-02": "qemu+tls://kvm-02/system"}'
+      balancer cpu baseline kvm-01 kvm-02 --json
+      balancer cpu baseline kvm-01 kvm-02 --apply web-1
     """
     uris = _uris()
     names = list(hosts) or sorted(uris)
