@@ -1,4 +1,6 @@
-"""`balancer lab` from the command line: up, guest add, status --json, down."""
+"""`balancer lab` from the command line: up, guest add, status --json, down; and the
+new user's path on it: an agent report per host, then `balancer migrate g --to lab-b`
+(through the planner, as issue 14 tried it)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from balancer.cli.main import main
 from balancer.lab.cli import lab
 from balancer.lab.console import last_tick
 from balancer.lab.lab import Lab
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.lab
 MAIN_PROCESSES = ("libvirtd", "qemu-system-x86")
 
 
-def test_cli_up_guest_status_down() -> None:
+def test_cli_up_guest_migrate_status_down(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     root = labs_root() / f"pytest-{os.getpid()}-cli"
     runner = CliRunner()
 
@@ -30,11 +33,21 @@ def test_cli_up_guest_status_down() -> None:
         assert result.exit_code == 0, result.output
         return result.output
 
+    def balancer(*args: str) -> str:
+        result = runner.invoke(main, [*args, "--redis", redis_url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
     try:
         run("up", "--hosts", "2")
         run("up", "--hosts", "2")  # idempotent: both hosts are up already
-        spec = ["--memory", "160", "--dirty-rate", "4", "--working-set", "32"]
-        run("guest", "add", "lab-b", "--name", "cli-1", *spec)
+        run("guest", "add", "lab-a", "--name", "g", "--memory", "160")  # the issue's guest
+        uris = {h["name"]: h["uri"] for h in json.loads(run("status", "--json"))["hosts"]}
+        for host, uri in uris.items():  # the lab's hosts share this machine: count VMs only
+            balancer("agent", "--libvirt-uri", uri, "--host-name", host, "--once",
+                     "--usage-from-vms")  # fmt: skip
+        monkeypatch.setenv("BALANCER_LIBVIRT_URIS", json.dumps(uris))  # the worker's
+        moved = balancer("migrate", "g", "--to", "lab-b", "--inline")
         status = json.loads(run("status", "--json"))
         tick = last_tick(Path(status["guests"][0]["console_log"]))
         procs = [p for h in Lab(root).state().hosts for p in host_processes(h)]
@@ -48,7 +61,8 @@ def test_cli_up_guest_status_down() -> None:
     assert len({h["migration_address"] for h in hosts.values()}) == 2
     assert all(h["uri"].startswith("qemu+unix:///system?socket=") for h in hosts.values())
     [guest] = status["guests"]
-    assert (guest["name"], guest["host"], guest["state"]) == ("cli-1", "lab-b", "running")
+    assert (guest["name"], guest["host"], guest["state"]) == ("g", "lab-b", "running")
+    assert "completed" in moved, moved
     assert tick is not None
     assert tick.counter >= 1
     assert names == ["libvirtd", "libvirtd", "qemu-system-x86"]

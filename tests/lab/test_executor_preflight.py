@@ -3,6 +3,9 @@ live destination; otherwise the move is refused and nothing starts."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
+import libvirt
 import pytest
 import redis
 
@@ -18,13 +21,13 @@ pytestmark = pytest.mark.lab
 
 
 def order(name: str, **kw: object) -> MigrationOrder:
+    fields: dict[str, object] = {"mode": "live", **kw}
     return MigrationOrder(
         vm=name,
         source="lab-a",
         dest="lab-b",
-        mode="live",
         memory_mib=192,
-        **kw,  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
     )
 
 
@@ -72,3 +75,29 @@ def test_a_guest_on_a_network_the_destination_has_moves(
     out = executor(hv, redis_client).run(order(guest.name, bandwidth_mib_s=64), token="t-ok")
     assert out.result == "completed", out
     assert where(lab, guest.name) == {"lab-b": (1, True)}
+
+
+def test_cpu_decided_on_the_lab_hosts_as_libvirt_decides_it(
+    lab: Lab, lab_guests: GuestFactory, hv: LibvirtHypervisor, redis_client: redis.Redis
+) -> None:
+    """A custom CPU lab-b cannot provide is refused with the missing feature named; the
+    lab's own guest CPU, a host-passthrough guest between these two same-CPU hosts and a
+    shut-off host-model guest are accepted (decided on the hosts' real capabilities for
+    the guests' domain type, qemu/TCG)."""
+    custom = lab_guests.add("lab-a", start=False, cpu_features=("avx512f",))
+    shutoff = order(custom.name, mode="offline", expected_state="shutoff")
+    with pytest.raises(PreflightError, match="avx512f"):
+        executor(hv, redis_client).run(shutoff, token="t-cpu")
+    assert where(lab, custom.name) == {"lab-a": (libvirt.VIR_DOMAIN_SHUTOFF, True)}
+
+    plain = lab_guests.add("lab-a", start=False)
+    assert hv.cpu_refusal(plain.name, "lab-a", "lab-b") == ""
+    for mode in ("host-passthrough", "host-model"):
+        dom = lab.conn("lab-a").lookupByName(plain.name)
+        root = ET.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        cpu = root.find("cpu")
+        assert cpu is not None
+        root.remove(cpu)
+        ET.SubElement(root, "cpu", mode=mode)
+        lab.conn("lab-a").defineXML(ET.tostring(root, encoding="unicode"))
+        assert hv.cpu_refusal(plain.name, "lab-a", "lab-b") == "", mode
