@@ -47,6 +47,31 @@ class Move:
     #: QEMU's auto-converge throttle last seen (%), and when it last changed.
     throttle: int = 0
     throttle_at: float = 0.0
+    #: The first and the latest source job sample that had sent data: ``(job elapsed
+    #: ms, bytes sent)`` (the transfer rate the link carried, ``transfer_mib_s``).
+    first_sent: tuple[int, int] | None = None
+    last_sent: tuple[int, int] | None = None
+
+    def saw(self, elapsed_ms: int, sent: int) -> None:
+        """A sample of the source's job: ``sent`` bytes (memory and disks) so far."""
+        if sent <= 0:
+            return
+        if self.first_sent is None:
+            self.first_sent = (elapsed_ms, sent)
+        self.last_sent = (elapsed_ms, sent)
+
+    def transfer_mib_s(self, min_span_ms: int = 1000) -> float | None:
+        """Bytes sent over the job time between the first and the latest sample that
+        had sent data (``None`` when they span less than ``min_span_ms``): the link's
+        rate, without the set-up on either side (the destination QEMU's start, the
+        connection) that the completed job's elapsed time includes."""
+        if self.first_sent is None or self.last_sent is None:
+            return None
+        span_ms = self.last_sent[0] - self.first_sent[0]
+        sent = self.last_sent[1] - self.first_sent[1]
+        if span_ms < min_span_ms or sent <= 0:
+            return None
+        return sent / (1 << 20) / (span_ms / 1000)
 
     @property
     def ticket(self) -> Ticket:

@@ -114,7 +114,7 @@ def build(
             downtime_ms=float(stats.downtime_ms) if stats else None,
             bytes=stats.bytes if stats else None,
             nonzero_bytes=stats.nonzero_bytes if stats else None,
-            bandwidth_mib_s=_throughput(o.mode, stats) if result == "completed" else None,
+            bandwidth_mib_s=_throughput(m, stats) if result == "completed" else None,
         )
     return MigrationRecord(
         id=o.id,
@@ -136,12 +136,16 @@ def build(
     )
 
 
-def _throughput(mode: str, stats: Completed | None) -> float | None:
-    """The link's throughput a host-to-host migration reached (an offline move's volumes
-    stream through the worker: not the hosts' link)."""
-    if stats is None or mode == "offline":
+def _throughput(m: Move, stats: Completed | None) -> float | None:
+    """The link's throughput a host-to-host migration reached: bytes over time between
+    the source job's samples when they span a second or more, else the completed job's
+    bytes over its elapsed time less set-up (an offline move's volumes stream through the
+    worker: not the hosts' link)."""
+    if stats is None or m.order.mode == "offline":
         return None
-    bw = stats.bandwidth_mib_s
+    bw = m.transfer_mib_s()
+    if bw is None:
+        bw = stats.bandwidth_mib_s
     return round(bw, 3) if bw is not None else None
 
 

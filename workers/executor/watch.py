@@ -94,6 +94,7 @@ def watch(deps: Deps, m: Move, run: MigrationRun | None) -> None:
         now = deps.clock()
         renew(deps, m)
         if sample is not None:
+            m.saw(sample.elapsed_ms, sample.processed + sample.disk_processed)
             publish(deps, m, sample)
             planned = o.mode == "live-postcopy" and not postcopy_refusal(o)
             if planned and sample.iteration >= 1 and not sample.postcopy and not m.halted:

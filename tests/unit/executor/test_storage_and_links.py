@@ -15,6 +15,7 @@ from tests.unit.core.factories import host as core_host
 from tests.unit.core.factories import vm as core_vm
 from tests.unit.executor.test_machine import Scene, order
 from workers.executor.hypervisor import Attachments, Completed, HostResources
+from workers.executor.move import Move as ExecMove
 from workers.executor.order import order_from_move
 from workers.executor.records import LINK_SMOOTHING, RedisRecorder, smoothed
 from workers.executor.simulated import SimVm
@@ -168,3 +169,25 @@ def test_throughput_counts_transfer_time_not_set_up() -> None:
     stats = Completed(elapsed_ms=2500, downtime_ms=30, bytes=200 << 20, setup_ms=500)
     assert stats.bandwidth_mib_s == pytest.approx(100.0)
     assert Completed(elapsed_ms=150, downtime_ms=1, bytes=1 << 20).bandwidth_mib_s is None
+
+
+def test_the_link_rate_is_read_from_the_source_jobs_samples() -> None:
+    """Bytes over job time between the first and the latest sample that had sent data:
+    the destination's start and the connection, which the completed job's elapsed time
+    includes, do not count; under a second of samples the completed job decides."""
+    m = ExecMove(order=order(), token="t", started=0.0)
+    m.saw(500, 0)  # set-up: nothing sent yet
+    assert m.transfer_mib_s() is None
+    m.saw(1000, 10 << 20)
+    m.saw(1800, 26 << 20)
+    assert m.transfer_mib_s() is None  # 0.8 s: too short to tell
+    m.saw(3000, 50 << 20)
+    assert m.transfer_mib_s() == pytest.approx(20.0)
+
+
+def test_a_live_move_records_the_rate_its_samples_show() -> None:
+    s = Scene(SimVm(memory_mib=512))
+    out = s.ex.run(order(memory_mib=512, bandwidth_mib_s=16), "t1")
+    assert out.result == "completed"
+    assert out.actual is not None
+    assert out.actual.bandwidth_mib_s == pytest.approx(16, rel=0.1)
