@@ -3,9 +3,12 @@
 Host state, strongest first:
 
 1. an operator's ``off`` (a powered-off host is silent; its VMs are shut off);
-2. a heartbeat that expired: ``failed``, reason ``stale`` (never receives VMs);
-3. an operator's ``maintenance``, ``draining`` or ``failed``;
-4. the state the agent reported (``active``).
+2. the balancer powered it off or on and its agent has not reported since
+   (``balancer.state.power_records``): ``off``, reason ``powered-off`` or ``booting`` —
+   a candidate for power-on, not a failure;
+3. a heartbeat that expired: ``failed``, reason ``stale`` (never receives VMs);
+4. an operator's ``maintenance``, ``draining`` or ``failed``;
+5. the state the agent reported (``active``).
 
 The reason is the host's ``state_reason``. A VM name reported by
 two hosts (a migration that left the source definition behind) is kept once: running over
@@ -38,6 +41,7 @@ from balancer.core.models import (
 )
 from balancer.core.validate import check
 from balancer.state.overrides import STALE, HostOverride
+from balancer.state.power_records import PowerRecord, power_state
 from balancer.state.report import ReportHead
 
 log = logging.getLogger(__name__)
@@ -60,12 +64,22 @@ class StoreContents:
     vm_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: VM → when it last migrated, for the VMs that did within the policy's cool-down.
     migrated_at: Mapping[str, float] = field(default_factory=dict)
+    #: Host → what the balancer last did to its power.
+    power: Mapping[str, PowerRecord] = field(default_factory=dict)
 
 
-def host_state(host: Host, alive: bool, override: HostOverride | None) -> tuple[str, str]:
-    """The host's state in the snapshot and why it differs from the report ('' if not)."""
+def host_state(
+    host: Host,
+    alive: bool,
+    override: HostOverride | None,
+    power: tuple[str, str] | None = None,
+) -> tuple[str, str]:
+    """The host's state in the snapshot and why it differs from the report ('' if not);
+    ``power``: what a power record says (``power_records.power_state``)."""
     if override is not None and override.state == "off":
         return "off", override.reason or "operator"
+    if power is not None:
+        return power
     if not alive:
         return "failed", STALE
     if override is not None:
@@ -73,9 +87,10 @@ def host_state(host: Host, alive: bool, override: HostOverride | None) -> tuple[
     return host.state, ""
 
 
-def _host(head: ReportHead, alive: frozenset[str], overrides: Mapping[str, HostOverride]) -> Host:
+def _host(head: ReportHead, contents: StoreContents) -> Host:
     h = head.host
-    state, why = host_state(h, h.name in alive, overrides.get(h.name))
+    power = power_state(contents.power.get(h.name), head.collected_at)
+    state, why = host_state(h, h.name in contents.alive, contents.overrides.get(h.name), power)
     if state == h.state and why == h.state_reason:
         return h
     return msgspec.structs.replace(h, state=state, state_reason=why)
@@ -157,7 +172,7 @@ def _rules(rules: Sequence[Rule], vms: set[str], hosts: set[str]) -> tuple[Rule,
 
 def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
     """One consistent v1 snapshot; raises ``SnapshotError`` if operator facts contradict."""
-    hosts = tuple(_host(head, contents.alive, contents.overrides) for head in contents.reports)
+    hosts = tuple(_host(head, contents) for head in contents.reports)
     off_hosts = {h.name for h in hosts if h.state == "off"}
     unique, vm_names = _unique_vms(contents, _with_facts(contents, off_hosts))
     vms = tuple(unique)

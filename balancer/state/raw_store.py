@@ -27,7 +27,7 @@ from balancer.state.stream_read import Command, exec_streaming, supports_streami
 R = TypeVar("R")
 _ATTEMPTS = 5
 #: Position of the reports' MGET among the transaction's commands.
-_REPORTS = 7
+_REPORTS = 8
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class RawStore(Generic[R]):
     vm_labels: dict[bytes, bytes]
     #: VM → epoch seconds (as stored) of the migrations within the window asked for.
     migrated: dict[bytes, bytes]
+    #: Host → JSON power record (hosts the balancer powered off or on).
+    power: dict[bytes, bytes]
 
 
 def _commands(keys: Keys, names: tuple[str, ...], since: float) -> list[Command]:
@@ -56,6 +58,7 @@ def _commands(keys: Keys, names: tuple[str, ...], since: float) -> list[Command]
         ("GET", keys.policy),
         ("HGETALL", keys.vm_labels),
         ("ZRANGE", keys.vm_migrated, _bound(since), "+inf", "BYSCORE", "WITHSCORES"),
+        ("HGETALL", keys.power),
     ]
     if names:
         commands.append(("MGET", *(keys.report(n) for n in names)))
@@ -116,7 +119,7 @@ def read_raw_as(
     """One generation of the store, each report as ``on_report`` turned it, and the
     migrations from ``migrated_since(policy as stored)`` on (default: none)."""
     names, results = _transaction(client, keys, on_report, migrated_since)
-    schema, gen, over, rules, policy, labels, moved = results[:_REPORTS]
+    schema, gen, over, rules, policy, labels, moved, power = results[:_REPORTS]
     reports, alive = (results[_REPORTS], results[_REPORTS + 1]) if names else ([], [])
     return RawStore(
         schema=schema,
@@ -129,6 +132,7 @@ def read_raw_as(
         policy=policy,
         vm_labels=hash_reply(labels),
         migrated=scores_reply(moved),
+        power=hash_reply(power),
     )
 
 
