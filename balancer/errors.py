@@ -6,6 +6,10 @@
      │    └── TraceError       a workload trace that is missing, unreadable or malformed
      ├── RetryableError        a transient failure: the same call may succeed later
      │    └── BusyError        a VM lease or a host/cluster migration slot is held
+     ├── RefusedError          the fence refused an action: recorded as such, never as a
+     │    │                    failure, never retried
+     │    ├── FencedError      the order's epoch is no longer the leader's
+     │    └── CancelledError   the move (or its plan) was cancelled
      └── PermanentError        retrying cannot help; the operation failed for good
           ├── PreflightError          a move no longer fits (VM moved, CPU refused)
           ├── MigrationAbortedError   a migration aborted; the VM runs on its source
@@ -48,6 +52,24 @@ class RetryableError(BalancerError):
 
 class PermanentError(BalancerError):
     """A failure that retrying cannot fix (a VM that cannot move, a refused action)."""
+
+
+class RefusedError(BalancerError):
+    """The fence refused an action (``result`` says why): not a failure, not retried."""
+
+    result = "refused"
+
+
+class FencedError(RefusedError):
+    """The order's fencing epoch is no longer the current one: a newer leader rules."""
+
+    result = "fenced"
+
+
+class CancelledError(RefusedError):
+    """The move, the power action or its plan was cancelled before the action."""
+
+    result = "cancelled"
 
 
 class BusyError(RetryableError):

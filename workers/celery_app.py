@@ -6,8 +6,10 @@ Settings a migration queue needs (docs/executor.md):
 - prefetch 1: a worker never sits on a migration another worker could run;
 - ``visibility_timeout`` (Redis): how long an unacknowledged task stays invisible before
   redelivery; it must exceed the longest migration (the completion timeout), default 2 h;
-- priorities (Redis: 0 is served first): evacuation 0 → capacity power-on 3 →
-  balance 6 → energy saving 9. kombu keeps one list per step (``migrations``,
+- priorities (Redis: 0 is served first), one mapping from a move's ``MoveReason`` and a
+  power action's ``PowerReason``: evacuation 0 → power-on for capacity 2 → relief 4 →
+  balance (and an operator's move) 6 → consolidation, replacement, power-off (energy
+  saving) 9. kombu keeps one list per step (``migrations``,
   ``migrations:1`` … ``migrations:9``, ``sep=":"``) and BRPOPs them in that order. A
   message without a priority would land in step 0 (kombu's default) and overtake an
   evacuation, so every task has a default priority in ``task_routes`` (``TASK_PRIORITY``,
@@ -20,30 +22,44 @@ Environment: ``BALANCER_REDIS_URL`` (broker and backend), ``BALANCER_VISIBILITY_
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from celery import Celery
 
-from balancer.core.models import Policy
+from balancer.core.plan import MoveReason, PowerReason
 from balancer.state.connect import DEFAULT_URL
 
-PRIORITY = {"evacuate": 0, "power-on": 3, "balance": 6, "consolidate": 9, "energy": 9}
+PRIORITY = {"evacuate": 0, "power-on": 2, "relief": 4, "balance": 6, "energy": 9}
+#: A move's priority by the intent it serves.
+MOVE_PRIORITY: dict[MoveReason, int] = {
+    MoveReason.EVACUATION: PRIORITY["evacuate"],
+    MoveReason.RELIEF: PRIORITY["relief"],
+    MoveReason.BALANCE: PRIORITY["balance"],
+    MoveReason.OPERATOR: PRIORITY["balance"],
+    MoveReason.CONSOLIDATION: PRIORITY["energy"],
+    MoveReason.REPLACEMENT: PRIORITY["energy"],
+}
 DEFAULT_VISIBILITY_TIMEOUT_S = 7200
 MIGRATION_QUEUE = "migrations"
 #: Default priority of each task when its sender names none.
 TASK_PRIORITY = {
     "balancer.migrate": PRIORITY["balance"],
-    "balancer.execute_plan": PRIORITY["balance"],
     "balancer.wave_done": PRIORITY["balance"],
     "balancer.power_on": PRIORITY["power-on"],
     "balancer.power_off": PRIORITY["energy"],
 }
 
 
-def policy_priority(policy: Policy) -> int:
-    """The priority of the moves a policy asks for: evacuation when it empties hosts."""
-    if policy.evacuate_hosts or policy.objective == "evacuate":
-        return PRIORITY["evacuate"]
-    return PRIORITY.get(policy.objective, PRIORITY["balance"])
+def move_priority(reason: MoveReason) -> int:
+    return MOVE_PRIORITY[reason]
+
+
+def power_priority(action: Literal["on", "off"], reason: PowerReason) -> int:
+    """A power-on serves capacity (an evacuation's at the evacuation's priority); a
+    power-off saves energy."""
+    if action == "off":
+        return PRIORITY["energy"]
+    return PRIORITY["evacuate"] if reason == PowerReason.EVACUATION else PRIORITY["power-on"]
 
 
 def make_app(redis_url: str | None = None, visibility_timeout_s: int | None = None) -> Celery:

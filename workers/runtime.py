@@ -8,10 +8,16 @@ BALANCER_MIGRATION_URIS   JSON {host: libvirt URI} (libvirt, optional): how a so
                           host's BALANCER_LIBVIRT_URIS entry, which then must not be local
                           (``qemu:///system``) when another host may migrate to it
 BALANCER_SIM_FILE         JSON {"bandwidth_mib_s": .., "hosts": {host: {vm: SimVm}}} (sim)
+BALANCER_SIM_LOG          (sim, optional) a file the simulated hypervisor appends each
+                          action it is asked for to, as a JSON line (tests read it)
 BALANCER_SLOT_WAIT_S      how long a move waits for a slot before a retry (default 30)
-BALANCER_POWER_FILE       JSON {host: power driver spec} (libvirt): how this worker powers
-                          each host on and off (tasks name only the host; the addresses and
+BALANCER_POWER_FILE       JSON {host: power driver spec}: how this worker powers each host
+                          on and off (tasks name only the host; the addresses and
                           credentials stay in the worker's own configuration)
+BALANCER_PREFIX           the store's key prefix (default kvmb)
+
+``Runtime.clock`` / ``Runtime.sleep`` are the worker's time: Unix time and real sleeps,
+or a simulated fleet's clock in fleet mode; the executor and the power tasks use them.
 """
 
 from __future__ import annotations
@@ -29,12 +35,15 @@ import redis
 
 from balancer.errors import InputError, PowerRefusedError
 from balancer.state.connect import DEFAULT_URL, redis_from_url
+from balancer.state.keys import DEFAULT_KEYS, DEFAULT_PREFIX, Keys
 from workers.executor.coordination import Coordinator
+from workers.executor.fence import Fence
 from workers.executor.hypervisor import Hypervisor
 from workers.executor.libvirt_hv import LibvirtHypervisor
 from workers.executor.machine import Executor
 from workers.executor.records import RedisRecorder
 from workers.executor.simulated import SimulatedHypervisor, SimVm
+from workers.power.actions import PowerDeps
 from workers.power.driver import PowerDriver
 from workers.power.registry import build
 
@@ -46,6 +55,17 @@ class Runtime:
     executor: Executor
     #: The power driver of a host (from this worker's configuration, never a task's).
     power_driver: Callable[[str], PowerDriver]
+    keys: Keys = DEFAULT_KEYS
+    #: The worker's clock (seconds) and sleep: Unix time, or the fleet's in fleet mode.
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def fence(self) -> Fence:
+        return self.executor.deps.fence
+
+    def power_deps(self) -> PowerDeps:
+        return PowerDeps(self.client, self.keys, self.fence, self.clock, self.sleep)
 
 
 def power_drivers_from_env() -> Callable[[str], PowerDriver]:
@@ -75,8 +95,11 @@ def hypervisor_from_env() -> Hypervisor:
         return LibvirtHypervisor(uris, migration_uris)
     if kind == "sim":
         doc = json.loads(Path(os.environ["BALANCER_SIM_FILE"]).read_text())
+        log = os.environ.get("BALANCER_SIM_LOG")
         sim = SimulatedHypervisor(
-            clock=time.monotonic, default_bandwidth_mib_s=float(doc.get("bandwidth_mib_s", 100))
+            clock=time.monotonic,
+            default_bandwidth_mib_s=float(doc.get("bandwidth_mib_s", 100)),
+            call_log=Path(log) if log else None,
         )
         for host, vms in doc["hosts"].items():
             sim.hosts.setdefault(host, {})
@@ -92,17 +115,21 @@ def runtime() -> Runtime:
     return build_runtime(os.environ.get("BALANCER_REDIS_URL", DEFAULT_URL))
 
 
-def build_runtime(redis_url: str) -> Runtime:
-    """A runtime on ``redis_url``, the hypervisor from the environment (also what
-    ``balancer migrate --inline`` runs its move with)."""
+def build_runtime(redis_url: str, prefix: str | None = None) -> Runtime:
+    """A runtime on ``redis_url`` (keys under ``prefix``, default ``BALANCER_PREFIX`` or
+    ``kvmb``), the hypervisor from the environment (also what ``balancer migrate
+    --inline`` runs its move with)."""
     client = redis_from_url(redis_url, timeout_s=10)
+    keys = Keys(prefix or os.environ.get("BALANCER_PREFIX", DEFAULT_PREFIX))
     hv = hypervisor_from_env()
+    clock, sleep = time.time, time.sleep
     executor = Executor(
         hv,
-        Coordinator(client),
-        RedisRecorder(client),
-        clock=time.time,
-        sleep=time.sleep,
+        Fence(client, keys),
+        Coordinator(client, keys),
+        RedisRecorder(client, keys),
+        clock=clock,
+        sleep=sleep,
         slot_wait_s=float(os.environ.get("BALANCER_SLOT_WAIT_S", "30")),
     )
-    return Runtime(client, hv, executor, power_drivers_from_env())
+    return Runtime(client, hv, executor, power_drivers_from_env(), keys, clock, sleep)

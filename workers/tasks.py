@@ -1,128 +1,124 @@
 """Thin Celery tasks: decode → executor → map errors to a retry with backoff or a failure.
 
-- ``migrate(order)``: one move (``workers.executor.order.MigrationOrder`` as JSON);
-- ``execute_plan(plan, snapshot, drivers)``: a plan's waves, one Celery group per wave, in a
-  chain, each closed by ``wave_done`` (the last one's result is the workflow's);
-- ``power_on(host, driver)`` / ``power_off(host, driver)``: guarded power actions.
+- ``migrate(order)``: one move (``workers.executor.order.MigrationOrder`` as JSON); returns
+  its ``MigrationRecord`` (result ``completed``, ``fenced`` or ``cancelled``);
+- ``power_on(order)`` / ``power_off(order)``: a guarded, fenced power action
+  (``PowerOrder``: the host, the epoch, ids; the driver comes from the worker's own
+  configuration, ``BALANCER_POWER_FILE``); returns the result;
+- ``wave_done(plan_id, wave, waves, workflow_id)``: closes a wave of a plan sent by
+  ``workers.dispatch.send_plan`` and queues the next; ``plan_failed`` passes an earlier
+  wave's failure on to the workflow's result.
 
-``RetryableError`` (a held lease, no free slot, a dropped connection) → retry after
-``compute_backoff``; ``PermanentError`` → the task fails with the executor's message
-(the outcome is recorded in Redis by then). Nothing is swallowed.
+``RetryableError`` (a held lease, no free slot, Redis or a host unreachable) → retry after
+``compute_backoff``; ``PermanentError`` → the task fails with the executor's message (the
+record is in Redis by then). A refused task (stale epoch, cancelled) succeeds with its
+record: it is not a failure and is not retried. A Redis error that reaches this edge
+untranslated is translated here (``redis_edge``). Nothing is swallowed.
 """
 
 from __future__ import annotations
 
+import logging
 import random
-import time
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
-from celery import Task, chain, group
+import redis
+from celery import Task
 
 from balancer.core.backoff import compute_backoff
-from balancer.core.models import Snapshot
-from balancer.core.plan import Plan
-from balancer.errors import InputError, RetryableError
-from balancer.state.keys import Keys
-from workers.celery_app import PRIORITY, app, policy_priority
-from workers.executor.order import decode, encode, order_from_move
+from balancer.errors import RetryableError
+from workers import dispatch
+from workers.celery_app import app
+from workers.executor.order import decode, decode_power
+from workers.executor.redis_edge import translate
 from workers.power import actions
-from workers.power.registry import build
 from workers.runtime import runtime
 
+log = logging.getLogger(__name__)
 MAX_RETRIES = 20
 POWER_ON_TIMEOUT_S = 600.0
 
 
-def _retry(task: Task, exc: RetryableError) -> None:
+def _retry(task: Task, exc: RetryableError, exhausted: Any = None) -> NoReturn:
+    """Retry after a backoff; once the retries are spent, ``exhausted(exc)`` first."""
+    if task.request.retries >= MAX_RETRIES and exhausted is not None:
+        exhausted(exc)
     delay = compute_backoff(task.request.retries + 1, factor=1.0, cap=60.0, rand=random.random())
     raise task.retry(exc=exc, countdown=delay, max_retries=MAX_RETRIES)
 
 
+def _edge(exc: redis.RedisError, what: str) -> RetryableError:
+    """A Redis error as ours: retryable comes back, permanent is raised."""
+    ours = translate(exc, what)
+    if isinstance(ours, RetryableError):
+        return ours
+    raise ours from exc
+
+
 @app.task(bind=True, name="balancer.migrate", max_retries=MAX_RETRIES)  # type: ignore[untyped-decorator]
 def migrate(self: Task, order: dict[str, Any]) -> dict[str, Any]:
-    move = decode(order)
+    move, token = decode(order), str(self.request.id)
+    executor = runtime().executor
     try:
-        outcome = runtime().executor.run(move, token=str(self.request.id))
+        try:
+            record = executor.run(move, token=token)
+        except redis.RedisError as exc:
+            raise _edge(exc, f"migrate {move.vm}") from exc
     except RetryableError as exc:
-        _retry(self, exc)
-        raise  # not reached: retry raises
-    result: dict[str, Any] = msgspec.to_builtins(outcome)
+        _retry(self, exc, lambda e: executor.give_up(move, token, f"gave up retrying: {e}"))
+    result: dict[str, Any] = msgspec.to_builtins(record)
     return result
 
 
 @app.task(bind=True, name="balancer.power_on", max_retries=MAX_RETRIES)  # type: ignore[untyped-decorator]
-def power_on(self: Task, host: str, driver: dict[str, str]) -> str:
-    rt = runtime()
+def power_on(self: Task, order: dict[str, Any]) -> str:
+    power, rt = decode_power(order), runtime()
     try:
-        actions.power_on(host, build(driver), rt.client, Keys(), timeout_s=POWER_ON_TIMEOUT_S,
-                         clock=time.monotonic, sleep=time.sleep)  # fmt: skip
+        try:
+            return actions.power_on(power, rt.power_driver, rt.power_deps(), str(self.request.id),
+                                    timeout_s=POWER_ON_TIMEOUT_S)  # fmt: skip
+        except redis.RedisError as exc:
+            raise _edge(exc, f"power {power.host} on") from exc
     except RetryableError as exc:
         _retry(self, exc)
-        raise
-    return host
 
 
 @app.task(bind=True, name="balancer.power_off", max_retries=MAX_RETRIES)  # type: ignore[untyped-decorator]
-def power_off(self: Task, host: str, driver: dict[str, str]) -> str:
+def power_off(self: Task, order: dict[str, Any]) -> str:
+    power, rt = decode_power(order), runtime()
     try:
-        actions.power_off(host, build(driver), runtime().hv)
+        try:
+            return actions.power_off(power, rt.power_driver, rt.hv, rt.power_deps(),
+                                     str(self.request.id))  # fmt: skip
+        except redis.RedisError as exc:
+            raise _edge(exc, f"power {power.host} off") from exc
     except RetryableError as exc:
         _retry(self, exc)
-        raise
-    return host
 
 
-def plan_waves(
-    plan: Plan, snapshot: Snapshot, drivers: dict[str, dict[str, str]], priority: int
-) -> list[list[Any]]:
-    """The plan's task signatures, one list per wave in order (power actions in their wave)."""
-    vms = {vm.name: vm for vm in snapshot.vms}
-    waves: dict[int, list[Any]] = {}
-    for move in plan.moves:
-        if move.vm not in vms:
-            raise InputError(f"plan moves {move.vm}, which the snapshot lacks", "moves")
-        o = encode(order_from_move(move, vms[move.vm], snapshot.policy, plan.generation))
-        waves.setdefault(move.wave, []).append(migrate.si(o).set(priority=priority))
-    for action in plan.power:
-        task = power_on if action.action == "on" else power_off
-        spec = drivers.get(action.host)
-        if spec is None:
-            raise InputError(f"no power driver configured for {action.host}", "power")
-        prio = PRIORITY["power-on"] if action.action == "on" else priority
-        waves.setdefault(action.wave, []).append(task.si(action.host, spec).set(priority=prio))
-    return [waves[w] for w in sorted(waves)]
+@app.task(bind=True, name="balancer.wave_done", max_retries=MAX_RETRIES)  # type: ignore[untyped-decorator]
+def wave_done(self: Task, plan_id: str, wave: int, waves: int, workflow_id: str) -> dict[str, Any]:
+    """Closes a wave of a plan (runs once every task of the wave has succeeded) and queues
+    the next one; the last wave's is the plan's workflow result."""
+    if wave < waves:
+        rt = runtime()
+        try:
+            try:
+                dispatch.send_next_wave(self.app, rt.client, rt.keys, plan_id, wave + 1,
+                                        workflow_id)  # fmt: skip
+            except redis.RedisError as exc:
+                raise _edge(exc, f"queue wave {wave + 1} of plan {plan_id}") from exc
+        except RetryableError as exc:
+            _retry(self, exc)
+    return {"plan_id": plan_id, "wave": wave, "waves": waves}
 
 
-def plan_workflow(
-    plan: Plan, snapshot: Snapshot, drivers: dict[str, dict[str, str]], priority: int
-) -> Any:
-    """The plan as a chain: each wave a group, then ``wave_done``. A wave starts when every
-    task of the wave before has succeeded; a task that failed (after its retries) stops
-    the waves after it, and the workflow's result (the last ``wave_done``'s) fails with a
-    ``ChordError`` naming it."""
-    waves = plan_waves(plan, snapshot, drivers, priority)
-    links: list[Any] = []
-    for number, wave in enumerate(waves, start=1):
-        done = wave_done.si(plan.generation, number, len(waves)).set(priority=priority)
-        links += [group(wave), done]
-    return chain(*links) if links else wave_done.si(plan.generation, 0, 0).set(priority=priority)
-
-
-@app.task(name="balancer.wave_done")  # type: ignore[untyped-decorator]
-def wave_done(generation: int, wave: int, waves: int) -> dict[str, int]:
-    """Closes a wave of a plan: runs once every task of the wave has succeeded."""
-    return {"generation": generation, "wave": wave, "waves": waves}
-
-
-@app.task(name="balancer.execute_plan")  # type: ignore[untyped-decorator]
-def execute_plan(
-    plan: dict[str, Any], snapshot: dict[str, Any], drivers: dict[str, dict[str, str]]
-) -> str:
-    """Enqueue the plan's waves; return the workflow's task id (the last ``wave_done``'s): it
-    succeeds when every wave has, and fails once a wave has a failed task."""
-    the_plan = msgspec.convert(plan, Plan)
-    the_snapshot = msgspec.convert(snapshot, Snapshot)
-    priority = policy_priority(the_snapshot.policy)
-    result = plan_workflow(the_plan, the_snapshot, drivers, priority).apply_async()
-    return str(result.id)
+@app.task(name="balancer.plan_failed")  # type: ignore[untyped-decorator]
+def plan_failed(
+    request: Any, exc: BaseException, traceback: Any, plan_id: str, wave: int, workflow_id: str
+) -> None:
+    """Errback of an earlier wave's ``wave_done``: a task of the wave failed for good, so
+    the later waves never run; the workflow's result fails with the same ``ChordError``."""
+    log.warning("plan %s: wave %d failed (%s); later waves cancelled", plan_id, wave, exc)
+    app.backend.mark_as_failure(workflow_id, exc)

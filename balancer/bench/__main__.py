@@ -12,6 +12,7 @@ BENCHMARKS = {
     "ingest": "balancer.bench.ingest",
     "agent-cost": "balancer.bench.agent_cost",
     "sim": "balancer.bench.sim",
+    "dispatch": "balancer.bench.dispatch",
 }
 
 

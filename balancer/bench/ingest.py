@@ -129,7 +129,8 @@ def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any
 
 
 @contextmanager
-def _own_redis() -> Iterator[str]:
+def own_redis() -> Iterator[str]:
+    """A private redis-server for one benchmark run (stopped and removed after)."""
     server = shutil.which("redis-server")
     if server is None:
         raise SystemExit("redis-server not found (deploy/bootstrap/system-packages.sh base)")
@@ -327,7 +328,7 @@ def main(argv: list[str]) -> int:
     if args.redis:
         result = run(args, args.redis)
     else:
-        with _own_redis() as url:
+        with own_redis() as url:
             result = run(args, url)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -35,18 +35,26 @@ from balancer.lab.paths import labs_root
 from balancer.lab.procs import ProcessId
 from balancer.lab.specs import GUEST_BASE_MIB, GuestSpec, default_host_specs
 from workers.executor.coordination import Coordinator
+from workers.executor.fence import Fence
 from workers.executor.libvirt_hv import LibvirtHypervisor
 from workers.executor.machine import Executor
 from workers.executor.order import LadderConfig, MigrationOrder
-from workers.executor.records import MemoryRecorder
+from workers.executor.records import Actual, MemoryRecorder, MigrationRecord
 
 INITIAL_DOWNTIME_MS = 100
 MIB = 1024 * 1024
 
 
 def _executor(hv: LibvirtHypervisor) -> Executor:
-    return Executor(hv, Coordinator(fakeredis.FakeRedis()), MemoryRecorder(),
+    client = fakeredis.FakeRedis()
+    return Executor(hv, Fence(client), Coordinator(client), MemoryRecorder(),
                     clock=time.time, sleep=time.sleep)  # fmt: skip
+
+
+def _actual(record: MigrationRecord) -> Actual:
+    if record.actual is None:
+        raise RuntimeError(f"{record.vm}: {record.result} without measures ({record.detail})")
+    return record.actual
 
 
 def _case(
@@ -64,7 +72,7 @@ def _case(
         order = MigrationOrder(vm=name, source="lab-a", dest="lab-b", mode="live",
                                memory_mib=mem, bandwidth_mib_s=bw, ladder=ladder)  # fmt: skip
         first = _executor(hv).run(order, token=name + "-1")
-        nonzero = first.actual.nonzero_bytes
+        nonzero = _actual(first).nonzero_bytes
         resident = nonzero / MIB if nonzero is not None else None
         pc = precopy(mem, rate, bw, INITIAL_DOWNTIME_MS, wss, resident_mib=resident)
         full = precopy(mem, rate, bw, INITIAL_DOWNTIME_MS, wss)
@@ -77,9 +85,9 @@ def _case(
             "nonzero_mib": round(resident, 1) if resident is not None else None,
             "predicted_s": _rounded(pc.duration_s, pc.converges),
             "predicted_s_all_memory": _rounded(full.duration_s, full.converges),
-            "measured_s": out.actual.duration_s,
+            "measured_s": _actual(out).duration_s,
             "predicted_downtime_ms": _rounded(pc.downtime_s * 1000, pc.converges, 1),
-            "measured_downtime_ms": out.actual.downtime_ms,
+            "measured_downtime_ms": _actual(out).downtime_ms,
             "step": out.finished_by or "plain",
         }
     finally:
@@ -110,7 +118,7 @@ def _nonconverging(lab: Lab, hv: LibvirtHypervisor, plain_timeout_s: float) -> d
         return {
             "plain_completed": plain_done,
             "plain_seconds": round(plain_s, 1),
-            "ladder_completed": out.result == "migrated",
+            "ladder_completed": out.result == "completed",
             "ladder_seconds": round(time.monotonic() - t0, 1),
             "ladder_step": out.finished_by,
         }

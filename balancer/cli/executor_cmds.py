@@ -3,7 +3,6 @@ plan's waves). See docs/executor.md."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -30,32 +29,30 @@ def worker_command(concurrency: int, name: str) -> None:
 
 @click.command("execute")
 @click.option("--plan", "plan_path", required=True, metavar="FILE", help="Plan JSON.")
-@click.option("--snapshot", "snapshot_path", required=True, metavar="FILE", help="Snapshot.")
-@click.option("--power", "power_path", metavar="FILE", help="JSON host → power driver spec.")
+@click.option("--snapshot", "snapshot_path", required=True, metavar="FILE",
+              help="The snapshot the plan was made from (the VMs' facts).")  # fmt: skip
 @click.option("--redis", "redis_url", envvar="BALANCER_REDIS_URL", help="Broker URL.")
-def execute_command(
-    plan_path: str, snapshot_path: str, power_path: str | None, redis_url: str | None
-) -> None:
-    """Enqueue a plan: its waves run one after the other on the migration workers.
+def execute_command(plan_path: str, snapshot_path: str, redis_url: str | None) -> None:
+    """Queue a plan: its waves run one after the other on the migration workers.
 
-    Prints the task id; its result is the id of the workflow, which fails if a wave has
-    a failed task (the later waves do not run). See docs/executor.md.
+    Prints the workflow's id: its result succeeds once every wave has, and fails if a
+    wave has a failed task (the later waves do not run). Only the orders go to the queue
+    (never the snapshot); power actions name the host, each worker powers it with its own
+    driver configuration (BALANCER_POWER_FILE). See docs/executor.md.
     """
-    from workers.celery_app import make_app, policy_priority  # noqa: PLC0415 - celery when used
+    from workers.celery_app import make_app  # noqa: PLC0415 - celery only when used
+    from workers.dispatch import new_id, send_plan  # noqa: PLC0415
 
     try:
         plan = msgspec.json.decode(Path(plan_path).read_bytes(), type=Plan)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InputError(f"cannot read plan: {exc}", "--plan") from None
     snapshot = load_snapshot(snapshot_path)
-    drivers = json.loads(Path(power_path).read_text()) if power_path else {}
     app = make_app(redis_url)
     try:
-        result = app.send_task(
-            "balancer.execute_plan",
-            args=[msgspec.to_builtins(plan), msgspec.to_builtins(snapshot), drivers],
-            priority=policy_priority(snapshot.policy),  # an evacuation's plan goes first
-        )
-        click.echo(result.id)
+        sent = send_plan(app, plan, snapshot, epoch=None, plan_id=f"cli-{new_id()}")
     finally:
         app.close()
+    click.echo(f"plan {sent.plan_id}: {len(sent.migrations)} move(s), {len(sent.power)} "
+               f"power action(s) in {sent.waves} wave(s)", err=True)  # fmt: skip
+    click.echo(sent.workflow_id)

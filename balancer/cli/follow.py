@@ -13,6 +13,7 @@ import redis
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
+from balancer.state.keys import Keys
 from workers.executor.records import Progress as MigrationProgress
 
 MIB = 1024 * 1024
@@ -71,12 +72,12 @@ def _follow_lines(client: redis.Redis, prefix: str, vm: str, finished: Callable[
 
 
 def _progress(client: redis.Redis, prefix: str, vm: str) -> MigrationProgress | None:
-    raw = client.get(f"{prefix}:exec:progress:{vm}")
+    raw = client.get(Keys(prefix).progress(vm))
     return None if raw is None else msgspec.json.decode(raw, type=MigrationProgress)
 
 
 def summary(outcome: dict[str, Any]) -> str:
-    """One line for an executor outcome (``Outcome`` as JSON builtins)."""
+    """One line for a migration's record (``MigrationRecord`` as JSON builtins)."""
     actual = outcome.get("actual") or {}
     line = (f"{outcome['vm']} {outcome['source']}→{outcome['dest']}: {outcome['result']} "
             f"({outcome['mode']}) in {actual.get('duration_s', 0.0):.1f} s")  # fmt: skip

@@ -15,6 +15,7 @@ from balancer import __version__
 from balancer.cli.agent_cmd import agent_command
 from balancer.cli.executor_cmds import execute_command, worker_command
 from balancer.cli.migrate_cmd import migrate_command
+from balancer.cli.migrations_cmd import migrations_command
 from balancer.cli.operator_cmds import host_group, vm_group
 from balancer.cli.plan_cmd import plan_command
 from balancer.cli.rules_cmds import policy_group, rules_group
@@ -61,6 +62,7 @@ for _group in (host_group, vm_group, rules_group, policy_group):
 main.add_command(worker_command)
 main.add_command(execute_command)
 main.add_command(migrate_command)
+main.add_command(migrations_command)
 main.add_command(lab)
 snapshot_group.add_command(export_command)
 

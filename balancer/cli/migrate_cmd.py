@@ -26,7 +26,7 @@ from balancer.state.keys import DEFAULT_PREFIX, Keys
 from balancer.state.snapshot_read import snapshot_from_redis
 from workers.executor.order import MigrationOrder, encode, order_from_move
 
-PRIORITIES = ("evacuate", "power-on", "balance", "energy")
+PRIORITIES = ("evacuate", "power-on", "relief", "balance", "energy")
 INLINE_HELP = ("Run the move in this process, not on a worker (with the worker's environment: "
                "BALANCER_HYPERVISOR, BALANCER_LIBVIRT_URIS); implies --wait.")  # fmt: skip
 
@@ -76,7 +76,7 @@ def _order(snapshot: Snapshot, vm: str, dest: str, mode: str) -> MigrationOrder:
     planned = plan_single_move(snapshot, vm, dest)
     the_vm = next(v for v in snapshot.vms if v.name == vm)
     move = with_mode(planned, the_vm, snapshot, mode)
-    order = order_from_move(move, the_vm, snapshot.policy, snapshot.generation)
+    order = order_from_move(move, the_vm, snapshot.policy, id=str(uuid.uuid4()))
     if move.mode != planned.mode:
         order = msgspec.structs.replace(order, predicted=None)  # priced for another mode
     click.echo(f"{vm}: {move.source} → {move.to} ({move.mode}, estimated "
@@ -90,7 +90,7 @@ def _queue(client: redis.Redis, url: str, prefix: str, order: MigrationOrder, pr
 
     app = make_app(url)
     try:
-        result = app.send_task("balancer.migrate", args=[encode(order)],
+        result = app.send_task("balancer.migrate", args=[encode(order)], task_id=order.id,
                                priority=PRIORITY[priority])  # fmt: skip
         click.echo(result.id)
         if not wait:
@@ -106,7 +106,7 @@ def _queue(client: redis.Redis, url: str, prefix: str, order: MigrationOrder, pr
         if result.failed():
             raise PermanentError(f"migration of {order.vm} failed: "
                                  f"{type(outcome).__name__}: {outcome}")  # fmt: skip
-        click.echo(summary(outcome))
+        _report(outcome)
     finally:
         app.close()
 
@@ -114,7 +114,7 @@ def _queue(client: redis.Redis, url: str, prefix: str, order: MigrationOrder, pr
 def _run_inline(client: redis.Redis, url: str, prefix: str, order: MigrationOrder) -> None:
     from workers.runtime import build_runtime  # noqa: PLC0415 - the hypervisor only when used
 
-    executor = build_runtime(url).executor
+    executor = build_runtime(url, prefix).executor
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -129,4 +129,11 @@ def _run_inline(client: redis.Redis, url: str, prefix: str, order: MigrationOrde
     thread.join()
     if "error" in box:
         raise box["error"]
-    click.echo(summary(box["outcome"]))
+    _report(box["outcome"])
+
+
+def _report(record: dict[str, Any]) -> None:
+    """The record's line; a move that did not complete (cancelled) exits 1."""
+    click.echo(summary(record))
+    if record["result"] != "completed":
+        raise PermanentError(f"migration of {record['vm']} {record['result']}: {record['detail']}")

@@ -16,7 +16,7 @@ import msgspec
 from balancer.core.explain import explain
 from balancer.core.migration_model import Mode
 from balancer.core.models import PinRule, Snapshot, Vm
-from balancer.core.plan import Move, Plan
+from balancer.core.plan import Move, MoveReason, Plan
 from balancer.core.planner import plan
 from balancer.core.rules import RuleIndex
 from balancer.errors import InputError
@@ -58,7 +58,8 @@ def plan_single_move(snapshot: Snapshot, vm_name: str, dest: str) -> Move:
     if others or result.power:
         raise InputError(f"{vm_name} fits on {dest} only after moving {', '.join(others)} "
                          "off it; move those first or choose another host", "--to")  # fmt: skip
-    return msgspec.structs.replace(move, wave=1, reason=f"operator: migrate {vm_name} to {dest}")
+    return msgspec.structs.replace(move, wave=1, reason=MoveReason.OPERATOR,
+                                   detail=f"an operator moves {vm_name} to {dest}")  # fmt: skip
 
 
 def _asking(snapshot: Snapshot, vm: Vm, dest: str) -> Snapshot:

@@ -78,12 +78,32 @@ class Keys:
     # -- the executor ----------------------------------------------------------------
 
     def lease(self, vm: str) -> str:
-        """STRING ``<token> <epoch>`` with a TTL: the task migrating ``vm`` now."""
+        """STRING ``<token> <epoch>`` with a TTL: the task migrating ``vm`` now (epoch
+        ``-`` for an operator's move, which no leader fences)."""
         return f"{self.prefix}:exec:lease:{vm}"
 
     def power_lease(self, host: str) -> str:
         """STRING ``<token> <epoch>`` with a TTL: the task powering ``host`` on or off."""
         return f"{self.prefix}:exec:power-lease:{host}"
+
+    @property
+    def cancelled(self) -> str:
+        """SORTED SET id → time cancelled: migration, power-task and plan ids the fence
+        refuses (a move or power action of a cancelled plan is refused too); entries older
+        than a week are pruned."""
+        return f"{self.prefix}:exec:cancelled"
+
+    def plan_waves(self, plan_id: str) -> str:
+        """HASH wave number → JSON list of the wave's task specs (task, id, priority,
+        order), plus ``waves`` and ``workflow``: a sent plan's later waves, queued by the
+        worker that closes the wave before (a week)."""
+        return f"{self.prefix}:exec:plan:{plan_id}:waves"
+
+    def plan_results(self, plan_id: str) -> str:
+        """HASH migration or power-task id → result (``running``, ``completed``,
+        ``failed``, ``fenced``, ``cancelled``) of one plan's tasks; expires a week after
+        its last write."""
+        return f"{self.prefix}:exec:plan:{plan_id}:results"
 
     def slots_out(self, host: str) -> str:
         """SORTED SET token → expiry (s): outbound migrations of ``host``."""
@@ -103,12 +123,13 @@ class Keys:
         return f"{self.prefix}:exec:progress:{vm}"
 
     def outcome(self, vm: str) -> str:
-        """STRING JSON ``Outcome`` of ``vm``'s last migration."""
+        """STRING JSON ``MigrationRecord`` of ``vm``'s last migration."""
         return f"{self.prefix}:exec:outcome:{vm}"
 
     @property
     def outcomes(self) -> str:
-        """STREAM (MAXLEN-bounded) field ``outcome``: every finished migration."""
+        """STREAM (MAXLEN-bounded) field ``outcome``: a JSON ``MigrationRecord`` per finished
+        (or fenced, or cancelled) migration, in the order they ended."""
         return f"{self.prefix}:exec:outcomes"
 
     @property

@@ -13,10 +13,13 @@ import pytest
 import redis
 from celery import Celery
 
+from balancer.core.models import Slots
+from balancer.state.keys import DEFAULT_KEYS as KEYS
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.celery_worker import CeleryWorker
 from workers.celery_app import make_app
 from workers.executor.coordination import Coordinator
+from workers.executor.fence import Fence
 from workers.executor.order import MigrationOrder, encode
 from workers.executor.records import RedisRecorder
 
@@ -72,7 +75,7 @@ def test_six_moves_never_exceed_two_outbound_slots(
                         dest=d,
                         mode="live",
                         memory_mib=200,
-                        outbound_slots=2,
+                        slots=Slots(outbound_per_host=2),
                     )
                 )
             ],
@@ -83,8 +86,8 @@ def test_six_moves_never_exceed_two_outbound_slots(
     for r in results:
         r.forget()
 
-    assert [o["result"] for o in outcomes] == ["migrated"] * 6
-    spans = sorted((o["started_at"], o["ended_at"]) for o in outcomes)
+    assert [o["result"] for o in outcomes] == ["completed"] * 6
+    spans = sorted((o["started_at"], o["finished_at"]) for o in outcomes)
     points = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
     running, most = 0, 0
     for _t, delta in points:
@@ -95,7 +98,7 @@ def test_six_moves_never_exceed_two_outbound_slots(
     assert len(recorded) == 6
     coord = Coordinator(redis_client)
     assert all(not coord.slot_holders(k) for k in coord.slot_keys("a", "b"))
-    assert all(coord.lease_holder(f"vm{i}") is None for i in range(6))
+    assert all(Fence(redis_client).holder(KEYS.lease(f"vm{i}")) is None for i in range(6))
 
 
 def test_a_move_that_no_longer_fits_fails_permanently(
@@ -107,7 +110,7 @@ def test_a_move_that_no_longer_fits_fails_permanently(
         result.get(timeout=RESULT_TIMEOUT_S)
     result.forget()
     assert type(failed.value).__name__ == "PreflightError"
-    assert Coordinator(redis_client).lease_holder("ghost") is None
+    assert Fence(redis_client).holder(KEYS.lease("ghost")) is None
 
 
 def test_redelivered_move_converges_without_a_second_migration(
@@ -115,12 +118,13 @@ def test_redelivered_move_converges_without_a_second_migration(
 ) -> None:
     order = encode(MigrationOrder(vm="vm0", source="a", dest="b", mode="live", memory_mib=200))
     first = client_app.send_task("balancer.migrate", args=[order], task_id="same-id")
-    assert first.get(timeout=RESULT_TIMEOUT_S)["result"] == "migrated"
+    assert first.get(timeout=RESULT_TIMEOUT_S)["result"] == "completed"
     first.forget()  # the same task id again: a redelivery of the finished task
     again = client_app.send_task("balancer.migrate", args=[order], task_id="same-id")
     out = again.get(timeout=RESULT_TIMEOUT_S)
     again.forget()
-    assert out["result"] == "already-there"
-    assert msgspec.json.decode(redis_client.get("kvmb:exec:outcome:vm0") or b"{}")["result"] == (
-        "already-there"
-    )
+    assert out["result"] == "completed"
+    assert [s["step"] for s in out["steps"]] == ["converged"]
+    stored = msgspec.json.decode(redis_client.get("kvmb:exec:outcome:vm0") or b"{}")
+    assert [s["step"] for s in stored["steps"]] == ["converged"]
+    assert [o.id for o in RedisRecorder(redis_client).outcomes()] == ["same-id", "same-id"]

@@ -67,7 +67,7 @@ def send(app: Celery, vm: str, memory_mib: int, priority: str | None) -> AsyncRe
 
 def run_order(results: list[AsyncResult], client: redis.Redis) -> list[str]:
     for r in results:
-        assert r.get(timeout=RESULT_TIMEOUT_S)["result"] == "migrated"
+        assert r.get(timeout=RESULT_TIMEOUT_S)["result"] == "completed"
         r.forget()
     return [o.vm for o in outcomes(client)]
 

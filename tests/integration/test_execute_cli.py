@@ -1,12 +1,15 @@
-"""``balancer execute``: a plan made by ``balancer plan`` is enqueued on the migration
-queue of a real redis-server; the workflow it becomes has one group per wave."""
+"""``balancer execute`` and ``workers.dispatch.send_plan``: a plan made by ``balancer plan``
+is queued on a real redis-server as orders only — never the snapshot — each wave a group
+whose tasks are named by their migration ids, at their reasons' priorities."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -14,8 +17,8 @@ import redis
 
 from balancer.core.plan import Plan
 from balancer.snapshot_file import load_snapshot
-from workers.celery_app import PRIORITY
-from workers.tasks import plan_waves, plan_workflow
+from tests.integration.test_migrate_cli import queued
+from workers.celery_app import make_app, move_priority
 
 pytestmark = pytest.mark.redis
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "cluster-small.json"
@@ -35,23 +38,46 @@ def make_plan(tmp_path: Path) -> Path:
     return path
 
 
-def test_execute_enqueues_the_plan(
+def messages(client: redis.Redis) -> list[dict[str, Any]]:
+    """The queued messages, their bodies decoded (kombu's Redis transport: base64)."""
+    out = []
+    for raw in (m for ms in queued(client).values() for m in ms):
+        message = json.loads(raw)
+        assert message["properties"]["body_encoding"] == "base64"
+        message["body"] = base64.b64decode(message["body"])
+        out.append(message)
+    return out
+
+
+def orders_in(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task's own order (protocol 2 body: [args, kwargs, embed])."""
+    args, _kwargs, _embed = json.loads(message["body"])
+    return [a for a in args if isinstance(a, dict)]
+
+
+def test_execute_queues_the_first_wave_as_orders(
     tmp_path: Path, redis_url: str, redis_client: redis.Redis
 ) -> None:
     plan_path = make_plan(tmp_path)
-    drivers = tmp_path / "power.json"
-    drivers.write_text(json.dumps({"kvm-01": {"kind": "ssh", "target": "root@kvm-01"}}))
+    plan = msgspec.json.decode(plan_path.read_bytes(), type=Plan)
     r = balancer("execute", "--plan", str(plan_path), "--snapshot", str(EXAMPLE),
-                 "--power", str(drivers), "--redis", redis_url)  # fmt: skip
+                 "--redis", redis_url)  # fmt: skip
     assert r.returncode == 0, r.stderr
-    task_id = r.stdout.strip()
-    queued = [k for k in redis_client.keys("migrations*") if redis_client.type(k) == b"list"]
-    assert len(queued) == 1, queued
-    [raw] = redis_client.lrange(queued[0], 0, -1)
-    message = json.loads(raw)
-    assert message["headers"]["task"] == "balancer.execute_plan"
-    assert message["headers"]["id"] == task_id
-    assert message["content-type"] == "application/json"
+    assert len(r.stdout.strip()) == 36  # the workflow's id
+    assert f"{len(plan.moves)} move(s), {len(plan.power)} power action(s)" in r.stderr
+    first = min([m.wave for m in plan.moves] + [p.wave for p in plan.power])
+    sent = messages(redis_client)
+    tasks = sorted(m["headers"]["task"] for m in sent)
+    want = ["balancer.migrate"] * sum(m.wave == first for m in plan.moves)
+    want += [f"balancer.power_{p.action}" for p in plan.power if p.wave == first]
+    assert tasks == sorted(want)
+    for message in sent:
+        assert message["content-type"] == "application/json"
+        if message["headers"]["task"] == "balancer.migrate":
+            [order] = orders_in(message)
+            assert message["headers"]["id"] == order["id"]  # task id = migration id
+            assert order["plan_id"].startswith("cli-")
+            assert order.get("epoch") is None  # an operator's plan: not fenced by a leader
 
 
 def test_execute_refuses_a_bad_plan_file(tmp_path: Path, redis_url: str) -> None:
@@ -60,22 +86,46 @@ def test_execute_refuses_a_bad_plan_file(tmp_path: Path, redis_url: str) -> None
     r = balancer("execute", "--plan", str(bad), "--snapshot", str(EXAMPLE), "--redis", redis_url)
     assert r.returncode == 2
     assert "--plan" in r.stderr
+    gone = balancer("execute", "--plan", str(bad), "--snapshot", str(EXAMPLE), "--power", "x")
+    assert gone.returncode == 2  # the option is gone: drivers live on the workers
+    assert "--power" in gone.stderr
 
 
-def test_plan_becomes_one_group_per_wave(tmp_path: Path) -> None:
+def test_send_plan_carries_no_snapshot_and_names_every_task(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis
+) -> None:
+    from workers.dispatch import send_plan  # noqa: PLC0415 - after the app's settings
+
     plan = msgspec.json.decode(make_plan(tmp_path).read_bytes(), type=Plan)
     snapshot = load_snapshot(EXAMPLE)
-    drivers = {a.host: {"kind": "ssh", "target": f"root@{a.host}"} for a in plan.power}
-    waves = plan_waves(plan, snapshot, drivers, PRIORITY["energy"])
-    assert len(waves) == len({m.wave for m in plan.moves} | {p.wave for p in plan.power})
-    for wave, number in zip(
-        waves, sorted({m.wave for m in plan.moves} | {p.wave for p in plan.power}), strict=True
-    ):
-        vms = {t.args[0]["vm"] for t in wave if t.task == "balancer.migrate"}
-        assert vms == {m.vm for m in plan.moves if m.wave == number}
-    names = [t.task for wave in waves for t in wave]
-    assert names.count("balancer.migrate") == len(plan.moves)
-    assert names.count("balancer.power_off") == sum(a.action == "off" for a in plan.power)
-    prios = {t.options.get("priority") for w in waves for t in w if t.task == "balancer.migrate"}
-    assert prios == {PRIORITY["energy"]}
-    assert plan_workflow(plan, snapshot, drivers, PRIORITY["energy"]) is not None
+    app = make_app(redis_url)
+    try:
+        sent = send_plan(app, plan, snapshot, epoch=7, plan_id="p-7")
+    finally:
+        app.close()
+    assert sent.migrations.keys() == {m.vm for m in plan.moves}
+    assert sent.power.keys() == {p.host for p in plan.power}
+    assert sent.waves == len({m.wave for m in plan.moves} | {p.wave for p in plan.power})
+    sent_messages = messages(redis_client)
+    raw = [m["body"] for m in sent_messages]
+    everything = b"".join(raw)
+    # No snapshot: no host facts, no VM facts beyond the orders', no other VM.
+    assert b"cpu_used" not in everything
+    assert b"hosts" not in everything
+    moved = {m.vm for m in plan.moves}
+    assert not [vm.name for vm in snapshot.vms if vm.name not in moved
+                and f'"{vm.name}"'.encode() in everything]  # fmt: skip
+    snapshot_size = len(msgspec.json.encode(snapshot))
+    assert max(len(m) for m in raw) < snapshot_size
+    for message in sent_messages:
+        task = message["headers"]["task"]
+        for order in orders_in(message):
+            assert order["epoch"] == 7
+            assert order["plan_id"] == "p-7"
+            if task == "balancer.migrate":
+                assert message["headers"]["id"] == sent.migrations[order["vm"]]
+                reason = next(m.reason for m in plan.moves if m.vm == order["vm"])
+                assert message["properties"]["priority"] == move_priority(reason)
+            else:
+                assert message["headers"]["id"] == sent.power[order["host"]]
+                assert set(order) == {"id", "plan_id", "epoch", "host", "action", "reason"}

@@ -53,10 +53,10 @@ def test_migrate_wait_moves_a_vm_end_to_end(
     assert r.returncode == 0, (r.stdout, r.stderr)
     task_id, result_line = r.stdout.strip().splitlines()
     assert len(task_id) == 36
-    assert result_line.startswith("ci-runner kvm-02→kvm-03: migrated (live) in ")
+    assert result_line.startswith("ci-runner kvm-02→kvm-03: completed (live) in ")
     assert "ci-runner kvm-02→kvm-03" in r.stderr  # the progress bar, from Redis
     [outcome] = outcomes(redis_client)
-    assert (outcome.vm, outcome.dest, outcome.result) == ("ci-runner", "kvm-03", "migrated")
+    assert (outcome.vm, outcome.dest, outcome.result) == ("ci-runner", "kvm-03", "completed")
     assert outcome.predicted is not None  # the planner's estimate went with the move
     assert queued(redis_client) == {}
 
@@ -83,11 +83,11 @@ def test_migrate_inline_runs_the_move_in_the_cli(
     env = {**os.environ, "BALANCER_HYPERVISOR": "sim", "BALANCER_SIM_FILE": str(sim)}
     r = balancer("migrate", "ci-runner", "--to", "kvm-03", "--inline", "--redis", store, env=env)
     assert r.returncode == 0, (r.stdout, r.stderr)
-    assert r.stdout.startswith("ci-runner kvm-02→kvm-03: migrated (live) in ")
+    assert r.stdout.startswith("ci-runner kvm-02→kvm-03: completed (live) in ")
     assert queued(redis_client) == {}  # nothing went through the broker
     raw = redis_client.get("kvmb:exec:outcome:ci-runner")
     assert raw is not None
-    assert msgspec.json.decode(raw)["result"] == "migrated"
+    assert msgspec.json.decode(raw)["result"] == "completed"
     bad = balancer("migrate", "cache-1", "--to", "kvm-03", "--inline", "--redis", store, env=env)
     assert bad.returncode == 1
     assert "error: kvm-03 does not accept the CPU of cache-1" in bad.stderr

@@ -1,7 +1,8 @@
-"""``balancer.execute_plan`` on a real worker (real redis-server, simulated hypervisor in
-real time): a plan of two waves runs wave 2 only after every move of wave 1 has ended
+"""``workers.dispatch.send_plan`` on a real worker (real redis-server, simulated hypervisor
+in real time): a plan of two waves runs wave 2 only after every move of wave 1 has ended
 (from the recorded start/end times), the moves of one wave side by side; a move of wave 1
-that fails stops wave 2 (docs/executor.md, "Waves")."""
+that fails stops wave 2 and fails the workflow; a cancelled plan's moves are refused and
+recorded ``cancelled``, never failed (docs/executor.md, "Waves")."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from celery.result import AsyncResult
 from balancer.core.models import Snapshot
 from balancer.core.plan import Move, MoveEstimate, MoveReason, Plan, Spread, Summary
 from balancer.snapshot_file import load_snapshot
+from balancer.state.keys import DEFAULT_KEYS as KEYS
+from balancer.state.migrations import MigrationRecord, plan_results
 from tests.fixtures.redis_server import RedisServer
-from tests.integration.sim_worker import outcomes, sim_worker, wait_until
+from tests.integration.sim_worker import outcomes, sim_calls, sim_worker, wait_until
 from workers.celery_app import make_app
-from workers.executor.coordination import Coordinator
+from workers.dispatch import cancel_plan_moves, send_plan
+from workers.executor.fence import Fence
 
 pytestmark = pytest.mark.redis
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "cluster-small.json"
@@ -42,6 +46,11 @@ def snapshot_with(vms: dict[str, str]) -> Snapshot:
         ),
         rules=(),
     )
+
+
+def ended(record: MigrationRecord) -> float:
+    assert record.finished_at is not None, record
+    return record.finished_at
 
 
 def plan_of(moves: list[tuple[str, str, str, int]]) -> Plan:
@@ -73,13 +82,10 @@ def start_worker(tmp_path: Path, redis_url: str, sim: dict[str, Any]) -> Any:
     return worker
 
 
-def execute(app: Celery, plan: Plan, snapshot: Snapshot) -> AsyncResult:
-    """What ``balancer execute`` queues; the workflow's result once it is enqueued."""
-    args = [msgspec.to_builtins(plan), msgspec.to_builtins(snapshot), {}]
-    sent = app.send_task("balancer.execute_plan", args=args)
-    workflow_id = sent.get(timeout=RESULT_TIMEOUT_S)
-    sent.forget()
-    return AsyncResult(workflow_id, app=app)
+def execute(app: Celery, plan: Plan, snapshot: Snapshot, plan_id: str = "p1") -> AsyncResult:
+    """What ``balancer execute`` sends; the workflow's result."""
+    sent = send_plan(app, plan, snapshot, epoch=None, plan_id=plan_id)
+    return AsyncResult(sent.workflow_id, app=app)
 
 
 def test_wave_two_starts_after_every_move_of_wave_one(
@@ -96,19 +102,20 @@ def test_wave_two_starts_after_every_move_of_wave_one(
     worker = start_worker(tmp_path, redis_url, sim)
     try:
         workflow = execute(client_app, plan, snapshot_with(where))
-        assert workflow.get(timeout=RESULT_TIMEOUT_S) == {"generation": 1, "wave": 2, "waves": 2}
+        assert workflow.get(timeout=RESULT_TIMEOUT_S) == {"plan_id": "p1", "wave": 2, "waves": 2}
         workflow.forget()
     finally:
         worker.stop()
 
     done = {o.vm: o for o in outcomes(redis_client)}
-    assert {vm: o.result for vm, o in done.items()} == dict.fromkeys(where, "migrated")
+    assert {vm: o.result for vm, o in done.items()} == dict.fromkeys(where, "completed")
+    assert plan_results(redis_client, KEYS, "p1") == {o.id: "completed" for o in done.values()}
     wave1 = [done["w1-big"], done["w1-small"]]
     wave2 = [done["w2-a"], done["w2-b"]]
-    assert min(o.started_at for o in wave2) >= max(o.ended_at for o in wave1), done
+    assert min(o.started_at for o in wave2) >= max(ended(o) for o in wave1), done
     # The moves of a wave run side by side: the small one ends while the big one runs.
-    assert done["w1-small"].ended_at < done["w1-big"].ended_at
-    assert done["w1-big"].started_at < done["w1-small"].ended_at
+    assert ended(done["w1-small"]) < ended(done["w1-big"])
+    assert done["w1-big"].started_at < ended(done["w1-small"])
 
 
 def test_a_failed_move_of_wave_one_stops_wave_two(
@@ -137,5 +144,28 @@ def test_a_failed_move_of_wave_one_stops_wave_two(
 
     assert type(failed.value).__name__ == "ChordError"
     done = {o.vm: o.result for o in outcomes(redis_client)}
-    assert done == {"w1-ok": "migrated", "w1-bad": "failed"}
-    assert Coordinator(redis_client).lease_holder("w2") is None
+    assert done == {"w1-ok": "completed", "w1-bad": "failed"}
+    assert Fence(redis_client).holder(KEYS.lease("w2")) is None
+
+
+def test_a_cancelled_plan_is_refused_and_recorded_cancelled(
+    tmp_path: Path, redis_url: str, client_app: Celery, redis_client: redis.Redis
+) -> None:
+    """Cancelled before a worker takes it: every move is refused by the fence (nothing
+    starts: the sim's call log stays empty), recorded ``cancelled``, and the waves still
+    close (a refusal is not a failure)."""
+    where = {"c1": "kvm-01", "c2": "kvm-02"}
+    sim = {"kvm-01": {"c1": {"memory_mib": 100}}, "kvm-02": {"c2": {"memory_mib": 100}}}
+    plan = plan_of([("c1", "kvm-01", "kvm-03", 1), ("c2", "kvm-02", "kvm-03", 2)])
+    cancel_plan_moves(redis_client, KEYS, ["p-cancel"])  # the whole plan, before it runs
+    worker = start_worker(tmp_path, redis_url, sim)
+    try:
+        workflow = execute(client_app, plan, snapshot_with(where), plan_id="p-cancel")
+        assert workflow.get(timeout=RESULT_TIMEOUT_S)["wave"] == 2
+        workflow.forget()
+    finally:
+        worker.stop()
+    assert [(o.vm, o.result) for o in outcomes(redis_client)] == [
+        ("c1", "cancelled"), ("c2", "cancelled")]  # fmt: skip
+    assert set(plan_results(redis_client, KEYS, "p-cancel").values()) == {"cancelled"}
+    assert sim_calls(tmp_path) == []

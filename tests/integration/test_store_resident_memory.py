@@ -26,7 +26,7 @@ from balancer.state.raw_store import read_raw
 from balancer.state.snapshot_read import cooldown_start, snapshot_from_redis
 from tests.integration.store_seed import seed_store
 from tests.integration.test_migrate_cli import EXAMPLE, balancer
-from workers.executor.records import Outcome
+from workers.executor.records import MigrationRecord
 
 pytestmark = pytest.mark.redis
 #: The simulated ci-runner: 16 GiB of which 2 GiB were ever written.
@@ -57,10 +57,11 @@ def test_a_recorded_outcome_prices_the_next_plan(
     assert r.returncode == 0, (r.stdout, r.stderr)
     raw_outcome = redis_client.get("kvmb:exec:outcome:ci-runner")
     assert raw_outcome is not None
-    outcome = msgspec.json.decode(raw_outcome, type=Outcome)
+    outcome = msgspec.json.decode(raw_outcome, type=MigrationRecord)
+    assert outcome.actual is not None
     assert outcome.actual.nonzero_bytes == 2048 * MIB
     assert redis_client.hget(KEYS.vm_resident("kvm-03"), "ci-runner") == b"2048.0"
-    assert redis_client.zscore(KEYS.vm_migrated, "ci-runner") == outcome.ended_at
+    assert redis_client.zscore(KEYS.vm_migrated, "ci-runner") == outcome.finished_at
 
     # The agents' next reports: ci-runner on kvm-03, with the measure its agent read.
     seeded = load_snapshot(EXAMPLE)
@@ -83,7 +84,7 @@ def test_a_recorded_outcome_prices_the_next_plan(
     snap = snapshot_from_redis(redis_client)
     vms = {v.name: v for v in snap.vms}
     assert (vms["ci-runner"].host, vms["ci-runner"].resident_mib) == ("kvm-03", 2048.0)
-    assert vms["ci-runner"].last_migrated_at == outcome.ended_at  # in its cool-down
+    assert vms["ci-runner"].last_migrated_at == outcome.finished_at  # in its cool-down
     assert all(v.resident_mib is None for n, v in vms.items() if n != "ci-runner")
 
     # The planner's estimate of ci-runner's next move (an evacuation: cool-down does not

@@ -10,6 +10,9 @@ import msgspec
 from balancer.core.migration_model import Mode
 
 DomState = Literal["running", "paused", "shutoff", "other"]
+#: The libvirt metadata namespace (and its prefix) of ``mark_migrated``.
+MIGRATION_NAMESPACE = "https://kvm-balancer.dev/migration/1"
+MIGRATION_PREFIX = "kvmb"
 
 
 class Domain(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,6 +41,14 @@ class JobSample(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def percent(self) -> float:
         return 100.0 * self.processed / self.total if self.total else 0.0
+
+
+class MigrationMark(msgspec.Struct, frozen=True, kw_only=True):
+    """Which migration moved a VM here, under which fencing epoch (``mark_migrated``)."""
+
+    epoch: int | None
+    id: str
+    plan: str
 
 
 class Completed(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,3 +142,10 @@ class Hypervisor(Protocol):
     def resume(self, host: str, vm: str) -> None: ...
 
     def abort(self, host: str, vm: str) -> None: ...
+
+    def mark_migrated(
+        self, host: str, vm: str, *, epoch: int | None, migration_id: str, plan_id: str
+    ) -> None:
+        """Record in the VM's definition on ``host`` (its destination) which migration
+        moved it, under which fencing epoch: libvirt metadata ``<kvmb:migration epoch=
+        id= plan=/>`` in the ``MIGRATION_NAMESPACE``, live and persistent."""

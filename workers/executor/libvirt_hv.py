@@ -19,6 +19,8 @@ from balancer.core.migration_model import Mode
 from balancer.errors import PermanentError, RetryableError
 from workers.executor import libvirt_fit
 from workers.executor.hypervisor import (
+    MIGRATION_NAMESPACE,
+    MIGRATION_PREFIX,
     Attachments,
     Completed,
     Domain,
@@ -227,3 +229,27 @@ class LibvirtHypervisor:
 
     def abort(self, host: str, vm: str) -> None:
         self._act(host, vm, "abort the job of", "abortJob")
+
+    def mark_migrated(
+        self, host: str, vm: str, *, epoch: int | None, migration_id: str, plan_id: str
+    ) -> None:
+        """``<kvmb:migration epoch= id= plan=/>`` in the domain's metadata (live and
+        persistent; an inactive domain: persistent only)."""
+        dom = self._dom(host, vm)
+        xml = migration_metadata(epoch, migration_id, plan_id)
+        try:
+            flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+            if dom.isActive():
+                flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+            dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, MIGRATION_PREFIX,
+                            MIGRATION_NAMESPACE, flags)  # fmt: skip
+        except libvirt.libvirtError as exc:
+            raise translate(exc, f"mark the migration of {vm} on {host}") from exc
+
+
+def migration_metadata(epoch: int | None, migration_id: str, plan_id: str) -> str:
+    """The metadata element (without namespace: libvirt adds it with the prefix); no
+    ``epoch`` attribute for an operator's move."""
+    epoch_attr = {} if epoch is None else {"epoch": str(epoch)}
+    el = ET.Element("migration", {**epoch_attr, "id": migration_id, "plan": plan_id})
+    return ET.tostring(el, encoding="unicode")

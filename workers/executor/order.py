@@ -1,4 +1,6 @@
-"""What the executor is asked to do: one move, with everything it needs to know (JSON)."""
+"""What the executor is asked to do (JSON, what a Celery task carries): one move
+(``MigrationOrder``) or one power action (``PowerOrder``), each with everything it needs
+to know, its identity (``id``, ``plan_id``) and the fencing epoch it was sent under."""
 
 from __future__ import annotations
 
@@ -8,13 +10,23 @@ import msgspec
 
 from balancer.core.filters.storage import copy_bytes
 from balancer.core.migration_model import Mode
-from balancer.core.models import Policy, Vm
-from balancer.core.plan import Move
+from balancer.core.models import Policy, Slots, Vm
+from balancer.core.plan import Move, MoveReason, PowerAction, PowerReason
+from balancer.state.migrations import Predicted
+
+__all__ = [
+    "LadderConfig",
+    "MigrationOrder",
+    "PowerOrder",
+    "Predicted",
+    "order_from_move",
+    "power_order",
+]
 
 VmState = Literal["running", "paused", "shutoff"]
 
 
-class LadderConfig(msgspec.Struct, frozen=True, kw_only=True):
+class LadderConfig(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The fallback ladder (defaults in docs/executor.md)."""
 
     poll_s: float = 1.0
@@ -42,15 +54,18 @@ class LadderConfig(msgspec.Struct, frozen=True, kw_only=True):
         return max(self.timeout_min_s, self.timeout_s_per_gib * memory_mib / 1024)
 
 
-class Predicted(msgspec.Struct, frozen=True, kw_only=True):
-    duration_s: float
-    downtime_ms: float
-    bytes: int
+class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One VM to move from ``source`` to ``dest`` with ``mode``; frozen, JSON-encodable.
 
+    ``id`` names this migration in the records (empty: the executor uses its task id);
+    ``epoch`` is the leader's fencing epoch it was sent under (None: an operator's move,
+    which no leader fences but which still takes the VM's lease).
+    """
 
-class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True):
-    """One VM to move from ``source`` to ``dest`` with ``mode``; frozen, JSON-encodable."""
-
+    id: str = ""
+    plan_id: str = ""
+    epoch: int | None = None
+    reason: MoveReason = MoveReason.OPERATOR
     vm: str
     source: str
     dest: str
@@ -68,20 +83,23 @@ class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True):
     shared_pools: tuple[str, ...] = ()
     predicted: Predicted | None = None
     ladder: LadderConfig = LadderConfig()
-    #: Slot limits (from the policy).
-    outbound_slots: int = 2
-    inbound_slots: int = 2
-    cluster_slots: int = 8
-    plan_generation: int = 0
+    #: Slot limits (the policy's).
+    slots: Slots = Slots()
 
     @property
     def key(self) -> str:
         return f"{self.vm}:{self.source}->{self.dest}"
 
 
-def order_from_move(move: Move, vm: Vm, policy: Policy, generation: int = 0) -> MigrationOrder:
+def order_from_move(
+    move: Move, vm: Vm, policy: Policy, *, id: str, plan_id: str = "", epoch: int | None = None
+) -> MigrationOrder:
     """The order for a plan's move (the VM's facts and the policy's limits included)."""
     return MigrationOrder(
+        id=id,
+        plan_id=plan_id,
+        epoch=epoch,
+        reason=move.reason,
         vm=move.vm,
         source=move.source,
         dest=move.to,
@@ -99,17 +117,37 @@ def order_from_move(move: Move, vm: Vm, policy: Policy, generation: int = 0) -> 
             downtime_ms=move.estimate.downtime_ms,
             bytes=move.estimate.bytes,
         ),
-        outbound_slots=policy.slots.outbound_per_host,
-        inbound_slots=policy.slots.inbound_per_host,
-        cluster_slots=policy.slots.cluster,
-        plan_generation=generation,
+        slots=policy.slots,
     )
 
 
-def encode(order: MigrationOrder) -> dict[str, object]:
+class PowerOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Power ``host`` on or off. Only the host is named: the worker takes the driver (its
+    address and credentials) from its own configuration."""
+
+    id: str
+    plan_id: str = ""
+    epoch: int | None = None
+    host: str
+    action: Literal["on", "off"]
+    reason: PowerReason = PowerReason.OPERATOR
+
+
+def power_order(
+    action: PowerAction, *, id: str, plan_id: str = "", epoch: int | None = None
+) -> PowerOrder:
+    return PowerOrder(id=id, plan_id=plan_id, epoch=epoch, host=action.host,
+                      action=action.action, reason=action.reason)  # fmt: skip
+
+
+def encode(order: MigrationOrder | PowerOrder) -> dict[str, object]:
     out: dict[str, object] = msgspec.to_builtins(order)
     return out
 
 
 def decode(data: object) -> MigrationOrder:
     return msgspec.convert(data, MigrationOrder)
+
+
+def decode_power(data: object) -> PowerOrder:
+    return msgspec.convert(data, PowerOrder)

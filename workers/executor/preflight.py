@@ -17,9 +17,8 @@ from __future__ import annotations
 import posixpath
 
 from balancer.errors import BusyError, PreflightError
-from workers.executor.coordination import SlotLimits
 from workers.executor.hypervisor import Attachments, Domain, HostResources
-from workers.executor.move import Deps
+from workers.executor.move import Deps, Move
 from workers.executor.order import MigrationOrder
 
 SLOT_POLL_S = 0.2
@@ -75,15 +74,19 @@ def _under(path: str, pool: str) -> bool:
     return root == "/" or posixpath.normpath(path).startswith(root.rstrip("/") + "/")
 
 
-def take_slots(deps: Deps, order: MigrationOrder, token: str, wait_s: float) -> None:
-    """Outbound, inbound and cluster slots, all or none; wait up to ``wait_s`` for them."""
-    limits = SlotLimits(order.outbound_slots, order.inbound_slots, order.cluster_slots)
+def take_slots(deps: Deps, m: Move, wait_s: float) -> None:
+    """Outbound, inbound and cluster slots, all or none; wait up to ``wait_s`` for them,
+    keeping the VM's lease meanwhile."""
+    order, lease = m.order, deps.fence.keys.lease(m.order.vm)
     deadline = deps.clock() + wait_s
     while True:
         try:
-            deps.coord.acquire_slots(order.source, order.dest, token, limits)
+            deps.slots.acquire_slots(order.source, order.dest, m.token, order.slots)
             return
         except BusyError:
             if deps.clock() >= deadline:
                 raise
             deps.sleep(SLOT_POLL_S)
+            other = deps.fence.renew(lease, m.ticket)
+            if other is not None:
+                raise BusyError(f"{order.vm}: the lease went to another task ({other})") from None

@@ -1,38 +1,38 @@
-"""What the executor writes down: progress while a migration runs, an outcome when it ends.
+"""What the executor writes down: progress while a migration runs, a ``MigrationRecord``
+(``balancer.state.migrations``) when it starts and when it ends.
 
 kvmb:exec:progress:<vm>   STRING JSON ``Progress``, expires 60 s after the last poll
-kvmb:exec:outcome:<vm>    STRING JSON ``Outcome`` of the VM's last migration
-kvmb:exec:outcomes        STREAM (MAXLEN ~10000) field ``outcome``: every outcome
-kvmb:vm-migrated          ZSET VM → epoch seconds (read by the planner's cool-down)
+kvmb:exec:running         HASH id → JSON ``MigrationRecord`` of the migrations under way
+kvmb:exec:outcome:<vm>    STRING JSON ``MigrationRecord``: the VM's last ended migration
+kvmb:exec:outcomes        STREAM (MAXLEN ~10000) field ``outcome``: every ended migration
+kvmb:exec:plan:<p>:results
+                          HASH id → result of plan ``p``'s tasks (a week after its last write)
+kvmb:vm-migrated          ZSET VM → seconds of its last completed migration (cool-down)
 kvmb:host:<h>:vm-resident-mib
                           HASH VM → MiB of non-zero memory its last migration measured
                           (``actual.nonzero_bytes``), on the host where the VM now runs;
                           its agent reports it as ``Vm.resident_mib``
+
+An ended record replaces the running one in one transaction. Redis errors come out as
+``RetryableError`` / ``PermanentError`` (``redis_edge``).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Protocol
 
 import msgspec
 import redis
 
 from balancer.core.migration_model import MIB
-from balancer.state.keys import DEFAULT_PREFIX, Keys
-from workers.executor.order import Predicted
+from balancer.state.keys import DEFAULT_KEYS, Keys
+from balancer.state.migrations import Actual, MigrationRecord, Step, decode_record
+from workers.executor.redis_edge import redis_edge
 
-Result = Literal["migrated", "already-there", "aborted", "failed"]
+__all__ = ["Actual", "MemoryRecorder", "MigrationRecord", "Progress", "RedisRecorder", "Step"]
 PROGRESS_TTL_S = 60
 OUTCOME_STREAM_MAXLEN = 10000
-
-
-class Step(msgspec.Struct, frozen=True, kw_only=True):
-    """One rung of the ladder (or a lifecycle step), with why it was taken."""
-
-    at_s: float
-    step: str
-    reason: str
-    value: int | None = None
+PLAN_RESULTS_TTL_S = 7 * 86400
 
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,74 +48,80 @@ class Progress(msgspec.Struct, frozen=True, kw_only=True):
     ladder: tuple[str, ...]
 
 
-class Actual(msgspec.Struct, frozen=True, kw_only=True):
-    duration_s: float
-    downtime_ms: float | None
-    bytes: int | None
-    #: The guest's non-zero memory seen by the migration (total − zero pages): what the
-    #: next move's first pass will send (``migration_model.precopy(resident_mib=…)``).
-    nonzero_bytes: int | None = None
-
-
-class Outcome(msgspec.Struct, frozen=True, kw_only=True):
-    vm: str
-    source: str
-    dest: str
-    mode: str
-    result: Result
-    started_at: float
-    ended_at: float
-    predicted: Predicted | None
-    actual: Actual
-    steps: tuple[Step, ...]
-    #: The ladder step that let the migration finish ("" when plain migration did).
-    finished_by: str = ""
-    detail: str = ""
-
-
 class Recorder(Protocol):
     def progress(self, p: Progress) -> None: ...
 
-    def outcome(self, o: Outcome) -> None: ...
+    def running(self, r: MigrationRecord) -> None: ...
+
+    def outcome(self, r: MigrationRecord) -> None: ...
+
+    def started(self, migration_id: str) -> bool:
+        """Whether the migration has a running record (it was started, not yet ended)."""
 
 
 class RedisRecorder:
-    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
-        self.client, self.prefix = client, prefix
+    def __init__(self, client: redis.Redis, keys: Keys = DEFAULT_KEYS) -> None:
+        self.client, self.keys = client, keys
 
     def progress(self, p: Progress) -> None:
-        key = f"{self.prefix}:exec:progress:{p.vm}"
-        self.client.set(key, msgspec.json.encode(p), ex=PROGRESS_TTL_S)
+        with redis_edge(f"publish the progress of {p.vm}"):
+            self.client.set(self.keys.progress(p.vm), msgspec.json.encode(p), ex=PROGRESS_TTL_S)
 
-    def outcome(self, o: Outcome) -> None:
-        data, keys = msgspec.json.encode(o), Keys(self.prefix)
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(f"{self.prefix}:exec:outcome:{o.vm}", data)
-            pipe.xadd(
-                f"{self.prefix}:exec:outcomes",
-                {"outcome": data},
-                maxlen=OUTCOME_STREAM_MAXLEN,
-                approximate=True,
-            )
-            pipe.delete(f"{self.prefix}:exec:progress:{o.vm}")
-            moved = o.result == "migrated"
-            if moved:
-                pipe.zadd(keys.vm_migrated, {o.vm: o.ended_at})
-                # The measure follows the VM to its new host; a move that measured
-                # nothing (offline) forgets it: unknown, all memory counts.
-                pipe.hdel(keys.vm_resident(o.source), o.vm)
-            if o.actual.nonzero_bytes is not None:
-                mib = round(max(o.actual.nonzero_bytes, 0) / MIB, 3)
-                pipe.hset(keys.vm_resident(o.dest if moved else o.source), o.vm, repr(mib))
-            elif moved:
-                pipe.hdel(keys.vm_resident(o.dest), o.vm)
+    def running(self, r: MigrationRecord) -> None:
+        with (
+            redis_edge(f"record the migration {r.id} of {r.vm}"),
+            self.client.pipeline(transaction=True) as pipe,
+        ):
+            pipe.hset(self.keys.running, r.id, msgspec.json.encode(r))
+            self._plan_result(pipe, r)
             pipe.execute()
 
-    def outcomes(self) -> list[Outcome]:
+    def outcome(self, r: MigrationRecord) -> None:
+        data, keys = msgspec.json.encode(r), self.keys
+        with (
+            redis_edge(f"record the outcome of {r.id} ({r.vm})"),
+            self.client.pipeline(transaction=True) as pipe,
+        ):
+            pipe.set(keys.outcome(r.vm), data)
+            pipe.xadd(keys.outcomes, {"outcome": data}, maxlen=OUTCOME_STREAM_MAXLEN,
+                      approximate=True)  # fmt: skip
+            pipe.hdel(keys.running, r.id)
+            self._plan_result(pipe, r)
+            if r.result not in ("fenced", "cancelled"):  # it was this task's migration
+                pipe.delete(keys.progress(r.vm))
+            self._memory(pipe, r)
+            pipe.execute()
+
+    def started(self, migration_id: str) -> bool:
+        with redis_edge(f"read the running record of {migration_id}"):
+            return bool(self.client.hexists(self.keys.running, migration_id))
+
+    def _plan_result(self, pipe: redis.client.Pipeline, r: MigrationRecord) -> None:
+        if r.plan_id:
+            pipe.hset(self.keys.plan_results(r.plan_id), r.id, r.result)
+            pipe.expire(self.keys.plan_results(r.plan_id), PLAN_RESULTS_TTL_S)
+
+    def _memory(self, pipe: redis.client.Pipeline, r: MigrationRecord) -> None:
+        """The cool-down's clock and the measured non-zero memory, on the VM's host now."""
+        keys, moved = self.keys, r.result == "completed"
+        if moved:
+            pipe.zadd(keys.vm_migrated, {r.vm: r.finished_at or r.started_at})
+            # The measure follows the VM to its new host; a move that measured
+            # nothing (offline) forgets it: unknown, all memory counts.
+            pipe.hdel(keys.vm_resident(r.source), r.vm)
+        nonzero = r.actual.nonzero_bytes if r.actual is not None else None
+        if nonzero is not None:
+            mib = round(max(nonzero, 0) / MIB, 3)
+            pipe.hset(keys.vm_resident(r.dest if moved else r.source), r.vm, repr(mib))
+        elif moved:
+            pipe.hdel(keys.vm_resident(r.dest), r.vm)
+
+    def outcomes(self) -> list[MigrationRecord]:
+        """Every ended record in the stream, oldest first (tests and tools)."""
         entries: list[tuple[bytes, dict[bytes, bytes]]] = self.client.xrange(  # type: ignore[assignment]
-            f"{self.prefix}:exec:outcomes"
+            self.keys.outcomes
         )
-        return [msgspec.json.decode(f[b"outcome"], type=Outcome) for _id, f in entries]
+        return [decode_record(f[b"outcome"]) for _id, f in entries]
 
 
 class MemoryRecorder:
@@ -123,10 +129,18 @@ class MemoryRecorder:
 
     def __init__(self) -> None:
         self.progresses: list[Progress] = []
-        self.outcomes: list[Outcome] = []
+        self.runs: list[MigrationRecord] = []
+        self.outcomes: list[MigrationRecord] = []
 
     def progress(self, p: Progress) -> None:
         self.progresses.append(p)
 
-    def outcome(self, o: Outcome) -> None:
-        self.outcomes.append(o)
+    def running(self, r: MigrationRecord) -> None:
+        self.runs.append(r)
+
+    def outcome(self, r: MigrationRecord) -> None:
+        self.outcomes.append(r)
+
+    def started(self, migration_id: str) -> bool:
+        ended = {r.id for r in self.outcomes}
+        return any(r.id == migration_id and r.id not in ended for r in self.runs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workers.executor.hypervisor import DomState
+from workers.executor.hypervisor import DomState, MigrationMark
 
 
 class SimClock:
@@ -34,3 +34,5 @@ class SimVm:
     remote_disks: tuple[str, ...] = ()
     unpooled: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
+    #: Written by ``mark_migrated`` on the destination (libvirt: the domain's metadata).
+    mark: MigrationMark | None = None

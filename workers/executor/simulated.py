@@ -2,18 +2,29 @@
 
 Every host is a dict of VMs (``SimVm``); ``host_resources`` gives each host's active pools
 and networks. The migrations themselves are ``sim_run.SimRun``. Time comes from ``clock``
-(a ``SimClock`` for unit tests, ``time.monotonic`` for a real worker).
+(a ``SimClock`` for unit tests, ``time.monotonic`` for a real worker). ``calls`` lists
+the actions taken (``("start", vm)``, ...), also appended as JSON lines to ``call_log``
+when given (how a test sees what a worker process's hypervisor was asked to do).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from balancer.core.migration_model import Mode, first_pass_mib
 from balancer.errors import MigrationAbortedError, PermanentError
-from workers.executor.hypervisor import Attachments, Completed, Domain, HostResources, JobSample
+from workers.executor.hypervisor import (
+    Attachments,
+    Completed,
+    Domain,
+    HostResources,
+    JobSample,
+    MigrationMark,
+)
 from workers.executor.sim_run import RunHandle, SimRun, advance
 from workers.executor.sim_vm import SimClock, SimVm
 
@@ -28,6 +39,7 @@ class SimulatedHypervisor:
     hosts: dict[str, dict[str, SimVm]] = field(default_factory=dict)
     host_resources: dict[str, HostResources] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    call_log: Path | None = None
     _runs: dict[str, SimRun] = field(default_factory=dict)
     _completed: dict[tuple[str, str], Completed] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -104,7 +116,7 @@ class SimulatedHypervisor:
         copy_storage: bool,
     ) -> RunHandle:
         with self._lock:
-            self.calls.append(("start", vm))
+            self._call("start", vm)
             spec = self.hosts.get(source, {}).get(vm)
             if spec is None:
                 raise PermanentError(f"{vm} is not on {source}")
@@ -133,13 +145,13 @@ class SimulatedHypervisor:
 
     def set_max_downtime(self, host: str, vm: str, ms: int) -> None:
         with self._lock:
-            self.calls.append(("set_max_downtime", vm))
+            self._call("set_max_downtime", vm)
             self._advance_all()
             self._active(host, vm).max_downtime_ms = ms
 
     def start_postcopy(self, host: str, vm: str) -> None:
         with self._lock:
-            self.calls.append(("start_postcopy", vm))
+            self._call("start_postcopy", vm)
             self._advance_all()
             run = self._active(host, vm)
             if not run.postcopy_allowed:
@@ -148,21 +160,37 @@ class SimulatedHypervisor:
 
     def suspend(self, host: str, vm: str) -> None:
         with self._lock:
-            self.calls.append(("suspend", vm))
+            self._call("suspend", vm)
             self._advance_all()
             self.hosts[host][vm].state = "paused"
 
     def resume(self, host: str, vm: str) -> None:
         with self._lock:
-            self.calls.append(("resume", vm))
+            self._call("resume", vm)
             self.hosts[host][vm].state = "running"
 
     def abort(self, host: str, vm: str) -> None:
         with self._lock:
-            self.calls.append(("abort", vm))
+            self._call("abort", vm)
             self._advance_all()
             run = self._active(host, vm)
             run.ended, run.error = True, "operation aborted: migration job: canceled by client"
+
+    def mark_migrated(
+        self, host: str, vm: str, *, epoch: int | None, migration_id: str, plan_id: str
+    ) -> None:
+        with self._lock:
+            self._call("mark", vm)
+            spec = self.hosts.get(host, {}).get(vm)
+            if spec is None:
+                raise PermanentError(f"{vm} is not on {host}")
+            spec.mark = MigrationMark(epoch=epoch, id=migration_id, plan=plan_id)
+
+    def _call(self, what: str, vm: str) -> None:
+        self.calls.append((what, vm))
+        if self.call_log is not None:
+            with self.call_log.open("a") as f:
+                f.write(json.dumps([what, vm]) + "\n")
 
     # -- time ----------------------------------------------------------------------
     def _active(self, host: str, vm: str) -> SimRun:

@@ -1,15 +1,27 @@
 """Migrate and watch: start the migration with the plan's mode, poll ``jobStats()``,
-publish progress, climb the fallback ladder on a stall, abort on the completion timeout
-(the VM stays on its source, resumed there if the ladder had paused it)."""
+publish progress, renew the lease and slots, climb the fallback ladder on a stall, abort
+on the completion timeout (the VM stays on its source, resumed there if the ladder had
+paused it).
+
+Every rung passes the fence first (``Fence.check``). Refused — the order's epoch went
+stale, the move was cancelled, another task holds the lease — the ladder stops for good
+(``Move.halted``) and the migration runs on as it is: it lands, or the completion timeout
+aborts it (abort and resume are not fenced: they leave the VM where it was). Redis away
+during a poll: progress and renewal are skipped and no rung is climbed (the fence could
+not answer), the job is watched on; a transient Redis error never fails a migration.
+"""
 
 from __future__ import annotations
 
-from balancer.errors import MigrationAbortedError
+import logging
+
+from balancer.errors import BusyError, MigrationAbortedError, RefusedError, RetryableError
 from workers.executor.hypervisor import JobSample, MigrationRun
 from workers.executor.ladder import Rung, StallDetector, postcopy_refusal, rungs_for
 from workers.executor.move import Deps, Move
 from workers.executor.records import Progress
 
+log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 ABORT_SETTLE_S = 120.0
 
@@ -30,7 +42,7 @@ def start(deps: Deps, m: Move) -> MigrationRun:
     )
 
 
-def watch(deps: Deps, m: Move, run: MigrationRun | None, token: str) -> None:
+def watch(deps: Deps, m: Move, run: MigrationRun | None) -> None:
     """Until the migration ends (``run`` is ``None`` for an adopted job: until the source
     has no job left)."""
     o, cfg = m.order, m.order.ladder
@@ -48,12 +60,12 @@ def watch(deps: Deps, m: Move, run: MigrationRun | None, token: str) -> None:
         if sample is None and run is None:
             break  # adopted job ended
         now = deps.clock()
-        deps.coord.renew(o.vm, o.source, o.dest, token)
+        renew(deps, m)
         if sample is not None:
             publish(deps, m, sample)
             planned = o.mode == "live-postcopy" and not postcopy_refusal(o)
-            if planned and sample.iteration >= 1 and not sample.postcopy:
-                rungs = climb(deps, m, [Rung("postcopy")], "planned post-copy") or rungs
+            if planned and sample.iteration >= 1 and not sample.postcopy and not m.halted:
+                climb(deps, m, [Rung("postcopy")], "planned post-copy")
             reason = stall.observe(sample, now)
             if reason and rungs and now >= next_rung_at and not sample.postcopy:
                 rungs = climb(deps, m, rungs, reason)
@@ -65,9 +77,49 @@ def watch(deps: Deps, m: Move, run: MigrationRun | None, token: str) -> None:
         run.result()
 
 
+def renew(deps: Deps, m: Move) -> None:
+    o = m.order
+    lease = deps.fence.keys.lease(o.vm)
+    try:
+        other = deps.fence.renew(lease, m.ticket, deps.slots.slot_keys(o.source, o.dest))
+    except RetryableError as exc:
+        log.warning("%s: lease not renewed this poll: %s", o.vm, exc)
+        return
+    if other is not None and not m.halted:
+        halt(deps, m, "lost", f"the lease is held by another task ({other})")
+
+
+def halt(deps: Deps, m: Move, step: str, reason: str) -> None:
+    """No further rung for this migration; it runs on as it is."""
+    m.halted = reason
+    m.step(deps.clock(), step, f"{reason}: no further ladder step, the migration runs on")
+    log.warning("%s: %s", m.order.vm, reason)
+
+
+def fenced(deps: Deps, m: Move, rung: Rung) -> bool:
+    """Whether the fence refuses ``rung`` now (and stops the ladder when it is for good)."""
+    if m.halted:
+        return True
+    try:
+        deps.fence.check(deps.fence.keys.lease(m.order.vm), m.ticket)
+    except RefusedError as exc:
+        halt(deps, m, exc.result, str(exc))
+        return True
+    except BusyError as exc:
+        halt(deps, m, "lost", str(exc))
+        return True
+    except RetryableError as exc:
+        log.warning("%s: %s not taken, the fence cannot answer: %s", m.order.vm, rung.step, exc)
+        return True
+    return False
+
+
 def climb(deps: Deps, m: Move, rungs: list[Rung], reason: str) -> list[Rung]:
-    """Take the first rung; the rest are left."""
+    """Take the first rung if the fence allows it; the rest are left (none once the fence
+    has stopped the ladder; all of them when Redis could not answer this time)."""
     o, rung = m.order, rungs[0]
+    if fenced(deps, m, rung):
+        return [] if m.halted else rungs
     if rung.step == "downtime" and rung.value is not None:
         deps.hv.set_max_downtime(o.source, o.vm, rung.value)
     elif rung.step == "postcopy":
@@ -94,6 +146,14 @@ def abort(deps: Deps, m: Move, run: MigrationRun | None, reason: str) -> None:
 
 
 def publish(deps: Deps, m: Move, s: JobSample) -> None:
+    o = m.order
+    try:
+        _publish(deps, m, s)
+    except RetryableError as exc:
+        log.warning("%s: progress not published this poll: %s", o.vm, exc)
+
+
+def _publish(deps: Deps, m: Move, s: JobSample) -> None:
     o = m.order
     deps.rec.progress(
         Progress(

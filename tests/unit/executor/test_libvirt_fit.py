@@ -4,14 +4,18 @@ needs on its host, what a host offers, and a move refused for a missing network.
 from __future__ import annotations
 
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import fakeredis
+import libvirt
 import pytest
 
 from balancer.errors import PreflightError
 from workers.executor.coordination import Coordinator
+from workers.executor.fence import Fence
+from workers.executor.hypervisor import MIGRATION_NAMESPACE
 from workers.executor.libvirt_hv import LibvirtHypervisor
 from workers.executor.machine import Executor
 from workers.executor.order import MigrationOrder
@@ -67,7 +71,8 @@ def test_what_the_vm_needs_and_what_a_host_offers(hv: LibvirtHypervisor) -> None
 def test_a_move_to_a_host_without_the_network_is_refused(hv: LibvirtHypervisor) -> None:
     hv.conn("a").lookupByName("vm1").destroy()  # the test driver has no job info: shut off
     rec = MemoryRecorder()
-    ex = Executor(hv, Coordinator(fakeredis.FakeRedis()), rec, clock=time.time, sleep=time.sleep)
+    client = fakeredis.FakeRedis()
+    ex = Executor(hv, Fence(client), Coordinator(client), rec, clock=time.time, sleep=time.sleep)
     order = MigrationOrder(
         vm="vm1", source="a", dest="b", mode="offline", expected_state="shutoff",
         memory_mib=256, shared_pools=("mount:/srv", "rbd:images", "shared"),
@@ -78,3 +83,19 @@ def test_a_move_to_a_host_without_the_network_is_refused(hv: LibvirtHypervisor) 
     assert hv.domain("a", "vm1") is not None
     assert hv.domain("b", "vm1") is None
     assert [o.result for o in rec.outcomes] == ["failed"]
+
+
+def test_the_migration_is_marked_in_the_domain_metadata(hv: LibvirtHypervisor) -> None:
+    """``mark_migrated`` writes ``<kvmb:migration epoch= id= plan=/>`` live and persistent
+    (the test driver supports ``setMetadata``), beside any other metadata."""
+    hv.mark_migrated("a", "vm1", epoch=7, migration_id="m-1", plan_id="p-1")
+    dom = hv.conn("a").lookupByName("vm1")
+    for flags in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
+        xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, MIGRATION_NAMESPACE, flags)
+        el = ET.fromstring(xml)
+        assert (el.tag, el.attrib) == ("migration", {"epoch": "7", "id": "m-1", "plan": "p-1"})
+    found = ET.fromstring(dom.XMLDesc(0)).find(f"metadata/{{{MIGRATION_NAMESPACE}}}migration")
+    assert found is not None
+    hv.mark_migrated("a", "vm1", epoch=None, migration_id="m-2", plan_id="")  # an operator's
+    xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, MIGRATION_NAMESPACE, 0)
+    assert ET.fromstring(xml).attrib == {"id": "m-2", "plan": ""}

@@ -26,14 +26,14 @@ def scene(vm: SimVm) -> Scene:
 def assert_nothing_started(s: Scene) -> None:
     assert not [c for c in s.hv.calls if c[0] == "start"]
     assert s.hv.domains("a") == ("vm1",)
-    assert s.coord.lease_holder("vm1") is None
+    assert s.lease_holder() is None
     assert all(not s.coord.slot_holders(k) for k in s.coord.slot_keys("a", "b"))
 
 
 def test_a_vm_on_a_shared_pool_and_an_active_network_moves() -> None:
     s = scene(SimVm(memory_mib=256, pools=("shared",), networks=("lab-net",)))
     out = s.ex.run(order(memory_mib=256, shared_pools=("shared",)), "t1")
-    assert out.result == "migrated"
+    assert out.result == "completed"
     assert s.hv.domains("b") == ("vm1",)
 
 
@@ -65,7 +65,7 @@ def test_a_pool_the_plan_did_not_count_as_shared_refuses_a_live_move() -> None:
 def test_an_offline_move_copying_its_disks_needs_only_the_pool() -> None:
     s = scene(SimVm(memory_mib=256, pools=("default",), state="shutoff"))
     o = order(memory_mib=256, mode="offline", expected_state="shutoff", copy_storage=True)
-    assert s.ex.run(o, "t1").result == "migrated"
+    assert s.ex.run(o, "t1").result == "completed"
 
 
 def test_fit_problems_lists_every_mismatch() -> None:
@@ -109,4 +109,4 @@ def test_order_from_move_carries_the_pools_the_plan_counted_as_shared() -> None:
         reason=MoveReason.BALANCE,
         estimate=estimate,
     )
-    assert order_from_move(move, guest, Policy()).shared_pools == ("nfs",)
+    assert order_from_move(move, guest, Policy(), id="m1").shared_pools == ("nfs",)

@@ -17,23 +17,23 @@ from balancer.state.report import with_resident
 from balancer.state.snapshot_read import snapshot_from_redis
 from tests.unit.state.factories import report
 from workers.executor.coordination import Coordinator
+from workers.executor.fence import Fence
 from workers.executor.machine import Executor
 from workers.executor.order import MigrationOrder, decode
-from workers.executor.records import Actual, Outcome, RedisRecorder
+from workers.executor.records import Actual, MigrationRecord, RedisRecorder
 from workers.executor.simulated import SimClock, SimulatedHypervisor, SimVm
 
 EVACUATE_A = Policy(objective="evacuate", evacuate_hosts=("a",))
 EVACUATE_B = Policy(objective="evacuate", evacuate_hosts=("b",))
 
 
-def _migrate(client: fakeredis.FakeRedis, vm: SimVm, mode: str = "live") -> Outcome:
+def _migrate(client: fakeredis.FakeRedis, vm: SimVm, mode: str = "live") -> MigrationRecord:
     clock = SimClock()
     hv = SimulatedHypervisor(clock=clock.now, default_bandwidth_mib_s=100)
     hv.hosts = {"a": {}, "b": {}}
     hv.add("a", "vm1", vm)
-    ex = Executor(
-        hv, Coordinator(client), RedisRecorder(client), clock=clock.now, sleep=clock.sleep
-    )
+    ex = Executor(hv, Fence(client), Coordinator(client), RedisRecorder(client),
+                  clock=clock.now, sleep=clock.sleep)  # fmt: skip
     fields = {"vm": "vm1", "source": "a", "dest": "b", "mode": mode, "bandwidth_mib_s": 128}
     order: MigrationOrder = decode(
         {**fields, "memory_mib": vm.memory_mib, "expected_state": vm.state}
@@ -55,10 +55,12 @@ def _snapshot(client: fakeredis.FakeRedis, vm_on: str = "a") -> Snapshot:
 
 def test_a_completed_migration_stores_its_non_zero_memory(client: fakeredis.FakeRedis) -> None:
     out = _migrate(client, SimVm(memory_mib=1024, resident_mib=256))
+    assert out.actual is not None
     assert out.actual.nonzero_bytes == 256 * MIB
     assert client.hget(KEYS.vm_resident("b"), "vm1") == b"256.0"  # where it runs now
     assert client.hget(KEYS.vm_resident("a"), "vm1") is None
-    stored = msgspec.json.decode(client.get("kvmb:exec:outcome:vm1") or b"", type=Outcome)
+    stored = msgspec.json.decode(client.get("kvmb:exec:outcome:vm1") or b"", type=MigrationRecord)
+    assert stored.actual is not None
     assert stored.actual.nonzero_bytes == 256 * MIB  # the same figure as the outcome
 
 
@@ -74,16 +76,19 @@ def test_the_measure_reaches_the_snapshot_and_the_next_plan(client: fakeredis.Fa
     assert move.estimate.bytes >= 256 * MIB  # round 0 still sends the written memory
 
 
-def _failed(nonzero_bytes: int | None) -> Outcome:
+def _failed(nonzero_bytes: int | None) -> MigrationRecord:
     """vm1's move back from b to a that failed (the VM stays on b)."""
-    return Outcome(
+    return MigrationRecord(
+        id="m2",
+        reason="balance",
+        epoch=None,
         vm="vm1",
         source="b",
         dest="a",
         mode="live",
         result="failed",
         started_at=1.0,
-        ended_at=2.0,
+        finished_at=2.0,
         predicted=None,
         actual=Actual(duration_s=1.0, downtime_ms=None, bytes=None, nonzero_bytes=nonzero_bytes),
         steps=(),
@@ -96,7 +101,7 @@ def test_an_outcome_without_a_measure_keeps_the_last_one(client: fakeredis.FakeR
     rec.outcome(_failed(None))
     assert client.hget(KEYS.vm_resident("b"), "vm1") == b"300.0"
     assert client.hget(KEYS.vm_resident("a"), "vm1") is None
-    assert [o.result for o in rec.outcomes()] == ["migrated", "failed"]
+    assert [o.result for o in rec.outcomes()] == ["completed", "failed"]
 
 
 def test_a_failed_move_that_measured_updates_the_source(client: fakeredis.FakeRedis) -> None:
@@ -110,8 +115,9 @@ def test_an_offline_move_measures_nothing_and_forgets(client: fakeredis.FakeRedi
     client.hset(KEYS.vm_resident("a"), "vm1", "300.0")  # an earlier live move measured it
     client.hset(KEYS.vm_resident("b"), "vm1", "100.0")  # and an even earlier stay on b
     out = _migrate(client, SimVm(memory_mib=1024, state="shutoff"), mode="offline")
-    assert out.result == "migrated"
+    assert out.result == "completed"
+    assert out.actual is not None
     assert out.actual.nonzero_bytes is None
     assert client.hget(KEYS.vm_resident("a"), "vm1") is None
     assert client.hget(KEYS.vm_resident("b"), "vm1") is None  # unknown: all memory counts
-    assert client.zscore(KEYS.vm_migrated, "vm1") == out.ended_at
+    assert client.zscore(KEYS.vm_migrated, "vm1") == out.finished_at
