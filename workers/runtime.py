@@ -1,7 +1,9 @@
 """What a worker process needs, built once from its environment.
 
 BALANCER_REDIS_URL        the store (and the broker)
-BALANCER_HYPERVISOR       "libvirt" (default) or "sim"
+BALANCER_HYPERVISOR       "libvirt" (default), "fleet" (the simulated fleet in Redis,
+                          ``balancer fleet sim``; what ``balancer worker --hypervisor sim``
+                          sets) or "sim" (a per-process simulation from BALANCER_SIM_FILE)
 BALANCER_LIBVIRT_URIS     JSON {host: libvirt URI} (libvirt): how this worker reaches each host
 BALANCER_MIGRATION_URIS   JSON {host: libvirt URI} (libvirt, optional): how a source host's
                           libvirtd reaches the destination (peer-to-peer); default: the
@@ -121,6 +123,11 @@ def build_runtime(redis_url: str, prefix: str | None = None) -> Runtime:
     --inline`` runs its move with)."""
     client = redis_from_url(redis_url, timeout_s=10)
     keys = Keys(prefix or os.environ.get("BALANCER_PREFIX", DEFAULT_PREFIX))
+    slot_wait_s = float(os.environ.get("BALANCER_SLOT_WAIT_S", "30"))
+    if os.environ.get("BALANCER_HYPERVISOR") == "fleet":
+        from workers.fleet_runtime import fleet_runtime  # noqa: PLC0415 - imports this module
+
+        return fleet_runtime(client, slot_wait_s=slot_wait_s, keys=keys)
     hv = hypervisor_from_env()
     clock, sleep = time.time, time.sleep
     executor = Executor(
@@ -130,6 +137,6 @@ def build_runtime(redis_url: str, prefix: str | None = None) -> Runtime:
         RedisRecorder(client, keys),
         clock=clock,
         sleep=sleep,
-        slot_wait_s=float(os.environ.get("BALANCER_SLOT_WAIT_S", "30")),
+        slot_wait_s=slot_wait_s,
     )
     return Runtime(client, hv, executor, power_drivers_from_env(), keys, clock, sleep)

@@ -13,6 +13,7 @@ BENCHMARKS = {
     "agent-cost": "balancer.bench.agent_cost",
     "sim": "balancer.bench.sim",
     "dispatch": "balancer.bench.dispatch",
+    "fleet": "balancer.bench.fleet",
 }
 
 

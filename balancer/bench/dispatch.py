@@ -21,7 +21,7 @@ import msgspec
 import redis
 
 from balancer.bench.cluster_gen import generate
-from balancer.bench.ingest import own_redis
+from balancer.bench.own_redis import own_redis
 from balancer.core.models import Snapshot
 from balancer.core.plan import Move, MoveEstimate, MoveReason, Plan, Spread, Summary
 from balancer.state.keys import Keys

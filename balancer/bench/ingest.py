@@ -20,22 +20,17 @@ import json
 import multiprocessing as mp
 import os
 import random
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from multiprocessing.synchronize import Barrier
-from pathlib import Path
 from typing import Any
 
 import redis
 
+from balancer.bench.own_redis import own_redis
 from balancer.bench.sim_reports import host_name, refreshed, simulated_report
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
@@ -126,38 +121,6 @@ def _worker(args: WorkerArgs, ready: Barrier, go: Barrier, t0_box: Any, out: Any
             round_no += 1
     finally:
         client.close()
-
-
-@contextmanager
-def own_redis() -> Iterator[str]:
-    """A private redis-server for one benchmark run (stopped and removed after)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server not found (deploy/bootstrap/system-packages.sh base)")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-redis-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp),
-            "--save", "", "--appendonly", "no", "--logfile", str(tmp / "redis.log")]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with redis.Redis.from_url(url) as probe:
-                    probe.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"redis-server did not start: {tmp / 'redis.log'}") from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _cpu_seconds(client: redis.Redis) -> float:

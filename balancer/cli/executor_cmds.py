@@ -14,16 +14,41 @@ from balancer.core.plan import Plan
 from balancer.errors import InputError
 from balancer.snapshot_file import load_snapshot
 
+#: ``--hypervisor`` → ``BALANCER_HYPERVISOR`` (workers/runtime.py).
+HYPERVISORS = {"libvirt": "libvirt", "sim": "fleet", "sim-file": "sim"}
 
-@click.command("worker")
+
+@click.command("worker", context_settings={"ignore_unknown_options": True})
 @click.option("--concurrency", default=2, show_default=True, help="Moves run at once.")
 @click.option("--name", default="balancer@%h", show_default=True, help="Worker node name.")
-def worker_command(concurrency: int, name: str) -> None:
+@click.option("--redis", "redis_url", help="Broker and store [env BALANCER_REDIS_URL].")
+@click.option(
+    "--hypervisor",
+    type=click.Choice(sorted(HYPERVISORS)),
+    help="libvirt hosts; sim: the simulated fleet in the store (balancer fleet sim); "
+    "sim-file: a per-process simulation from BALANCER_SIM_FILE [env BALANCER_HYPERVISOR, "
+    "else libvirt].",
+)
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker_command(
+    concurrency: int,
+    name: str,
+    redis_url: str | None,
+    hypervisor: str | None,
+    celery_args: tuple[str, ...],
+) -> None:
     """Run a migration worker (environment: BALANCER_REDIS_URL, BALANCER_LIBVIRT_URIS,
-    BALANCER_MIGRATION_URIS; see docs/executor.md, "Deployment")."""
+    BALANCER_MIGRATION_URIS; see docs/executor.md, "Deployment"; with --hypervisor sim,
+    docs/fleet.md). Arguments after ``--`` go to ``celery worker``."""
+    if hypervisor == "sim-file" and not os.environ.get("BALANCER_SIM_FILE"):
+        raise InputError("sim-file needs BALANCER_SIM_FILE", "--hypervisor")
+    if redis_url:
+        os.environ["BALANCER_REDIS_URL"] = redis_url
+    if hypervisor:
+        os.environ["BALANCER_HYPERVISOR"] = HYPERVISORS[hypervisor]
     argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
             "-Q", "migrations", "--pool", "threads", "--concurrency", str(concurrency),
-            "-n", name]  # fmt: skip
+            "-n", name, *celery_args]  # fmt: skip
     os.execv(sys.executable, argv)
 
 

@@ -14,6 +14,7 @@ import click
 from balancer import __version__
 from balancer.cli.agent_cmd import agent_command
 from balancer.cli.executor_cmds import execute_command, worker_command
+from balancer.cli.fleet_cmd import fleet_group
 from balancer.cli.migrate_cmd import migrate_command
 from balancer.cli.migrations_cmd import migrations_command
 from balancer.cli.operator_cmds import host_group, vm_group
@@ -64,6 +65,7 @@ main.add_command(execute_command)
 main.add_command(migrate_command)
 main.add_command(migrations_command)
 main.add_command(lab)
+main.add_command(fleet_group)
 snapshot_group.add_command(export_command)
 
 

@@ -232,5 +232,40 @@ class Keys:
         """HASH host → JSON: each simulated host's power state."""
         return f"{self.prefix}:sim:power"
 
+    @property
+    def sim_config(self) -> str:
+        """STRING JSON: what the fleet was started with (``balancer.fleet.config``)."""
+        return f"{self.prefix}:sim:config"
+
+    @property
+    def sim_trace(self) -> str:
+        """STRING: the fleet's trace, CPU % as little-endian float32, rows x steps."""
+        return f"{self.prefix}:sim:trace"
+
+    def sim_host_vms(self, host: str) -> str:
+        """SET: the simulated VMs on ``host`` (``sim_placement`` read by host)."""
+        return f"{self.prefix}:sim:host:{host}:vms"
+
+    @property
+    def sim_vm_state(self) -> str:
+        """HASH VM → ``paused`` | ``shutoff``: simulated VMs not running (absent: running)."""
+        return f"{self.prefix}:sim:vm-state"
+
+    @property
+    def sim_moves(self) -> str:
+        """STREAM (MAXLEN-bounded) ``vm``, ``source``, ``dest``: every landed migration."""
+        return f"{self.prefix}:sim:moves"
+
+    @property
+    def sim_ended(self) -> str:
+        """HASH VM → JSON: how the VM's last simulated migration ended."""
+        return f"{self.prefix}:sim:ended"
+
+    @property
+    def sim_marks(self) -> str:
+        """HASH VM → JSON ``{"host", "epoch", "id", "at"}``: the migration that last
+        marked the VM's domain (the fencing epoch it moved under)."""
+        return f"{self.prefix}:sim:marks"
+
 
 DEFAULT_KEYS = Keys()

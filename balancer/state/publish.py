@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,32 @@ def publish_report(
 ) -> Published:
     """Store ``report`` as the host's latest, renew its heartbeat; return the generation
     and the host's ``vm-resident-mib`` entries."""
+    return publish_reports(client, keys, [report], history_len=history_len)[0]
+
+
+def publish_reports(
+    client: redis.Redis,
+    keys: Keys,
+    reports: Sequence[HostReport],
+    *,
+    history_len: int = DEFAULT_HISTORY_LEN,
+) -> list[Published]:
+    """``publish_report`` for several hosts in one write and one read, each report its
+    own transaction: what a process that publishes for many hosts (the simulated fleet)
+    saves in round trips."""
+    blocks = [report_commands(keys, report, history_len) for report in reports]
+    out = []
+    for report, (*_, generation, resident) in zip(
+        reports, _transactions(client, blocks), strict=True
+    ):
+        where = keys.vm_resident(report.host.name)
+        out.append(Published(int(generation), decode_resident(resident, where)))
+    return out
+
+
+def report_commands(keys: Keys, report: HostReport, history_len: int) -> list[tuple[object, ...]]:
+    """The commands of one report's transaction (the generation and the host's
+    ``vm-resident-mib`` are its last two replies)."""
     name = report.host.name
     ttl_ms = max(1, round(report.ttl_s * 1000))
     commands: list[tuple[object, ...]] = [
@@ -91,19 +117,19 @@ def publish_report(
         )  # fmt: skip
     commands.append(("INCRBY", keys.generation, 1))
     commands.append(("HGETALL", keys.vm_resident(name)))
-    *_, generation, resident = _transaction(client, commands)
-    return Published(int(generation), decode_resident(resident, keys.vm_resident(name)))
+    return commands
 
 
-def _transaction(client: redis.Redis, commands: list[tuple[object, ...]]) -> list[Any]:
-    """MULTI, ``commands``, EXEC sent in one write (redis-py's pipeline writes each large
-    value separately: three system calls instead of one, twice the agent's CPU), retried
-    once on a dropped connection like the client's other commands."""
+def _transactions(client: redis.Redis, blocks: list[list[tuple[object, ...]]]) -> list[list[Any]]:
+    """MULTI, each block's commands, EXEC, for every block, sent in one write (redis-py's
+    pipeline writes each large value separately: three system calls instead of one, twice
+    the agent's CPU), retried once on a dropped connection like the client's other
+    commands."""
     pool = client.connection_pool
     conn = pool.get_connection()
     try:
-        results: list[Any] = conn.retry.call_with_retry(
-            lambda: _round_trip(conn, commands),
+        results: list[list[Any]] = conn.retry.call_with_retry(
+            lambda: _round_trip(conn, blocks),
             lambda _error: conn.disconnect(),  # type: ignore[no-untyped-call]
         )
         return results
@@ -111,17 +137,22 @@ def _transaction(client: redis.Redis, commands: list[tuple[object, ...]]) -> lis
         pool.release(conn)
 
 
-def _round_trip(conn: Any, commands: list[tuple[object, ...]]) -> list[Any]:
-    packed = conn.pack_commands([("MULTI",), *commands, ("EXEC",)])
+def _round_trip(conn: Any, blocks: list[list[tuple[object, ...]]]) -> list[list[Any]]:
+    packed = conn.pack_commands(
+        [command for block in blocks for command in (("MULTI",), *block, ("EXEC",))]
+    )
     conn.send_packed_command([b"".join(packed)])
+    out: list[list[Any]] = []
     try:
-        for _ in range(len(commands) + 1):  # MULTI's OK, then each command's QUEUED
-            conn.read_response()
-        results: list[Any] = conn.read_response()
+        for block in blocks:
+            for _ in range(len(block) + 1):  # MULTI's OK, then each command's QUEUED
+                conn.read_response()
+            out.append(conn.read_response())
     except BaseException:
         conn.disconnect()  # a refused command: the replies after it are left unread
         raise
-    for result in results:
-        if isinstance(result, redis.ResponseError):
-            raise result
-    return results
+    for results in out:
+        for result in results:
+            if isinstance(result, redis.ResponseError):
+                raise result
+    return out
