@@ -25,13 +25,13 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from balancer.control.subset import restrict
 from balancer.core.models import Snapshot
 from balancer.core.planner import plan
 from balancer.sim.metrics import Metrics
 from balancer.sim.reference import REFERENCE, REFERENCE_DAY, DayTargets, MedianTargets
-from balancer.sim.replay import SimConfig, StepRecord, replay, snapshot_at
+from balancer.sim.replay import SimConfig, StepRecord, load_config, replay, snapshot_at
 from balancer.sim.report import meets_day_targets
-from balancer.sim.subset import restrict
 from balancer.sim.workload import Workload, reference_workload
 from balancer.traces.paths import shared_data_dir
 from balancer.traces.planetlab import load_trace, reference_snapshot
@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
         text = (
             args.config if args.config.lstrip().startswith("{") else Path(args.config).read_text()
         )
-        config = msgspec.json.decode(text, type=SimConfig)
+        config = load_config(text)
     if args.capacity_mode is not None:
         config = msgspec.structs.replace(config, capacity_mode=args.capacity_mode)
     if args.hours is not None:
@@ -132,7 +132,7 @@ def _probe(day: Path, config: SimConfig) -> dict[str, Any]:
     """Seconds (best of 3) and migrations of single plan() calls on one day's cluster."""
     noon = 144
     workload = reference_workload(load_trace(day))
-    spread = reference_snapshot(day, 0, config.capacity_mode, 1.0 - config.cycle.pack_to)
+    spread = reference_snapshot(day, 0, config.capacity_mode, 1.0 - config.control.pack_to)
     records: list[StepRecord] = []
     replay(workload, msgspec.structs.replace(config, hours=12.0), records.append)
     packed = _packed(workload, config, records[-1], noon)
@@ -142,8 +142,8 @@ def _probe(day: Path, config: SimConfig) -> dict[str, Any]:
         policy=msgspec.structs.replace(
             on.policy,
             objective="balance",
-            headroom=1.0 - config.cycle.relieve_to,
-            move_cost_per_s=config.cycle.relief_move_cost_per_s,
+            headroom=1.0 - config.control.relieve_to,
+            move_cost_per_s=config.control.relief_move_cost_per_s,
         ),
     )
     return {
@@ -157,7 +157,7 @@ def _probe(day: Path, config: SimConfig) -> dict[str, Any]:
 def _packed(workload: Workload, config: SimConfig, last: StepRecord, step: int) -> Snapshot:
     snap = snapshot_at(workload, config, step, last.placement, np.full(len(workload.vms), np.nan))
     policy = msgspec.structs.replace(
-        snap.policy, objective="consolidate", headroom=1.0 - config.cycle.pack_to
+        snap.policy, objective="consolidate", headroom=1.0 - config.control.pack_to
     )
     return msgspec.structs.replace(snap, policy=policy)
 

@@ -16,7 +16,7 @@ import msgspec
 from balancer.errors import InputError
 from balancer.sim.placements import placement_record
 from balancer.sim.reference import REFERENCE_DAY
-from balancer.sim.replay import SimConfig, SimResult, StepRecord, replay
+from balancer.sim.replay import SimConfig, SimResult, StepRecord, load_config, replay
 from balancer.sim.report import COMPARE_HEADER, compare_rows, meets_day_targets, run_document
 from balancer.sim.workload import SETUPS, Workload, snapshot_workload
 from balancer.snapshot_file import load_snapshot
@@ -79,7 +79,7 @@ def _config(path: str | None, capacity_mode: str | None, hours: float | None) ->
     config = SimConfig()
     if path is not None:
         try:
-            config = msgspec.json.decode(Path(path).read_bytes(), type=SimConfig)
+            config = load_config(Path(path).read_bytes())
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror}") from None
         except msgspec.ValidationError as exc:

@@ -52,6 +52,8 @@ class CycleRecord(msgspec.Struct, frozen=True, kw_only=True):
     #: The intents that acted this cycle, highest priority first.
     intents: tuple[str, ...] = ()
     summary: str = ""
+    #: ``plan()`` calls the decision made.
+    plans_computed: int = 0
     hosts: int = 0
     vms: int = 0
     active_hosts: int = 0

@@ -1,13 +1,14 @@
 """Order the moves into waves that respect the migration slots and free room first.
 
 Replays the moves from the snapshot's placement. A wave takes, in priority order
-(evacuations first), each pending move whose source has an outbound slot, whose
-destination has an inbound slot and — counting what already arrives in this wave —
-room, and whose destination holds no VM it must stay apart from; at most the cluster
-cap. Sources are freed when the wave ends, so a move that frees room lands in an earlier
-wave than the move that needs it. Power-ons take wave 0; a host is powered off in the
-wave after its last VM left. Moves that no wave can take (a cycle of hosts each waiting
-for the other's room) and moves beyond ``max_migrations`` are returned as left over.
+(``RANK``: evacuations first, then relief, balance, energy saving), each pending move
+whose source has an outbound slot, whose destination has an inbound slot and —
+counting what already arrives in this wave — room, and whose destination holds no VM it
+must stay apart from; at most the cluster cap. Sources are freed when the wave ends, so
+a move that frees room lands in an earlier wave than the move that needs it. Power-ons
+take wave 0; a host is powered off in the wave after its last VM left. Moves that no
+wave can take (a cycle of hosts each waiting for the other's room) and moves beyond
+``max_migrations`` are returned as left over.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from dataclasses import dataclass
 
 from balancer.core.plan import MoveReason
 from balancer.core.planning import Planning
+
+#: Which moves take a wave's slots first: the intents' priority (evacuations first).
+RANK: dict[MoveReason | None, int] = {
+    MoveReason.OPERATOR: 0,
+    MoveReason.EVACUATION: 0,
+    MoveReason.RELIEF: 1,
+    MoveReason.BALANCE: 2,
+    MoveReason.CONSOLIDATION: 3,
+    MoveReason.REPLACEMENT: 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +53,7 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
     s.restore(p.initial)
     slots = p.policy.slots
     pending = [int(v) for v in range(len(s.vms)) if final[v] != s.vm_host[v]]
-    pending.sort(key=lambda v: (_reason(p, v) != MoveReason.EVACUATION, v))
+    pending.sort(key=lambda v: (RANK.get(_reason(p, v), len(RANK)), v))
     scheduled: list[Scheduled] = []
     over_budget: list[int] = []
     wave = 1

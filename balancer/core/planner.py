@@ -9,6 +9,9 @@ price each move with the migration model (with the VM's measured non-zero memory
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 import numpy as np
 
 from balancer.core.migration_model import estimate, warnings_for
@@ -40,12 +43,20 @@ _OBJECTIVE_REASON = {
 }
 
 
-def plan(snapshot: Snapshot, policy: Policy | None = None, *, now: float | None = None) -> Plan:
+def plan(
+    snapshot: Snapshot,
+    policy: Policy | None = None,
+    *,
+    now: float | None = None,
+    fixed: Collection[str] = (),
+    closed: Collection[str] = (),
+) -> Plan:
+    """``fixed``: VMs that must stay (migrating now); ``closed``: hosts that neither give
+    nor take (an operator holds them). Both are reported unmovable with their reason."""
     policy = snapshot.policy if policy is None else policy
-    p = Planning(snapshot, policy, snapshot.taken_at if now is None else now)
-    on_before = p.was_active.copy()
-    spread_before = spread(p.state, on_before)
-    overloaded_before = _overloaded(p, on_before)
+    now = snapshot.taken_at if now is None else now
+    p = Planning(snapshot, policy, now, fixed=fixed, closed=closed)
+    before = Before.of(p)
 
     evacuate(p)
     if policy.objective == "balance":
@@ -57,32 +68,56 @@ def plan(snapshot: Snapshot, policy: Policy | None = None, *, now: float | None 
         _note_unmovable(p)
 
     ordering = order_moves(p, policy.max_migrations)
-    moves = _moves(p, ordering)
+    moves = priced_moves(p, ordering)
     last_wave = max((m.wave for m in moves), default=0)
     power = _power_actions(p, ordering, last_wave)
-    unmovable = _unmovable(p, ordering)
+    return assemble(p, before, moves, power, unmovable_of(p, ordering))
 
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """The figures of the snapshot the summary compares the plan's outcome with."""
+
+    on: BoolArray
+    spread: tuple[float, float]
+    overloaded: int
+
+    @staticmethod
+    def of(p: Planning) -> Before:
+        on = p.was_active.copy()
+        return Before(on, spread(p.state, on), _overloaded(p, on))
+
+
+def assemble(
+    p: Planning,
+    before: Before,
+    moves: list[Move],
+    power: list[PowerAction],
+    unmovable: list[Unmovable],
+) -> Plan:
+    """The plan document, with its summary (``p.state`` holds the plan's outcome)."""
     on_after = p.accepting.copy()
     for action in power:
         on_after[p.state.host_index[action.host]] = action.action == "on"
     spread_after = spread(p.state, on_after)
+    last_wave = max((m.wave for m in moves), default=0)
     summary = Summary(
-        objective=policy.objective,
-        active_hosts_before=int(on_before.sum()),
-        active_hosts_after=int(on_before.sum()) + sum(1 if a.action == "on" else -1 for a in power),
-        spread_before=Spread(cpu=spread_before[0], memory=spread_before[1]),
+        objective=p.policy.objective,
+        active_hosts_before=int(before.on.sum()),
+        active_hosts_after=int(before.on.sum()) + sum(1 if a.action == "on" else -1 for a in power),
+        spread_before=Spread(cpu=before.spread[0], memory=before.spread[1]),
         spread_after=Spread(cpu=spread_after[0], memory=spread_after[1]),
         migrations=len(moves),
         waves=last_wave,
         total_bytes=sum(m.estimate.bytes for m in moves),
         total_duration_s=sum(m.estimate.duration_s for m in moves),
         max_downtime_ms=max((m.estimate.downtime_ms for m in moves), default=0.0),
-        overloaded_hosts_before=overloaded_before,
+        overloaded_hosts_before=before.overloaded,
         overloaded_hosts_after=_overloaded(p, on_after),
     )
     return Plan(
-        generation=snapshot.generation,
-        taken_at=snapshot.taken_at,
+        generation=p.snapshot.generation,
+        taken_at=p.snapshot.taken_at,
         moves=tuple(moves),
         power=tuple(power),
         unmovable=tuple(unmovable),
@@ -103,7 +138,8 @@ def _note_unmovable(p: Planning) -> None:
             p.mark_unmovable(item, verdict.reason, verdict.detail)
 
 
-def _moves(p: Planning, ordering: Ordering) -> list[Move]:
+def priced_moves(p: Planning, ordering: Ordering) -> list[Move]:
+    """The ordered moves, each priced by the migration model, with its reason."""
     s = p.state
     out = []
     for m in ordering.moves:
@@ -165,7 +201,8 @@ def _power_actions(p: Planning, ordering: Ordering, last_wave: int) -> list[Powe
     return actions
 
 
-def _unmovable(p: Planning, ordering: Ordering) -> list[Unmovable]:
+def unmovable_of(p: Planning, ordering: Ordering) -> list[Unmovable]:
+    """The VMs that cannot move (planning's verdicts, then the ordering's), by name."""
     s = p.state
     found: dict[int, tuple[Reason, str]] = dict(p.unmovable)
     for v in ordering.deadlocked:

@@ -11,6 +11,7 @@ of one. Objectives work on items.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,17 @@ class Item:
 
 
 class Planning:
-    def __init__(self, snapshot: Snapshot, policy: Policy, now: float) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        policy: Policy,
+        now: float,
+        *,
+        fixed: Collection[str] = (),
+        closed: Collection[str] = (),
+    ) -> None:
+        """``fixed``: VMs that stay where they are (migrating now, or in a plan under
+        way); ``closed``: hosts that neither give nor take (held by an operator)."""
         self.snapshot = snapshot
         self.policy = policy
         self.now = now
@@ -53,17 +64,25 @@ class Planning:
         self.compat = CompatIndex(self.fctx)
         hosts = snapshot.hosts
         evac = set(policy.evacuate_hosts)
+        self.fixed = frozenset(fixed)
+        self.closed = frozenset(closed)
+        shut = np.array([h.name in self.closed for h in hosts], dtype=np.bool_)
         #: Hosts whose VMs must leave: evacuated by policy, or in maintenance/draining.
         self.sources: frozenset[int] = frozenset(
-            i for i, h in enumerate(hosts) if h.name in evac or h.state in EMPTYING_STATES
+            i
+            for i, h in enumerate(hosts)
+            if (h.name in evac or h.state in EMPTYING_STATES) and not shut[i]
         )
         #: Hosts that are on and may receive VMs (grows when a host is powered on).
-        self.accepting = np.array(
-            [h.state == "active" and i not in self.sources for i, h in enumerate(hosts)],
-            dtype=np.bool_,
+        self.accepting = (
+            np.array(
+                [h.state == "active" and i not in self.sources for i, h in enumerate(hosts)],
+                dtype=np.bool_,
+            )
+            & ~shut
         )
         self.was_active = np.array([h.state == "active" for h in hosts], dtype=np.bool_)
-        self.off = np.array([h.state == "off" for h in hosts], dtype=np.bool_)
+        self.off = np.array([h.state == "off" for h in hosts], dtype=np.bool_) & ~shut
         self.move_reason: dict[int, Why] = {}
         self.power_on: dict[int, PowerWhy] = {}
         self.unmovable: dict[int, tuple[Reason, str]] = {}
@@ -110,6 +129,12 @@ class Planning:
         for v in item.vms:
             vm = self.state.vms[v]
             source = self.state.hosts[int(self.state.original_host[v])]
+            if source.name in self.closed:
+                return Verdict.reject(
+                    Reason.HELD, f"{source.name} is held (its evacuation was cancelled)"
+                )
+            if vm.name in self.fixed:
+                return Verdict.reject(Reason.BUSY, f"{vm.name} is migrating or in a plan")
             if source.state in ("failed", "off"):
                 return Verdict.reject(
                     Reason.SOURCE_FAILED, f"{source.name} is {source.state}: cannot migrate"

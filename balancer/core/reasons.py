@@ -33,6 +33,8 @@ class Reason(StrEnum):
     NO_DESTINATION = "no-destination"
     ORDERING = "ordering-deadlock"
     MIGRATION_LIMIT = "max-migrations"
+    BUSY = "busy"  # migrating now, or held by a plan under way
+    HELD = "held"  # its host's evacuation was cancelled: it neither gives nor takes
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,15 @@ Interval k runs from sample k to sample k + 1 (``seconds`` long). Within it:
   it at every event: with no migration, (P(u_k) + P(u_k+1)) / 2 x the interval.
 - A migrating VM runs on its source until the migration ends, then on its destination;
   it loses ``cpu_loss`` (10 % in the reference) of its demand meanwhile (PDM).
-- A host is on while it holds a VM or receives one; a host that is off draws 0 W.
+- A host is on or off by the plans' explicit power actions: on at the interval's start
+  (``powered``) and switched at the times ``switches`` give; a host that is on with no
+  VM draws its idle power, a host that is off 0 W. (A host holding or receiving a VM is
+  counted on whatever it was told: a VM cannot run on a host that is off.)
 - A host is overloaded while its VMs demand more CPU than it has (SLATAH).
 
-Hosts that nothing moves to or from keep their VMs all along and are computed together
-(numpy); the few that a migration touches change VMs at its start and end.
+Hosts that nothing moves to or from and nothing switches keep their VMs and their power
+all along and are computed together (numpy); the few that a migration or a power action
+touches change at its start and end.
 """
 
 from __future__ import annotations
@@ -25,10 +29,20 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from balancer.sim.power import FloatArray, watts
+from balancer.control.power import FloatArray, watts
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class TimedSwitch:
+    """A power action by index: host, on (``True``) or off, when (s into the interval)."""
+
+    host: int
+    on: bool
+    at_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +96,13 @@ def account_interval(
     seconds: float,
     *,
     cpu_loss: float,
+    powered: BoolArray | None = None,
+    switches: Sequence[TimedSwitch] = (),
     memory_used: FloatArray | None = None,
 ) -> IntervalFigures:
-    """Figures of the interval that starts with ``placement`` and runs ``moves``;
-    ``demand`` is each VM's CPU demand at the interval's start and end (cores)."""
+    """Figures of the interval that starts with ``placement`` and the hosts ``powered``
+    (default: those holding a VM) and runs ``moves`` and ``switches``; ``demand`` is
+    each VM's CPU demand at the interval's start and end (cores)."""
     d0, d1 = demand
     n_hosts = len(cluster.cpu)
     moving = np.zeros(len(placement), dtype=np.bool_)
@@ -94,14 +111,17 @@ def account_interval(
     count = np.bincount(still, minlength=n_hosts).astype(np.int64)
     load0 = np.bincount(still, weights=d0[~moving], minlength=n_hosts).astype(np.float64)
     load1 = np.bincount(still, weights=d1[~moving], minlength=n_hosts).astype(np.float64)
+    if powered is None:
+        powered = np.bincount(placement, minlength=n_hosts) > 0
     touched = np.zeros(n_hosts, dtype=np.bool_)
     touched[[m.source for m in moves]] = True
     touched[[m.dest for m in moves]] = True
+    touched[[s.host for s in switches]] = True
 
-    on = (count > 0) & ~touched
+    on = (powered | (count > 0)) & ~touched
     cap = cluster.cpu
     over = on & (load0 > cap + EPS)
-    cuts = _cuts(moves, seconds)
+    cuts = _cuts(moves, switches, seconds)
     energy = float(
         _joules(
             cluster.tables[on], load0[on][:, None], load1[on][:, None], cap[on], cuts, seconds
@@ -116,20 +136,28 @@ def account_interval(
     )
     peak = int(on.sum())
     overloaded = int(over.sum())
-    switched = (0, 0)
-    if moves:
+    if moves or switches:
         hosts = np.flatnonzero(touched)
-        before = np.bincount(placement, minlength=n_hosts)[hosts] > 0
-        part = _touched(cluster, hosts, moves, (count, load0, load1), demand, cuts, before)
+        part = _touched(
+            cluster,
+            hosts,
+            moves,
+            (count, load0, load1),
+            demand,
+            cuts,
+            _power(hosts, powered, switches, cuts),
+        )
         figures = figures.plus(part.sums)
         peak += part.peak
         overloaded += part.overloaded
-        switched = (part.powered_on, part.powered_off)
 
     end = placement.copy()
     for m in moves:
         end[m.vm] = m.dest
-    on_end = np.bincount(end, minlength=n_hosts) > 0
+    on_end = powered.copy()
+    for sw in sorted(switches, key=lambda x: x.at_s):
+        on_end[sw.host] = sw.on
+    on_end |= np.bincount(end, minlength=n_hosts) > 0
     mem_used = mem_cap = 0.0
     if memory_used is not None:
         mem_used = seconds * float(memory_used.sum())
@@ -148,8 +176,8 @@ def account_interval(
         active_hosts_end=int(on_end.sum()),
         peak_active_hosts=peak,
         overloaded_hosts=overloaded,
-        powered_on=switched[0],
-        powered_off=switched[1],
+        powered_on=sum(1 for sw in switches if sw.on and not powered[sw.host]),
+        powered_off=sum(1 for sw in switches if not sw.on and powered[sw.host]),
     )
 
 
@@ -176,13 +204,14 @@ class _Touched:
     sums: _Sums
     peak: int
     overloaded: int
-    powered_on: int
-    powered_off: int
 
 
-def _cuts(moves: Sequence[TimedMove], seconds: float) -> FloatArray:
-    """The interval's events: its ends and every migration's start and end."""
+def _cuts(
+    moves: Sequence[TimedMove], switches: Sequence[TimedSwitch], seconds: float
+) -> FloatArray:
+    """The interval's events: its ends, every migration's start and end, every switch."""
     times = [0.0, seconds, *(m.start_s for m in moves), *(m.end_s for m in moves)]
+    times += [s.at_s for s in switches]
     out: FloatArray = np.unique(np.clip(np.array(times), 0.0, seconds))
     return out
 
@@ -207,6 +236,19 @@ def _joules(
     return out
 
 
+def _power(
+    hosts: IntArray, powered: BoolArray, switches: Sequence[TimedSwitch], cuts: FloatArray
+) -> BoolArray:
+    """Hosts x segments: on by the power actions (at the interval's start, then as
+    switched)."""
+    mid = (cuts[:-1] + cuts[1:]) / 2
+    state = np.repeat(powered[hosts][:, None], len(mid), axis=1)
+    row = {int(h): i for i, h in enumerate(hosts)}
+    for sw in sorted(switches, key=lambda x: x.at_s):
+        state[row[sw.host], mid >= sw.at_s] = sw.on
+    return state
+
+
 def _touched(
     cluster: Cluster,
     hosts: IntArray,
@@ -214,21 +256,26 @@ def _touched(
     base: tuple[IntArray, FloatArray, FloatArray],
     demand: tuple[FloatArray, FloatArray],
     cuts: FloatArray,
-    before: npt.NDArray[np.bool_],
+    power: BoolArray,
 ) -> _Touched:
-    """The hosts a migration touches, segment by segment (split at starts and ends)."""
+    """The hosts a migration or a switch touches, segment by segment (split at every
+    event)."""
     count, load0, load1 = base
     d0, d1 = demand
-    start = np.array([m.start_s for m in moves])
-    end = np.array([m.end_s for m in moves])
+    start = np.array([m.start_s for m in moves], dtype=np.float64)
+    end = np.array([m.end_s for m in moves], dtype=np.float64)
     a, b = cuts[:-1], cuts[1:]
     mid = (a + b) / 2
     on_source = (mid[None, :] < end[:, None]).astype(np.float64)  # moves x segments
     on_dest = 1.0 - on_source
     receiving = (start[:, None] <= mid[None, :]) & (mid[None, :] < end[:, None])
-    src = (np.array([m.source for m in moves])[None, :] == hosts[:, None]).astype(np.float64)
-    dst = (np.array([m.dest for m in moves])[None, :] == hosts[:, None]).astype(np.float64)
-    vm = np.array([m.vm for m in moves])
+    src = (np.array([m.source for m in moves], dtype=np.int64)[None, :] == hosts[:, None]).astype(
+        np.float64
+    )
+    dst = (np.array([m.dest for m in moves], dtype=np.int64)[None, :] == hosts[:, None]).astype(
+        np.float64
+    )
+    vm = np.array([m.vm for m in moves], dtype=np.int64)
 
     def stacked(base_h: FloatArray, per_vm: FloatArray) -> FloatArray:
         out: FloatArray = (
@@ -239,13 +286,12 @@ def _touched(
         return out
 
     members = stacked(count.astype(np.float64), np.ones(len(d0)))
-    on = (members > 0.5) | ((dst @ receiving.astype(np.float64)) > 0.5)
+    on = power | (members > 0.5) | ((dst @ receiving.astype(np.float64)) > 0.5)
     l0, l1 = stacked(load0, d0), stacked(load1, d1)
     cap = cluster.cpu[hosts][:, None]
     joules = _joules(cluster.tables[hosts], l0, l1, cluster.cpu[hosts], cuts, cuts[-1])
     width = (b - a)[None, :]
     over = on & (l0 > cap + EPS)
-    states = np.concatenate((before[:, None], on), axis=1)
     return _Touched(
         sums=_Sums(
             energy_j=float((joules * on).sum()),
@@ -256,6 +302,4 @@ def _touched(
         ),
         peak=int(on.sum(axis=0).max()),
         overloaded=int(over.any(axis=1).sum()),
-        powered_on=int((~states[:, :-1] & states[:, 1:]).sum()),
-        powered_off=int((states[:, :-1] & ~states[:, 1:]).sum()),
     )

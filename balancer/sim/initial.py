@@ -39,9 +39,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from balancer.control.power import FloatArray, power_tables, watts
 from balancer.core.models import CapacityMode, Host
 from balancer.errors import InputError
-from balancer.sim.power import FloatArray, power_tables, watts
 
 IntArray = npt.NDArray[np.int64]
 Opening = Literal["rise", "amortized", "cloudsim"]

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 import msgspec
 
+from balancer.control.power import JOULES_PER_KWH
 from balancer.sim.account import IntervalFigures
 from balancer.sim.executor import Migration
-from balancer.sim.power import JOULES_PER_KWH
 
 
 class Metrics(msgspec.Struct, frozen=True, kw_only=True):

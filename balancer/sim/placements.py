@@ -4,10 +4,13 @@ metrics without the simulator.
 One JSON object per line::
 
     {"step": k, "placement": {vm: host}, "active_hosts": [...],
-     "migrations": [{"vm", "from", "to", "duration_s", "start_s"}]}
+     "migrations": [{"vm", "from", "to", "duration_s", "start_s"}],
+     "power": [{"host", "action", "at_s"}]}
 
 ``placement`` is where every VM is once step k's migrations are done; ``active_hosts``
-the hosts holding a VM then, by name. ``migrations`` ran during step k, from ``start_s``
+the hosts on then, by name (hosts are on or off by the plans' power actions: ``power``
+lists those carried out in step k, ``on`` or ``off``, ``at_s`` seconds after the step
+began; our addition, like ``start_s``). ``migrations`` ran during step k, from ``start_s``
 to ``start_s + duration_s`` seconds after the step began (``start_s`` is our addition to
 the issue's format: waves and slots make it part of the record). VM names are the trace's
 (file names for PlanetLab), hosts ``host-<index>`` (host i of type i % 2).
@@ -29,7 +32,7 @@ def placement_record(workload: Workload, record: StepRecord) -> dict[str, Any]:
     return {
         "step": record.step,
         "placement": {vm.name: hosts[int(h)] for vm, h in zip(workload.vms, where, strict=True)},
-        "active_hosts": [hosts[int(h)] for h in np.unique(where)],
+        "active_hosts": [hosts[int(h)] for h in np.flatnonzero(record.powered)],
         "migrations": [
             {
                 "vm": m.vm,
@@ -39,5 +42,9 @@ def placement_record(workload: Workload, record: StepRecord) -> dict[str, Any]:
                 "start_s": round(m.start_s, 3),
             }
             for m in record.migrations
+        ],
+        "power": [
+            {"host": s.host, "action": "on" if s.on else "off", "at_s": round(s.at_s, 3)}
+            for s in record.switches
         ],
     }

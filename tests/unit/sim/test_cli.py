@@ -56,7 +56,7 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert "error: no trace" in missing.output
     config = tmp_path / "config.json"
-    config.write_text('{"cycle": {"pack_to": 1.5}}')
+    config.write_text('{"control": {"pack_to": 1.5}}')
     args = ["sim", "run", "--trace", str(day_dir()), "--config", str(config)]
     bad = CliRunner().invoke(main, args)
     assert bad.exit_code == 2

@@ -9,10 +9,12 @@ import msgspec
 import numpy as np
 import pytest
 
-from balancer.core.models import Snapshot
-from balancer.sim.cycle import CycleConfig, CycleMemory, Decision, decide
+from balancer.control.cycle import Decision, decide
+from balancer.control.memory import CycleMemory
+from balancer.control.power import FloatArray
+from balancer.control.settings import ControlSettings
+from balancer.control.situation import Situation
 from balancer.sim.initial import Opening
-from balancer.sim.power import FloatArray
 from balancer.sim.replay import SimConfig, StepRecord, replay
 from balancer.sim.workload import Workload
 from tests.unit.sim.factories import day_workload
@@ -43,7 +45,8 @@ def test_decisions_up_to_a_step_ignore_what_comes_after(opening: Opening) -> Non
     for a, b in zip(now[: K + 1], other[: K + 1], strict=True):
         assert np.array_equal(a.placement, b.placement)
         assert a.migrations == b.migrations
-        assert (a.action, a.reason) == (b.action, b.reason)
+        assert (a.intents, a.summary) == (b.intents, b.summary)
+        assert a.switches == b.switches
     # The changed future does change what happens next: the test can tell.
     later = zip(now[K + 1 :], other[K + 1 :], strict=True)
     assert any(a.migrations != b.migrations for a, b in later)
@@ -57,19 +60,21 @@ def test_the_cycle_is_handed_no_sample_after_the_current_one(
     w = day_workload()
     seen: list[tuple[float, FloatArray, FloatArray]] = []
 
-    def spy(
-        snapshot: Snapshot, history: FloatArray, memory: CycleMemory, config: CycleConfig
-    ) -> Decision:
+    def spy(situation: Situation, memory: CycleMemory, config: ControlSettings) -> Decision:
+        snapshot = situation.snapshot
         current = np.array([v.cpu_used for v in snapshot.vms])
-        seen.append((snapshot.taken_at, history.copy(), current))
-        return decide(snapshot, history, memory, config)
+        seen.append((snapshot.taken_at, situation.history.copy(), current))
+        return decide(situation, memory, config)
 
-    monkeypatch.setattr("balancer.sim.replay.decide", spy)
+    monkeypatch.setattr("balancer.control.loop.decide", spy)
     replay(w, msgspec.structs.replace(CONFIG, observation_lag=lag))
     assert len(seen) == 24
+    window = int(CONFIG.control.forecast_window_s / w.step_s)
     for k, (taken_at, history, current) in enumerate(seen):
         assert taken_at == k * w.step_s
-        last = max(0, k - lag)
-        window = min(last + 1, CONFIG.cycle.forecast_window)
-        assert np.array_equal(history, w.cpu[:, last + 1 - window : last + 1])
-        assert np.array_equal(current, w.cpu[:, last])
+        # Sample j of the window is the one observed at step j (lagging), the oldest one
+        # observed repeated back before the replay's start.
+        cols = [max(0, j - lag) for j in range(k + 1 - window, k + 1)]
+        assert history.shape == (len(w.vms), window)
+        assert np.array_equal(history, w.cpu[:, cols])
+        assert np.array_equal(current, w.cpu[:, max(0, k - lag)])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from balancer.control.power import power_table, power_tables, trapezoid_joules, watts
 from balancer.core.models import Power
 from balancer.sim.account import Cluster, account_interval
 from balancer.sim.metrics import summarize
-from balancer.sim.power import power_table, power_tables, trapezoid_joules, watts
 from balancer.traces.planetlab import reference_host
 from tests.unit.core.factories import host
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from balancer.control.power import power_table
 from balancer.sim.placements import placement_record
-from balancer.sim.power import power_table
 from balancer.sim.replay import SimConfig, SimResult, StepRecord, replay
 from balancer.sim.workload import Workload
 from tests.unit.sim.factories import day_workload
@@ -61,7 +61,7 @@ def test_each_step_record_is_consistent(
     names = [v.name for v in workload.vms]
     before = _initial(records)
     for rec in records:
-        assert set(rec) == {"step", "placement", "active_hosts", "migrations"}
+        assert set(rec) == {"step", "placement", "active_hosts", "migrations", "power"}
         assert list(rec["placement"]) == names
         for m in rec["migrations"]:
             assert set(m) == {"vm", "from", "to", "duration_s", "start_s"}
@@ -69,7 +69,12 @@ def test_each_step_record_is_consistent(
             assert 0.0 <= m["start_s"] < m["start_s"] + m["duration_s"] <= 300.0
         moved = {m["vm"] for m in rec["migrations"]}
         assert all(rec["placement"][v] == before[v] for v in names if v not in moved)
-        assert rec["active_hosts"] == sorted(set(rec["placement"].values()), key=_index)
+        # Hosts on: every host holding a VM, and idle ones only if powered on explicitly.
+        assert set(rec["placement"].values()) <= set(rec["active_hosts"])
+        assert rec["active_hosts"] == sorted(rec["active_hosts"], key=_index)
+        for p in rec["power"]:
+            assert p["action"] in ("on", "off")
+            assert (p["host"] in rec["active_hosts"]) == (p["action"] == "on")
         before = rec["placement"]
 
 
@@ -106,6 +111,7 @@ def _recompute(workload: Workload, records: list[dict[str, Any]]) -> dict[str, f
     grid = np.linspace(0.0, 1.0, 11)
     energy = overloaded = active = lost = demand = 0.0
     where = _initial(records)
+    powered = set(where.values())
     for rec in records:
         k = rec["step"]
         d0, d1 = workload.cpu[:, k], workload.cpu[:, k + 1]
@@ -114,6 +120,7 @@ def _recompute(workload: Workload, records: list[dict[str, Any]]) -> dict[str, f
             {0.0, 300.0}
             | {m["start_s"] for m in moving.values()}
             | {m["start_s"] + m["duration_s"] for m in moving.values()}
+            | {p["at_s"] for p in rec["power"]}
         )
         for a, b in itertools.pairwise(cuts):
             mid = (a + b) / 2
@@ -132,6 +139,11 @@ def _recompute(workload: Workload, records: list[dict[str, Any]]) -> dict[str, f
                 load0[host] = load0.get(host, 0.0) + d0[row[v]]
                 load1[host] = load1.get(host, 0.0) + d1[row[v]]
             on |= set(load0)
+            on |= powered
+            for p in rec["power"]:  # switched by then
+                if p["at_s"] <= mid:
+                    (on.add if p["action"] == "on" else on.discard)(p["host"])
+            on |= set(load0)
             for h in on:
                 u0, u1 = load0.get(h, 0.0), load1.get(h, 0.0)
                 ua, ub = (u0 + (u1 - u0) * t / 300.0 for t in (a, b))
@@ -143,6 +155,7 @@ def _recompute(workload: Workload, records: list[dict[str, Any]]) -> dict[str, f
         lost += sum(0.1 * d0[row[v]] * m["duration_s"] for v, m in moving.items())
         demand += float(d0.sum()) * 300.0
         where = rec["placement"]
+        powered = set(rec["active_hosts"])
     return {
         "energy_kwh": energy / 3.6e6,
         "slatah": overloaded / active,

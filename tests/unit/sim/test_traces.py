@@ -152,6 +152,6 @@ def test_a_trace_replays_on_a_snapshot_of_ones_own(tmp_path: Path) -> None:
     assert by_name.cpu[:, 1].tolist() == [0.4, 0.8, 0.0]
     result = replay(by_name, SimConfig())
     assert result.metrics.intervals == 1
-    assert result.actions["consolidate"] == 1  # host-3's VM joins host-1's: 1 host on
+    assert result.actions["consolidation"] == 1  # host-3's VM joins host-1's: 1 host on
     assert result.metrics.migrations == 1
     assert result.series.active_hosts.tolist() == [1.0]

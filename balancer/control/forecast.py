@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from balancer.sim.power import FloatArray
+from balancer.control.power import FloatArray
 
 
 def last(history: FloatArray, window: int, quantile: float) -> FloatArray:
@@ -27,9 +27,18 @@ def window_mean(history: FloatArray, window: int, quantile: float) -> FloatArray
 
 
 def window_quantile(history: FloatArray, window: int, quantile: float) -> FloatArray:
-    """The ``quantile`` of the last ``window`` samples, and never below the current one."""
+    """The ``quantile`` of the last ``window`` samples (linear between order statistics,
+    as ``np.quantile``, by a partial sort), and never below the current one."""
     recent = history[:, -window:]
-    out: FloatArray = np.maximum(np.quantile(recent, quantile, axis=1), recent[:, -1])
+    n = recent.shape[1]
+    if n == 0 or recent.shape[0] == 0:
+        return recent[:, -1].copy() if n else np.zeros(recent.shape[0])
+    pos = quantile * (n - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, n - 1)
+    part = np.partition(recent, sorted({lo, hi}), axis=1)
+    q = part[:, lo] + (part[:, hi] - part[:, lo]) * (pos - lo)
+    out: FloatArray = np.maximum(q, recent[:, -1])
     return out
 
 

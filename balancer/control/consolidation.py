@@ -28,12 +28,16 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
+from balancer.control.hosts import EPS
+from balancer.control.power import FloatArray, cost_w_per_core, power_table, watts
+from balancer.control.proposal import Proposal
+from balancer.control.scope import Scope
+from balancer.control.settings import ControlSettings
+from balancer.control.subset import restrict, under
+from balancer.core.compose import Chosen, Switch
 from balancer.core.models import Host, Snapshot
-from balancer.core.plan import Plan
+from balancer.core.plan import MoveReason, Plan, PowerReason
 from balancer.core.planner import plan
-from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, nothing, spares
-from balancer.sim.power import FloatArray, cost_w_per_core, power_table, watts
-from balancer.sim.subset import restrict, under
 
 #: Marginal power of one more core on a host that is already on (W), for ranking drains.
 MARGINAL_W_PER_CORE = 8.0
@@ -52,66 +56,80 @@ class Held:
     seconds: float
 
 
-def consolidate(
-    snapshot: Snapshot, demand: FloatArray, memory: CycleMemory, cfg: CycleConfig
-) -> Decision:
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A consolidation's answer: the proposal (``None``: nothing worth doing), whether
+    it was tried (a plan computed), and a sentence."""
+
+    proposal: Proposal | None
+    tried: bool
+    summary: str = ""
+
+
+def consolidate(scope: Scope, demand: FloatArray) -> Outcome:
     """``demand``: each VM's forecast CPU demand (cores), in ``snapshot.vms`` order."""
-    on = [h for h in snapshot.hosts if h.state == "active"]
-    held = held_by_host(snapshot, on, demand)
+    cfg = scope.settings
+    snapshot = scope.snapshot
+    on = scope.active()
+    held = held_by_host(scope, on, demand)
     under = [h for h in on if held[h.name].cpu <= cfg.pack_to * h.cpu_capacity_cores + EPS]
-    off = spares(snapshot.hosts)
+    off = scope.spares()
     extra = off[: cfg.spare_hosts]
     costly = _costly(under, on + off[:1], cfg)
     cpu_only = snapshot.policy.capacity_mode == "cpu-only"
-    keepers, drain = _choose(under, costly, held, cfg, cpu_only)
+    drainable = {h.name for h in under if h.name in scope.can_off and h.name not in scope.stuck}
+    keepers, drain = _choose(under, costly, held, cfg, cpu_only, drainable)
     if not drain:
-        return nothing(msgspec.structs.replace(memory, packing=False, settled=True))
-    tried = msgspec.structs.replace(
-        memory, last_consolidation_at=snapshot.taken_at, packing=False, settled=True
-    )
+        return Outcome(None, tried=False)
     given = [h for h in under if h.name in set(drain)]
-    view = forecast_view(snapshot, keepers + given + extra, demand, drain, cfg)
-    result = plan(view)
+    view = forecast_view(scope, keepers + given + extra, demand, drain)
+    result = plan(view, fixed=scope.fixed)
     moves = len(result.moves)
     saving = saving_w(view, result)
     if result.unmovable or moves == 0 or saving < cfg.min_watts_per_move * moves:
-        return nothing(tried, f"not worth it: {moves} migrations save {saving:.0f} W", 1)
+        return Outcome(None, True, f"not worth it: {moves} migrations save {saving:.0f} W")
     why = f"drain {len(drain)} host(s) ({', '.join(drain[:5])}): {moves} migrations save"
-    return packing_decision(snapshot, memory, result, extra, f"{why} {saving:.0f} W")
+    return Outcome(packing(result, drain, "consolidation", f"{why} {saving:.0f} W"), True)
 
 
-def packing_decision(
-    snapshot: Snapshot, memory: CycleMemory, result: Plan, spare: list[Host], reason: str
-) -> Decision:
-    """Take ``result`` (a drain or a replacement): power on the ``spare`` hosts it moves
-    VMs to, and remember that a consolidation ran (the next may follow at once)."""
-    used = {m.to for m in result.moves}
-    return Decision(
-        action="consolidate",
-        plan=result,
-        power_on=tuple(h.name for h in spare if h.name in used),
-        reason=reason,
-        memory=msgspec.structs.replace(
-            memory, last_consolidation_at=snapshot.taken_at, packing=True
+def packing(result: Plan, drain: list[str], intent: str, summary: str) -> Proposal:
+    """A drain or a replacement as a proposal: its moves and power-ons under the
+    intent's reason, and each drained host powered off once its VMs have left."""
+    why = MoveReason(intent)
+    power = PowerReason(intent)
+    return Proposal(
+        intent=intent,
+        moves=tuple(
+            Chosen(m.vm, m.to, why, f"empty {m.source} so it can be powered off", m.source)
+            for m in result.moves
         ),
+        power=tuple(
+            Switch(a.host, "on", power, "the hosts that stay on cannot hold the load")
+            for a in result.power
+            if a.action == "on"
+        )
+        + tuple(Switch(h, "off", power, f"{intent}: no VM left") for h in sorted(drain)),
+        unmovable=result.unmovable,
+        summary=summary,
         plans_computed=1,
     )
 
 
-def held_by_host(snapshot: Snapshot, on: list[Host], demand: FloatArray) -> dict[str, Held]:
-    cpu = {h.name: 0.0 for h in on}
-    mem = dict.fromkeys(cpu, 0.0)
-    vms = dict.fromkeys(cpu, 0)
-    for v, d in zip(snapshot.vms, demand, strict=True):
-        if v.host in cpu:
-            cpu[v.host] += float(d)
-            mem[v.host] += v.memory_mib
-            vms[v.host] += 1
-    link = {h.name: h.migration_bandwidth_mib_s for h in on}
-    return {n: Held(cpu[n], mem[n], vms[n], mem[n] / link[n]) for n in cpu}
+def held_by_host(scope: Scope, on: list[Host], demand: FloatArray) -> dict[str, Held]:
+    """What each host of ``on`` holds, ``demand`` being each VM's forecast CPU."""
+    n = len(scope.snapshot.hosts)
+    where = scope.host_of
+    cpu = np.bincount(where, weights=demand, minlength=n)
+    mem = np.bincount(where, weights=scope.vm_memory, minlength=n)
+    out: dict[str, Held] = {}
+    for h in on:
+        i = scope.host_index[h.name]
+        m = float(mem[i])
+        out[h.name] = Held(float(cpu[i]), m, int(scope.counts[i]), m / h.migration_bandwidth_mib_s)
+    return out
 
 
-def _costly(under: list[Host], known: list[Host], cfg: CycleConfig) -> set[str]:
+def _costly(under: list[Host], known: list[Host], cfg: ControlSettings) -> set[str]:
     """The hosts of ``under`` that carry a core at ``pack_to`` for more power than the
     best host of ``known`` (the hosts on and the best off one), beyond the tolerance."""
     if not known:
@@ -121,7 +139,12 @@ def _costly(under: list[Host], known: list[Host], cfg: CycleConfig) -> set[str]:
 
 
 def _choose(
-    under: list[Host], costly: set[str], held: dict[str, Held], cfg: CycleConfig, cpu_only: bool
+    under: list[Host],
+    costly: set[str],
+    held: dict[str, Held],
+    cfg: ControlSettings,
+    cpu_only: bool,
+    drainable: set[str],
 ) -> tuple[list[Host], list[str]]:
     """The hosts to keep (they alone receive) and those to drain now, cheapest first.
 
@@ -146,7 +169,10 @@ def _choose(
         return held[h.name].vms / s if s > 0 else float("inf")
 
     ranked = sorted(under, key=lambda h: (drain_cost(h), h.name))
-    keep_order = sorted(under, key=lambda h: (h.name in costly, -drain_cost(h), h.name))
+    keep_order = sorted(
+        under,
+        key=lambda h: (h.name in drainable, h.name in costly, -drain_cost(h), h.name),
+    )
     rest_cpu = sum(held[h.name].cpu for h in under)
     rest_mem = 0.0 if cpu_only else sum(held[h.name].memory for h in under)
     free_cpu = free_mem = 0.0
@@ -162,7 +188,7 @@ def _choose(
     kept = {h.name for h in keep}
     chosen: list[str] = []
     moves, seconds = 0, 0.0
-    for h in (h for h in ranked if h.name not in kept):
+    for h in (h for h in ranked if h.name not in kept and h.name in drainable):
         own = held[h.name]
         if moves + own.vms > cfg.max_moves or seconds + own.seconds > cfg.max_migration_s:
             break
@@ -180,15 +206,14 @@ def _choose(
 
 
 def forecast_view(
-    snapshot: Snapshot, hosts: list[Host], demand: FloatArray, drain: list[str], cfg: CycleConfig
+    scope: Scope, hosts: list[Host], demand: FloatArray, drain: list[str]
 ) -> Snapshot:
     """Those hosts and their VMs at forecast demand; evacuate ``drain``."""
+    cfg = scope.settings
+    snapshot = scope.snapshot
     names = {h.name for h in hosts}
-    vms = tuple(
-        msgspec.structs.replace(v, cpu_used=float(d))
-        for v, d in zip(snapshot.vms, demand, strict=True)
-        if v.host in names
-    )
+    rows = np.flatnonzero(np.isin(scope.host_of, [scope.host_index[n] for n in names]))
+    vms = tuple(msgspec.structs.replace(snapshot.vms[j], cpu_used=float(demand[j])) for j in rows)
     load = dict.fromkeys(names, 0.0)
     for v in vms:
         load[v.host] += v.cpu_used

@@ -6,9 +6,9 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
-from balancer.sim.cycle import CycleConfig
-from balancer.sim.power import cost_w_per_core
-from balancer.sim.replay import SimConfig, replay
+from balancer.control.power import cost_w_per_core
+from balancer.control.settings import ControlSettings
+from balancer.sim.replay import SIM_CONTROL, SimConfig, StepRecord, replay
 from balancer.sim.workload import Workload
 from balancer.traces.planetlab import reference_host
 from tests.unit.sim.factories import vm
@@ -34,10 +34,14 @@ def _g4_fleet(steps: int = 13) -> Workload:
     )
 
 
-def _run(cycle: CycleConfig) -> tuple[set[int], float, int]:
-    records: list[np.ndarray] = []
-    result = replay(_g4_fleet(), SimConfig(cycle=cycle), lambda r: records.append(r.placement))
-    return set(records[-1].tolist()), result.metrics.energy_kwh, result.metrics.migrations
+def _run(control: ControlSettings) -> tuple[set[int], float, int]:
+    records: list[StepRecord] = []
+    result = replay(_g4_fleet(), SimConfig(control=control), records.append)
+    last = records[-1]
+    holding = set(last.placement.tolist())
+    # Hosts are on by the plans' power actions: those holding a VM, and no other.
+    assert set(np.flatnonzero(last.powered).tolist()) == holding
+    return holding, result.metrics.energy_kwh, result.metrics.migrations
 
 
 def test_a_g5_carries_a_core_for_less_power_than_a_g4() -> None:
@@ -45,11 +49,13 @@ def test_a_g5_carries_a_core_for_less_power_than_a_g4() -> None:
 
 
 def test_the_cycle_replaces_an_all_g4_fleet_by_g5s() -> None:
-    hosts, energy, migrations = _run(CycleConfig())
+    hosts, energy, migrations = _run(SIM_CONTROL)
     assert all(h % 2 == 1 for h in hosts)  # only G5s hold VMs
     assert len(hosts) == 2
     assert migrations == 36
-    kept_hosts, kept_energy, kept_migrations = _run(CycleConfig(replace_horizon_s=0.0))
+    kept_hosts, kept_energy, kept_migrations = _run(
+        msgspec.structs.replace(SIM_CONTROL, replace_horizon_s=0.0)
+    )
     assert kept_hosts == set(G4_ON)
     assert kept_migrations == 0
     assert energy < kept_energy
@@ -57,6 +63,6 @@ def test_the_cycle_replaces_an_all_g4_fleet_by_g5s() -> None:
 
 def test_no_replacement_when_the_horizon_is_too_short_to_pay_for_it() -> None:
     """About 80 W saved for 36 migrations: 2 W each, under 4 W for an hour in 1 h."""
-    hosts, _, migrations = _run(msgspec.structs.replace(CycleConfig(), replace_horizon_s=3600.0))
+    hosts, _, migrations = _run(msgspec.structs.replace(SIM_CONTROL, replace_horizon_s=3600.0))
     assert hosts == set(G4_ON)
     assert migrations == 0

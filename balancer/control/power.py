@@ -11,10 +11,12 @@ power for the 287 intervals of a day, 800 x 126 W x 86,100 s = 2410.80 kWh.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
-from balancer.core.models import Host
+from balancer.core.models import Host, Power
 
 FloatArray = npt.NDArray[np.float64]
 TABLE_POINTS = 11
@@ -23,7 +25,12 @@ JOULES_PER_KWH = 3.6e6
 
 def power_table(host: Host) -> tuple[float, ...]:
     """The host's 11-point table (watts at 0, 10, ..., 100 % CPU); zeros when unknown."""
-    p = host.power
+    return _table(host.power)
+
+
+@lru_cache(maxsize=1024)
+def _table(p: Power | None) -> tuple[float, ...]:
+    """Hosts share a few power models: each table is computed once."""
     if p is None:
         return (0.0,) * TABLE_POINTS
     if p.table_w is not None:
@@ -60,5 +67,10 @@ def trapezoid_joules(
 def cost_w_per_core(host: Host, load: float) -> float:
     """Power at ``load`` (share of capacity) per core carried there: how efficient a
     host is (an HP G4 at 75 %: 39 W per core, a G5: 32 W)."""
-    table = np.array([power_table(host)])
-    return float(watts(table, np.array([load]))[0]) / (load * host.cpu_capacity_cores)
+    return _cost(host.power, host.cpu_capacity_cores, load)
+
+
+@lru_cache(maxsize=4096)
+def _cost(power: Power | None, cores: float, load: float) -> float:
+    table = np.array([_table(power)])
+    return float(watts(table, np.array([load]))[0]) / (load * cores)

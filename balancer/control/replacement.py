@@ -1,7 +1,7 @@
 """Replace: move the VMs of the least efficient hosts that are on to efficient hosts
 that are off, when the power saved pays for the migrations over a horizon.
 
-A drain (``balancer.sim.consolidation``) saves power because the load is low now; the
+A drain (``balancer.control.consolidation``) saves power because the load is low now; the
 load may come back within the hour, so a drain must save ``min_watts_per_move`` per
 migration at once. A replacement saves power because another host does the same work
 for less: the saving holds at any load, for as long as the hosts stay on. It is taken
@@ -25,34 +25,42 @@ from __future__ import annotations
 
 import math
 
-from balancer.core.models import Host, Snapshot
-from balancer.core.planner import plan
-from balancer.sim.consolidation import (
+from balancer.control.consolidation import (
     TOLERANCE,
     Held,
     forecast_view,
     held_by_host,
-    packing_decision,
+    packing,
     saving_w,
 )
-from balancer.sim.cycle_config import EPS, CycleConfig, CycleMemory, Decision, spares
-from balancer.sim.power import FloatArray, cost_w_per_core
+from balancer.control.hosts import EPS
+from balancer.control.power import FloatArray, cost_w_per_core
+from balancer.control.proposal import Proposal
+from balancer.control.scope import Scope
+from balancer.control.settings import ControlSettings
+from balancer.core.models import Host
+from balancer.core.planner import plan
 
 
-def replace(
-    snapshot: Snapshot, demand: FloatArray, memory: CycleMemory, cfg: CycleConfig
-) -> Decision | None:
+def replace(scope: Scope, demand: FloatArray) -> Proposal | None:
     """A replacement worth doing, else ``None``."""
+    cfg = scope.settings
     if cfg.replace_horizon_s <= 0:
         return None
-    off = spares(snapshot.hosts)
+    off = scope.spares()
     if not off:
         return None
     bar = cost_w_per_core(off[0], cfg.pack_to) * (1.0 + TOLERANCE)
-    on = [h for h in snapshot.hosts if h.state == "active"]
-    held = held_by_host(snapshot, on, demand)
+    on = scope.active()
+    held = held_by_host(scope, on, demand)
     under = [h for h in on if held[h.name].cpu <= cfg.pack_to * h.cpu_capacity_cores + EPS]
-    calm = [h for h in on if held[h.name].cpu <= cfg.relieve_above * h.cpu_capacity_cores + EPS]
+    calm = [
+        h
+        for h in on
+        if held[h.name].cpu <= cfg.relieve_above * h.cpu_capacity_cores + EPS
+        and h.name in scope.can_off
+        and h.name not in scope.stuck
+    ]
     costly = sorted(
         (h for h in calm if cost_w_per_core(h, cfg.pack_to) > bar),
         key=lambda h: (-cost_w_per_core(h, cfg.pack_to), held[h.name].vms, h.name),
@@ -64,20 +72,18 @@ def replace(
     new = off[: math.ceil(load / (cfg.pack_to * off[0].cpu_capacity_cores)) + 1]
     keep = [h for h in under if cost_w_per_core(h, cfg.pack_to) <= bar]
     chosen = [h for h in on if h.name in set(drain)]
-    view = forecast_view(snapshot, keep + chosen + new, demand, drain, cfg)
-    result = plan(view)
+    view = forecast_view(scope, keep + chosen + new, demand, drain)
+    result = plan(view, fixed=scope.fixed)
     moves = len(result.moves)
     saving = saving_w(view, result)
     worth = saving * cfg.replace_horizon_s / 3600.0 >= cfg.min_watts_per_move * moves
     if result.unmovable or moves == 0 or not worth:
         return None
     why = f"replace {len(drain)} host(s) ({', '.join(drain[:5])}) by efficient ones"
-    return packing_decision(
-        snapshot, memory, result, new, f"{why}: {moves} migrations save {saving:.0f} W"
-    )
+    return packing(result, drain, "replacement", f"{why}: {moves} migrations save {saving:.0f} W")
 
 
-def _take(costly: list[Host], held: dict[str, Held], cfg: CycleConfig) -> list[str]:
+def _take(costly: list[Host], held: dict[str, Held], cfg: ControlSettings) -> list[str]:
     chosen: list[str] = []
     moves, seconds = 0, 0.0
     for h in costly:
