@@ -1,0 +1,131 @@
+"""``balancer daemon``: the autonomous balancer (docs/daemon.md)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+import msgspec
+
+from balancer.cli.state_cmds import prefix_option, redis_option
+from balancer.errors import InputError
+from balancer.state.connect import redact_url, redis_from_url
+from balancer.state.keys import Keys
+
+log = logging.getLogger(__name__)
+
+
+def _settings(text: str | None) -> object:
+    from balancer.control.settings import ControlSettings  # noqa: PLC0415
+
+    if text is None:
+        return ControlSettings()
+    try:
+        data = text if text.lstrip().startswith("{") else Path(text).read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read {text}: {exc.strerror}", "--settings") from None
+    try:
+        return msgspec.json.decode(data, type=ControlSettings)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InputError(f"{exc}", "--settings") from None
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not (0 < value < float("inf")):
+        raise click.BadParameter("must be a positive number of seconds")
+    return value
+
+
+@click.command("daemon")
+@redis_option
+@prefix_option
+@click.option(
+    "--interval",
+    "interval_s",
+    type=float,
+    default=60.0,
+    show_default=True,
+    callback=_finite,
+    help="Seconds between two cycles (of the fleet's clock with --clock fleet).",
+)
+@click.option("--id", "identity", default=None, help="This daemon's id (default host-pid-random).")
+@click.option("--lease-s", type=float, default=15.0, show_default=True, callback=_finite,
+              help="Leader lease (a dead leader is replaced within this + --retry-s).")  # fmt: skip
+@click.option("--renew-deadline-s", type=float, default=10.0, show_default=True,
+              callback=_finite, help="A leader that cannot renew for this long stops acting.")  # fmt: skip
+@click.option("--retry-s", type=float, default=2.0, show_default=True, callback=_finite,
+              help="How often to try to take or renew the lead.")  # fmt: skip
+@click.option(
+    "--settings",
+    "settings_text",
+    metavar="FILE|JSON",
+    help="Control-loop settings (ControlSettings fields, seconds), a file or inline JSON.",
+)
+@click.option(
+    "--clock",
+    type=click.Choice(["system", "fleet"]),
+    default="system",
+    show_default=True,
+    help="fleet: the simulated fleet's accelerated clock (balancer fleet sim).",
+)
+def daemon_command(
+    redis_url: str,
+    prefix: str,
+    interval_s: float,
+    identity: str | None,
+    lease_s: float,
+    renew_deadline_s: float,
+    retry_s: float,
+    settings_text: str | None,
+    clock: str,
+) -> None:
+    """Run the autonomous balancer: every interval, while it leads, read the store, decide
+    (evacuations, power-on for capacity, relief, balance, energy saving), send the plan to
+    the workers and follow it. Run several for high availability: one leads (a lease with
+    a fencing epoch), the others take over within the lease when it dies or stalls.
+
+    Example: balancer daemon --redis redis://ctl:6379/0 --interval 60
+    """
+    from balancer.daemon.leader import LeaseTiming  # noqa: PLC0415
+    from balancer.daemon.runner import Daemon, DaemonConfig, default_identity  # noqa: PLC0415
+    from workers.celery_app import make_app  # noqa: PLC0415
+
+    settings = _settings(settings_text)
+    timing = LeaseTiming(lease_s=lease_s, renew_deadline_s=renew_deadline_s, retry_s=retry_s)
+    keys = Keys(prefix)
+    config = DaemonConfig(
+        identity=identity or default_identity(), interval_s=interval_s, timing=timing, keys=keys
+    ).check()
+    client = redis_from_url(redis_url, timeout_s=10)
+    the_clock = _clock(clock, client, keys)
+    app = make_app(redis_url)
+    daemon = Daemon(client, app, config, settings, the_clock)  # type: ignore[arg-type]
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        daemon.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    log.info("daemon %s on %s, every %.0f s", config.identity, redact_url(redis_url), interval_s)
+    try:
+        daemon.run()
+    finally:
+        app.close()
+        client.close()
+    sys.exit(0)
+
+
+def _clock(kind: str, client: object, keys: Keys) -> object:
+    if kind == "system":
+        from balancer.daemon.clock import SystemClock  # noqa: PLC0415
+
+        return SystemClock()
+    from balancer.fleet.clock import FleetClock  # noqa: PLC0415
+
+    return FleetClock.from_redis(client, keys)  # type: ignore[attr-defined]
