@@ -10,18 +10,21 @@ from types import FrameType
 
 import click
 import msgspec
+import redis
 
 from balancer.cli.state_cmds import prefix_option, redis_option
+from balancer.control.ports import Clock
+from balancer.control.settings import ControlSettings
+from balancer.daemon.clock import SystemClock
 from balancer.errors import InputError
+from balancer.fleet.clock import FleetClock
 from balancer.state.connect import redact_url, redis_from_url
 from balancer.state.keys import Keys
 
 log = logging.getLogger(__name__)
 
 
-def _settings(text: str | None) -> object:
-    from balancer.control.settings import ControlSettings  # noqa: PLC0415
-
+def _settings(text: str | None) -> ControlSettings:
     if text is None:
         return ControlSettings()
     try:
@@ -30,7 +33,7 @@ def _settings(text: str | None) -> object:
         raise InputError(f"cannot read {text}: {exc.strerror}", "--settings") from None
     try:
         return msgspec.json.decode(data, type=ControlSettings)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
         raise InputError(f"{exc}", "--settings") from None
 
 
@@ -53,12 +56,30 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     help="Seconds between two cycles (of the fleet's clock with --clock fleet).",
 )
 @click.option("--id", "identity", default=None, help="This daemon's id (default host-pid-random).")
-@click.option("--lease-s", type=float, default=15.0, show_default=True, callback=_finite,
-              help="Leader lease (a dead leader is replaced within this + --retry-s).")  # fmt: skip
-@click.option("--renew-deadline-s", type=float, default=10.0, show_default=True,
-              callback=_finite, help="A leader that cannot renew for this long stops acting.")  # fmt: skip
-@click.option("--retry-s", type=float, default=2.0, show_default=True, callback=_finite,
-              help="How often to try to take or renew the lead.")  # fmt: skip
+@click.option(
+    "--lease-s",
+    type=float,
+    default=15.0,
+    show_default=True,
+    callback=_finite,
+    help="Leader lease (a dead leader is replaced within this + --retry-s).",
+)
+@click.option(
+    "--renew-deadline-s",
+    type=float,
+    default=10.0,
+    show_default=True,
+    callback=_finite,
+    help="A leader that cannot renew for this long stops acting.",
+)
+@click.option(
+    "--retry-s",
+    type=float,
+    default=2.0,
+    show_default=True,
+    callback=_finite,
+    help="How often to try to take or renew the lead.",
+)
 @click.option(
     "--settings",
     "settings_text",
@@ -103,7 +124,7 @@ def daemon_command(
     client = redis_from_url(redis_url, timeout_s=10)
     the_clock = _clock(clock, client, keys)
     app = make_app(redis_url)
-    daemon = Daemon(client, app, config, settings, the_clock)  # type: ignore[arg-type]
+    daemon = Daemon(client, app, config, settings, the_clock)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)
@@ -121,11 +142,7 @@ def daemon_command(
     sys.exit(0)
 
 
-def _clock(kind: str, client: object, keys: Keys) -> object:
+def _clock(kind: str, client: redis.Redis, keys: Keys) -> Clock:
     if kind == "system":
-        from balancer.daemon.clock import SystemClock  # noqa: PLC0415
-
         return SystemClock()
-    from balancer.fleet.clock import FleetClock  # noqa: PLC0415
-
-    return FleetClock.from_redis(client, keys)  # type: ignore[attr-defined]
+    return FleetClock.from_redis(client, keys)

@@ -13,6 +13,15 @@ import click
 
 from balancer import __version__
 from balancer.cli.agent_cmd import agent_command
+from balancer.cli.control_cmds import (
+    cancel_command,
+    evacuate_command,
+    evacuations_command,
+    pause_command,
+    resume_command,
+    status_command,
+)
+from balancer.cli.daemon_cmd import daemon_command
 from balancer.cli.executor_cmds import execute_command, worker_command
 from balancer.cli.fleet_cmd import fleet_group
 from balancer.cli.migrate_cmd import migrate_command
@@ -66,6 +75,16 @@ main.add_command(migrate_command)
 main.add_command(migrations_command)
 main.add_command(lab)
 main.add_command(fleet_group)
+for _command in (
+    daemon_command,
+    status_command,
+    pause_command,
+    resume_command,
+    evacuate_command,
+    evacuations_command,
+    cancel_command,
+):
+    main.add_command(_command)
 snapshot_group.add_command(export_command)
 
 

@@ -14,13 +14,16 @@ import math
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+from celery import Celery
 
 from balancer.control.loop import Ports, run_cycle
+from balancer.control.ports import Clock
 from balancer.control.records import CycleRecord
 from balancer.control.settings import ControlSettings
 from balancer.daemon.celery_sink import CelerySink
@@ -29,7 +32,7 @@ from balancer.daemon.redis_history import RedisHistory
 from balancer.daemon.redis_snapshots import RedisSnapshots
 from balancer.daemon.redis_store import RedisCycleStore
 from balancer.errors import BalancerError, InputError
-from balancer.state.keys import Keys
+from balancer.state.keys import DEFAULT_KEYS, Keys
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class DaemonConfig:
     #: Seconds of the daemon's clock between two cycles.
     interval_s: float = 60.0
     timing: LeaseTiming = DEFAULT_TIMING
-    keys: Keys = Keys()
+    keys: Keys = DEFAULT_KEYS
 
     def check(self) -> DaemonConfig:
         if not (0 < self.interval_s < math.inf):
@@ -65,10 +68,10 @@ class Daemon:
     def __init__(
         self,
         client: redis.Redis,
-        app: object,
+        app: Celery,
         config: DaemonConfig,
         settings: ControlSettings,
-        clock: object,
+        clock: Clock,
         *,
         on_cycle: Callable[[CycleRecord], None] | None = None,
     ) -> None:
@@ -77,15 +80,14 @@ class Daemon:
         self.clock = clock
         keys = config.keys
         self.elector = LeaderElector(client, keys, config.identity, config.timing)
-        history_step_s = settings.history_step_s
         self.ports = Ports(
-            clock=clock,  # type: ignore[arg-type]
+            clock=clock,
             snapshots=RedisSnapshots(client, keys),
             history=RedisHistory(
-                client, keys, step_s=history_step_s, keep_s=settings.history_keep_s
+                client, keys, step_s=settings.sample_every_s, keep_s=settings.history_s()
             ),
             store=RedisCycleStore(client, keys),
-            sink=CelerySink(app, client, keys, clock),  # type: ignore[arg-type]
+            sink=CelerySink(app, client, keys, clock),
             coordination=self.elector,
         )
         self._on_cycle = on_cycle
@@ -100,10 +102,10 @@ class Daemon:
         next_at = -math.inf
         try:
             while not self.stop.is_set():
-                now = self.clock.now()  # type: ignore[attr-defined]
+                now = self.clock.now()
                 if self.elector.epoch() is not None and now >= next_at:
                     self.cycle()
-                    after = self.clock.now()  # type: ignore[attr-defined]
+                    after = self.clock.now()
                     next_at = max(now + self.config.interval_s, after)
                 elif self.elector.epoch() is None:
                     next_at = -math.inf  # a new leader runs its first cycle at once
@@ -115,7 +117,9 @@ class Daemon:
 
     def cycle(self) -> CycleRecord | None:
         try:
-            record = run_cycle(self.ports, self.settings, leader=self.config.identity)
+            record = run_cycle(
+                self.ports, self.settings, leader=self.config.identity, timer=time.perf_counter
+            )
         except (redis.RedisError, BalancerError) as exc:
             log.warning("cycle failed: %s", exc)
             return None

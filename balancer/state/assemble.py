@@ -89,8 +89,9 @@ def host_state(
 
 def _host(head: ReportHead, contents: StoreContents) -> Host:
     h = head.host
-    power = power_state(contents.power.get(h.name), head.collected_at)
-    state, why = host_state(h, h.name in contents.alive, contents.overrides.get(h.name), power)
+    alive = h.name in contents.alive
+    power = power_state(contents.power.get(h.name), head.collected_at, alive)
+    state, why = host_state(h, alive, contents.overrides.get(h.name), power)
     if state == h.state and why == h.state_reason:
         return h
     return msgspec.structs.replace(h, state=state, state_reason=why)
@@ -116,8 +117,11 @@ def _unique_vms(
             kept = best.get(vm.name)
             if kept is not None:
                 winner = vm.host if rank > kept[0] else kept[1].host
-                log.warning("VM %s reported by %s and %s: keeping %s",
-                            vm.name, kept[1].host, vm.host, winner)  # fmt: skip
+                # Two live hosts claiming a VM is news; a silent host's last report still
+                # listing a VM that has left it (it was powered off, it died) is not.
+                level = logging.WARNING if alive and kept[0][1] else logging.DEBUG
+                log.log(level, "VM %s reported by %s and %s: keeping %s",
+                        vm.name, kept[1].host, vm.host, winner)  # fmt: skip
             if kept is None or rank > kept[0]:
                 best[vm.name] = (rank, vm)
     return [vm for _, vm in best.values()], names

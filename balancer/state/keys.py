@@ -228,6 +228,12 @@ class Keys:
         return f"{self.prefix}:sim:runs"
 
     @property
+    def sim_load_scale(self) -> str:
+        """STRING float: every simulated VM's trace load is multiplied by it (absent: 1);
+        ``balancer fleet load --scale X`` sets it while the fleet runs."""
+        return f"{self.prefix}:sim:load-scale"
+
+    @property
     def sim_power(self) -> str:
         """HASH host → JSON: each simulated host's power state."""
         return f"{self.prefix}:sim:power"

@@ -53,7 +53,7 @@ def host_rows(
     records = power or {}
     for r in sorted(reports, key=lambda r: r.host.name):
         h = r.host
-        powered = power_state(records.get(h.name), r.collected_at)
+        powered = power_state(records.get(h.name), r.collected_at, h.name in alive)
         state, why = host_state(h, h.name in alive, overrides.get(h.name), powered)
         rows.append(
             HostRow(

@@ -6,8 +6,9 @@
 - ``booting``: a worker powered it on; until its agent reports it stays ``off`` in the
   snapshot (reason ``booting``), so nothing is placed on it yet.
 
-A record is moot once the host's agent reported *after* it (the host is on and says so):
-the snapshot then goes by the report, and the daemon deletes the record.
+A record is moot once the host's agent reported *after* it and its heartbeat holds (the
+host is on and says so): the snapshot then goes by the report, and the daemon deletes
+the record.
 """
 
 from __future__ import annotations
@@ -49,14 +50,12 @@ def decode_power(raw: Mapping[bytes, bytes]) -> dict[str, PowerRecord]:
     return out
 
 
-def power_state(record: PowerRecord | None, reported_at: float) -> tuple[str, str] | None:
+def power_state(
+    record: PowerRecord | None, reported_at: float, alive: bool = True
+) -> tuple[str, str] | None:
     """The state and reason a power record gives a host whose last report was collected
-    at ``reported_at``; ``None`` when there is no record or it is moot."""
-    if record is None or reported_at > record.at:
+    at ``reported_at`` (``alive``: its heartbeat holds); ``None`` when there is no record
+    or it is moot: the host reports, and did since the record."""
+    if record is None or (alive and reported_at > record.at):
         return None
     return "off", POWERED_OFF if record.state == "off" else BOOTING
-
-
-def moot(records: Mapping[str, PowerRecord], reported_at: Mapping[str, float]) -> list[str]:
-    """Hosts whose record an agent's later report made moot."""
-    return [h for h, r in records.items() if reported_at.get(h, float("-inf")) > r.at]

@@ -4,6 +4,8 @@ its epoch and never over an operator's change."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import msgspec
 import pytest
 import redis
@@ -34,7 +36,7 @@ def client(redis_client: redis.Redis) -> redis.Redis:
 def test_an_evacuation_puts_its_host_in_maintenance(client: redis.Redis) -> None:
     e = start_evacuation(client, KEYS, "h1", reason="DIMM", by="ops", now=1000.0)
     assert (e.host, e.state, e.by, e.reason) == ("h1", "running", "ops", "DIMM")
-    override = decode_override(client.hget(KEYS.host_state, "h1") or b"", "x")
+    override = decode_override(cast(bytes, client.hget(KEYS.host_state, "h1")), "x")
     assert (override.state, override.reason) == ("maintenance", "DIMM")
     assert read_intents(client, KEYS).intents.evacuations == (e,)
 

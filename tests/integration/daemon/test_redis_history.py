@@ -3,6 +3,9 @@ one sample per step at most, the window's columns, the back-fill of a newcomer."
 
 from __future__ import annotations
 
+import itertools
+from typing import cast
+
 import numpy as np
 import pytest
 import redis
@@ -36,9 +39,9 @@ def test_one_sample_per_step_and_only_the_window_kept(redis_client: redis.Redis)
     h = RedisHistory(redis_client, KEYS, step_s=60, keep_s=180)
     for t in range(0, 1200, 20):  # a cycle every 20 s records a sample every 60 s
         h.record(snap(float(t), {"x": ("a", float(t))}))
-    entries = redis_client.xrange(KEYS.vm_history)
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], redis_client.xrange(KEYS.vm_history))
     times = [float(f[b"t"]) for _id, f in entries]
-    assert all(b - a >= 60 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= 60 for a, b in itertools.pairwise(times))
     assert len(entries) <= 180 / 60 + 2
 
 
@@ -70,6 +73,5 @@ def test_a_damaged_entry_is_ignored(redis_client: redis.Redis) -> None:
 
 
 def h_names(h: RedisHistory) -> bytes:
-    entries = h.client.xrange(KEYS.vm_history)
-    names: bytes = entries[0][1][b"names"]
-    return names
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], h.client.xrange(KEYS.vm_history))
+    return entries[0][1][b"names"]

@@ -13,7 +13,6 @@ from balancer.state.power_records import (
     POWERED_OFF,
     PowerRecord,
     decode_power,
-    moot,
     power_state,
 )
 from balancer.state.report import ReportHead
@@ -59,8 +58,12 @@ def test_a_booting_host_is_off_until_its_agent_reports_after_the_power_on() -> N
         generation=2, reports=[head("b", 2030.0)], alive=frozenset({"b"}), power=record
     )
     assert states(after) == {"b": ("active", "")}
-    assert moot(record, {"b": 2030.0}) == ["b"]
-    assert moot(record, {"b": 1999.0}) == []
+
+
+def test_a_newer_report_without_a_heartbeat_does_not_end_a_record() -> None:
+    record = {"b": PowerRecord(state="off", at=2000.0)}
+    c = StoreContents(generation=1, reports=[head("b", 2001.0)], alive=frozenset(), power=record)
+    assert states(c) == {"b": ("off", POWERED_OFF)}
 
 
 def test_without_a_record_a_silent_host_is_still_failed() -> None:
