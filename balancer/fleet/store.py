@@ -152,9 +152,9 @@ class FleetStore:
             return info.config.hot_factor * info.config.bandwidth_mib_s
         cores = vm_cores(
             self.trace(), info.trace_step_s, info.trace_t0, at,
-            facts.row, facts.offset, facts.size_cores,
+            facts.row, facts.offset, facts.size_cores, self.load_scale(),
         )  # fmt: skip
-        return cores * self.load_scale() * info.config.dirty_per_core_mib_s
+        return cores * info.config.dirty_per_core_mib_s
 
     def load_scale(self) -> float:
         """The multiplier of every VM's trace load (1 unless an operator of the simulation

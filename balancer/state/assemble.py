@@ -117,9 +117,10 @@ def _unique_vms(
             kept = best.get(vm.name)
             if kept is not None:
                 winner = vm.host if rank > kept[0] else kept[1].host
-                # Two live hosts claiming a VM is news; a silent host's last report still
-                # listing a VM that has left it (it was powered off, it died) is not.
-                level = logging.WARNING if alive and kept[0][1] else logging.DEBUG
+                # Two live hosts claim a VM between a migration and the source's next
+                # report (the newer report wins); a silent host's last report still lists
+                # a VM that left it before it was powered off or died.
+                level = logging.INFO if alive and kept[0][1] else logging.DEBUG
                 log.log(level, "VM %s reported by %s and %s: keeping %s",
                         vm.name, kept[1].host, vm.host, winner)  # fmt: skip
             if kept is None or rank > kept[0]:
