@@ -14,6 +14,7 @@ BENCHMARKS = {
     "sim": "balancer.bench.sim",
     "dispatch": "balancer.bench.dispatch",
     "fleet": "balancer.bench.fleet",
+    "daemon": "balancer.bench.daemon",
 }
 
 
