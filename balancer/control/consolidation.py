@@ -16,14 +16,15 @@ power for the migrations it costs.
 4. ``plan(evacuate)`` of those hosts onto the keepers (headroom ``1 - pack_to``, VMs at
    their forecast demand). ``spare_hosts`` off hosts, the most capacity per watt first,
    are in the view too: the planner powers one on when no keeper fits a VM.
-5. Accept it only if every VM of the drained hosts finds a place and the power saved
-   (hosts on before minus after, at forecast load, from the power tables) is at least
-   ``min_watts_per_move`` per migration.
+5. Accept it only if every VM of the drained hosts finds a place (a host some of whose
+   VMs cannot leave is dropped from the drain once, and the rest planned again) and the
+   power saved (hosts on before minus after, at forecast load, from the power tables)
+   is at least ``min_watts_per_move`` per migration.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import msgspec
 import numpy as np
@@ -64,6 +65,8 @@ class Outcome:
     proposal: Proposal | None
     tried: bool
     summary: str = ""
+    #: ``plan()`` calls made.
+    plans: int = 0
 
 
 def consolidate(scope: Scope, demand: FloatArray) -> Outcome:
@@ -81,15 +84,26 @@ def consolidate(scope: Scope, demand: FloatArray) -> Outcome:
     keepers, drain = _choose(under, costly, held, cfg, cpu_only, drainable)
     if not drain:
         return Outcome(None, tried=False)
-    given = [h for h in under if h.name in set(drain)]
-    view = forecast_view(scope, keepers + given + extra, demand, drain)
-    result = plan(view, fixed=scope.fixed)
+    for attempt in (1, 2):
+        given = [h for h in under if h.name in set(drain)]
+        view = forecast_view(scope, keepers + given + extra, demand, drain)
+        result = plan(view, fixed=scope.fixed)
+        blocked = {u.host for u in result.unmovable}
+        if not blocked or attempt == 2:
+            break
+        # A host whose VMs cannot all leave is not drained; the others may still be.
+        drain = [h for h in drain if h not in blocked]
+        if not drain:
+            break
     moves = len(result.moves)
     saving = saving_w(view, result)
     if result.unmovable or moves == 0 or saving < cfg.min_watts_per_move * moves:
-        return Outcome(None, True, f"not worth it: {moves} migrations save {saving:.0f} W")
+        why = f"not worth it: {moves} migrations save {saving:.0f} W"
+        blocked_note = f", {len(blocked)} host(s) blocked" if blocked else ""
+        return Outcome(None, True, why + blocked_note, attempt)
     why = f"drain {len(drain)} host(s) ({', '.join(drain[:5])}): {moves} migrations save"
-    return Outcome(packing(result, drain, "consolidation", f"{why} {saving:.0f} W"), True)
+    proposal = packing(result, drain, "consolidation", f"{why} {saving:.0f} W")
+    return Outcome(replace(proposal, plans_computed=attempt), True, plans=attempt)
 
 
 def packing(result: Plan, drain: list[str], intent: str, summary: str) -> Proposal:

@@ -189,7 +189,7 @@ def _save_energy(
         else FORECASTERS[name](history, window, settings.forecast_quantile)
     )
     packed = consolidate(scope, demand)
-    tried = int(packed.tried)
+    tried = packed.plans
     if packed.proposal is not None:
         return packed.proposal, replace_memory(memory, now, packing=True), tried
     memory = msgspec.structs.replace(

@@ -18,6 +18,7 @@ from balancer.control.proposal import Proposal
 from balancer.control.settings import ControlSettings
 from balancer.control.situation import FloatArray
 from balancer.core.compose import VmArrays
+from balancer.core.filters.passthrough import passthrough_verdict
 from balancer.core.models import Host, Snapshot
 
 IntArray = npt.NDArray[np.int64]
@@ -41,7 +42,7 @@ class Scope:
     #: Computed once a cycle: the off hosts, the most capacity per watt first; each VM's
     #: host (index into ``snapshot.hosts``), memory (MiB); each host's index and VMs; the
     #: hosts holding a VM, and those holding a VM that may only leave to evacuate
-    #: (busy, or in its cool-down): energy saving does not drain them.
+    #: (busy, or in its cool-down) or never (passthrough): energy saving drains none.
     off_order: tuple[Host, ...]
     host_index: dict[str, int]
     arrays: VmArrays
@@ -90,7 +91,7 @@ class Scope:
             arrays=arrays,
             counts=counts,
             holding=frozenset(h.name for h, n in zip(snapshot.hosts, counts, strict=True) if n),
-            stuck=_stuck(snapshot, busy),
+            stuck=_stuck(snapshot, busy, cooling=not settings.drain_cooling),
         )
 
     def claim(self, proposal: Proposal) -> Scope:
@@ -150,11 +151,16 @@ class Scope:
         return power_rules.booting(self.memory)
 
 
-def _stuck(snapshot: Snapshot, busy: frozenset[str]) -> frozenset[str]:
-    """Hosts holding a busy VM or one in its cool-down (``policy.cooldown_s``)."""
-    now, cool = snapshot.taken_at, snapshot.policy.cooldown_s
+def _stuck(snapshot: Snapshot, busy: frozenset[str], *, cooling: bool) -> frozenset[str]:
+    """Hosts holding a busy VM, one in its cool-down (``policy.cooldown_s``; unless not
+    ``cooling``), or one that cannot migrate at all (a passthrough device): no drain
+    empties them."""
+    now = snapshot.taken_at
+    cool = snapshot.policy.cooldown_s if cooling else 0.0
     return frozenset(
         v.host
         for v in snapshot.vms
-        if v.name in busy or (v.last_migrated_at is not None and now - v.last_migrated_at < cool)
+        if v.name in busy
+        or (v.last_migrated_at is not None and now - v.last_migrated_at < cool)
+        or not passthrough_verdict(v).ok
     )

@@ -102,6 +102,11 @@ class ControlSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     #: Off hosts, the most efficient first, a consolidation may switch on when no host
     #: that is on fits a VM of the hosts it drains.
     spare_hosts: Count = 2
+    #: Let consolidation and replacement drain a host holding a VM still in its cool-down
+    #: (the planner's evacuation moves it regardless). Off: the cool-down holds for every
+    #: intent but evacuation. On: what the replay did before the control loop; it packs
+    #: a spread fleet faster (docs/evaluation.md, "Which start").
+    drain_cooling: bool = False
 
     def __post_init__(self) -> None:
         """The lines in order, or the intents undo each other: relief must bring a host

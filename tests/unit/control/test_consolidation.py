@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from balancer.control.settings import ControlSettings
+from balancer.core.models import Disk
 from tests.unit.control.factories import SETTINGS, decide_on, moved, settings
 from tests.unit.sim.factories import snapshot, steady_history
 
@@ -38,3 +41,18 @@ def test_a_costly_host_still_receives_when_the_efficient_ones_lack_room() -> Non
     # (the one whose drain saves less) and takes the other's VM.
     loads = {0: [1.2], 1: [2.0, 1.5], 2: [0.1]}
     assert _moves(loads, SETTINGS) == [("vm-0-0", "host-0", "host-2")]
+
+
+def test_a_host_whose_vm_cannot_leave_is_left_out_and_the_others_drained() -> None:
+    # vm-5-0 has a disk on host-5's local storage: no live migration can take it. The
+    # drain of host-3 and host-5 is planned again without host-5.
+    snap = snapshot({1: [1.0], 3: [0.3], 5: [0.2]}, hosts=8)
+    local = msgspec.structs.replace(
+        snap.vms[2], disks=(Disk(pool="local-5", shared=False, bytes=1 << 30),)
+    )
+    snap = msgspec.structs.replace(snap, vms=(*snap.vms[:2], local))
+    d = decide_on(snap, steady_history(snap))
+    assert d.intents == ("consolidation",), d.summary
+    assert moved(d) == [("vm-3-0", "host-3", "host-1")]
+    assert [(a.host, a.action) for a in d.plan.power] == [("host-3", "off")]
+    assert d.plans_computed == 2

@@ -236,3 +236,16 @@ def test_the_quantile_forecast_is_numpys_by_a_partial_sort(samples: int, q: floa
 def test_bad_settings_are_refused_naming_the_field(given: dict[str, object], named: str) -> None:
     with pytest.raises(msgspec.ValidationError, match=named):
         msgspec.convert(given, ControlSettings)
+
+
+def test_a_host_holding_a_vm_in_its_cool_down_is_not_drained_unless_allowed() -> None:
+    policy = Policy(capacity_mode="cpu-only", cooldown_s=3600.0)
+    snap = snapshot({1: [1.0, 1.0], 3: [0.3, 0.2]}, now=10_000.0, policy=policy)
+    landed = msgspec.structs.replace(snap.vms[2], last_migrated_at=10_000.0 - 600.0)
+    snap = msgspec.structs.replace(snap, vms=(*snap.vms[:2], landed, snap.vms[3]))
+    held = decide_on(snap, steady_history(snap))  # host-3 stays: host-1 goes to it
+    assert all(m.source != "host-3" for m in held.plan.moves)
+    assert "vm-3-0" not in {m.vm for m in held.plan.moves}
+    d = decide_on(snap, steady_history(snap), config=settings(drain_cooling=True))
+    assert d.intents == ("consolidation",)
+    assert {m.vm for m in d.plan.moves} == {"vm-3-0", "vm-3-1"}

@@ -136,6 +136,7 @@ def situations(draw: st.DrawFn) -> tuple[Situation, CycleMemory, ControlSettings
         energy_saving=draw(st.booleans()),
         power_cycles_per_day=draw(st.integers(0, 3)),
         max_power_on=draw(st.integers(0, 3)),
+        drain_cooling=draw(st.integers(0, 4)) == 0,
     )
     return Situation(snap, history, STEP, busy, intents), memory, config
 
@@ -169,7 +170,10 @@ def _check(situation: Situation, memory: CycleMemory, config: ControlSettings, d
     for m in plan.moves:
         last = vms[m.vm].last_migrated_at
         if last is not None and NOW - last < snap.policy.cooldown_s:
-            assert m.reason == MoveReason.EVACUATION
+            allowed = {MoveReason.EVACUATION}
+            if config.drain_cooling:
+                allowed |= {MoveReason.CONSOLIDATION, MoveReason.REPLACEMENT}
+            assert m.reason in allowed
     _check_power(situation, memory, config, d)
     _check_intents(situation, d)
 
