@@ -89,6 +89,7 @@ def relieve(scope: Scope, over: list[str], max_power_on: int) -> Proposal:
         unmovable=proposal.unmovable,
         summary=summary,
         plans_computed=computed,
+        shortfall=max(0.0, left),
     )
 
 
