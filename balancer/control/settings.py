@@ -35,6 +35,10 @@ class ControlSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
     #: Seconds between the history's samples the loop keeps and reads (the daemon's).
     sample_every_s: Interval = 60.0
+    #: A VM whose migration failed is not planned again for this long (a move the
+    #: executor refuses for good, say for storage it cannot copy, is not retried every
+    #: cycle; evacuations included).
+    retry_failed_after_s: Seconds = 900.0
 
     # -- relief ------------------------------------------------------------------------
     #: Relief starts when a host's CPU demand now exceeds this share of its capacity...

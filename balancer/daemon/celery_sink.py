@@ -26,11 +26,14 @@ from balancer.control.records import InFlight
 from balancer.core.models import Snapshot
 from balancer.core.plan import MoveReason, Plan
 from balancer.state.keys import Keys
-from balancer.state.migrations import plan_results
+from balancer.state.migrations import MigrationRecord, list_migrations, plan_results
 from workers.dispatch import cancel_plan_moves, send_plan
 
 log = logging.getLogger(__name__)
 
+#: How far back failed migrations are looked for (the loop holds a VM back for its own
+#: ``retry_failed_after_s``, which must not be longer to have effect).
+FAILED_WINDOW_S = 86400.0
 #: Results after which a task holds nothing any more.
 ENDED = frozenset({"completed", "failed", "fenced", "cancelled"})
 #: A plan's deadline: this many times its estimated migration time (spread over the
@@ -125,9 +128,10 @@ class CelerySink:
         return len(sent.migrations) + len(sent.power)
 
     def in_flight(self) -> InFlight:
+        failed_at = self._failed_lately()
         doc = read_flight(self.client, self.keys)
         if doc is None:
-            return InFlight()
+            return InFlight(failed_at=failed_at)
         results = plan_results(self.client, self.keys, doc.plan_id)
         ids = [*doc.moves.values(), *doc.power.values()]
         ended = {i for i in ids if results.get(i, "") in ENDED}
@@ -153,7 +157,18 @@ class CelerySink:
             total=len(ids),
             done=len(ended),
             failed=failed,
+            failed_at=failed_at,
         )
+
+    def _failed_lately(self) -> dict[str, float]:
+        """VM → when its migration failed, for the VMs whose last migration of the past
+        ``FAILED_WINDOW_S`` failed."""
+        since = self.clock.now() - FAILED_WINDOW_S
+        last: dict[str, MigrationRecord] = {}
+        for r in list_migrations(self.client, self.keys, since=since):
+            if r.result in ("completed", "failed"):
+                last[r.vm] = r
+        return {vm: r.finished_at or r.started_at for vm, r in last.items() if r.result == "failed"}
 
     def cancel(self, vms: frozenset[str], hosts: frozenset[str]) -> int:
         doc = read_flight(self.client, self.keys)
