@@ -15,6 +15,7 @@ BENCHMARKS = {
     "dispatch": "balancer.bench.dispatch",
     "fleet": "balancer.bench.fleet",
     "daemon": "balancer.bench.daemon",
+    "decide": "balancer.bench.decide",
 }
 
 

@@ -32,14 +32,12 @@ from typing import Any
 
 from balancer.bench.fleet import machine
 from balancer.bench.own_redis import own_redis
-from balancer.control.loop import Ports, run_cycle
+from balancer.control.loop import run_cycle
 from balancer.control.records import CycleRecord
 from balancer.control.settings import ControlSettings
-from balancer.daemon.celery_sink import CelerySink, read_flight
+from balancer.daemon.celery_sink import read_flight
 from balancer.daemon.leader import LeaderElector
-from balancer.daemon.redis_history import RedisHistory
-from balancer.daemon.redis_snapshots import RedisSnapshots
-from balancer.daemon.redis_store import RedisCycleStore
+from balancer.daemon.runner import redis_ports
 from balancer.fleet.clock import FleetClock
 from balancer.launch.processes import Processes, balancer_argv
 from balancer.state.connect import redis_from_url
@@ -118,16 +116,7 @@ def _run(args: argparse.Namespace, url: str, procs: Processes) -> dict[str, Any]
     if elector.step() is None:
         raise SystemExit("could not take the lead of an empty store")
     app = make_app(url)
-    ports = Ports(
-        clock=clock,
-        snapshots=RedisSnapshots(client, keys),
-        history=RedisHistory(
-            client, keys, step_s=settings.sample_every_s, keep_s=settings.history_s()
-        ),
-        store=RedisCycleStore(client, keys),
-        sink=CelerySink(app, client, keys, clock),
-        coordination=elector,
-    )
+    ports = redis_ports(client, app, keys, clock, settings, elector)
     records: list[CycleRecord] = []
     try:
         for _ in range(args.cycles):

@@ -51,7 +51,8 @@ redis.call('INCR', KEYS[3])
 return epoch
 """
 
-_RENEW = """
+#: The holder check shared by renew and release: the key names this id *and* epoch.
+_HELD = """
 local cur = redis.call('GET', KEYS[1])
 if not cur then
   return 0
@@ -60,22 +61,9 @@ local doc = cjson.decode(cur)
 if doc.id ~= ARGV[1] or tonumber(doc.epoch) ~= tonumber(ARGV[2]) then
   return 0
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
 """
-
-_RELEASE = """
-local cur = redis.call('GET', KEYS[1])
-if not cur then
-  return 0
-end
-local doc = cjson.decode(cur)
-if doc.id ~= ARGV[1] or tonumber(doc.epoch) ~= tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('DEL', KEYS[1])
-return 1
-"""
+_RENEW = _HELD + "redis.call('PEXPIRE', KEYS[1], ARGV[3])\nreturn 1\n"
+_RELEASE = _HELD + "redis.call('DEL', KEYS[1])\nreturn 1\n"
 
 
 class LeaseTiming(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,7 +23,7 @@ import redis
 from celery import Celery
 
 from balancer.control.loop import Ports, run_cycle
-from balancer.control.ports import Clock
+from balancer.control.ports import Clock, Coordination
 from balancer.control.records import CycleRecord
 from balancer.control.settings import ControlSettings
 from balancer.daemon.celery_sink import CelerySink
@@ -64,6 +64,27 @@ class DaemonConfig:
         return self
 
 
+def redis_ports(
+    client: redis.Redis,
+    app: Celery,
+    keys: Keys,
+    clock: Clock,
+    settings: ControlSettings,
+    coordination: Coordination,
+) -> Ports:
+    """The loop's ports on Redis and Celery (the daemon's, and the daemon benchmark's)."""
+    return Ports(
+        clock=clock,
+        snapshots=RedisSnapshots(client, keys),
+        history=RedisHistory(
+            client, keys, step_s=settings.sample_every_s, keep_s=settings.history_s()
+        ),
+        store=RedisCycleStore(client, keys),
+        sink=CelerySink(app, client, keys, clock),
+        coordination=coordination,
+    )
+
+
 class Daemon:
     def __init__(
         self,
@@ -80,16 +101,7 @@ class Daemon:
         self.clock = clock
         keys = config.keys
         self.elector = LeaderElector(client, keys, config.identity, config.timing)
-        self.ports = Ports(
-            clock=clock,
-            snapshots=RedisSnapshots(client, keys),
-            history=RedisHistory(
-                client, keys, step_s=settings.sample_every_s, keep_s=settings.history_s()
-            ),
-            store=RedisCycleStore(client, keys),
-            sink=CelerySink(app, client, keys, clock),
-            coordination=self.elector,
-        )
+        self.ports = redis_ports(client, app, keys, clock, settings, self.elector)
         self._on_cycle = on_cycle
         self.stop = threading.Event()
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 import msgspec
 import redis
+from redis.client import Pipeline
 
 from balancer.control.intents import Evacuation, Intents, Pause
 from balancer.errors import InputError
@@ -22,6 +25,7 @@ from balancer.state.keys import Keys
 from balancer.state.overrides import HostOverride, encode_json
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _evacuation = msgspec.json.Decoder(Evacuation)
 _pause = msgspec.json.Decoder(Pause)
@@ -113,6 +117,19 @@ def open_evacuation(client: redis.Redis, keys: Keys, host: str) -> Evacuation | 
     return None
 
 
+def _watched(client: redis.Redis, watch: tuple[str, ...], body: Callable[[Pipeline], T]) -> T:
+    """``body`` on a pipeline watching ``watch`` (it reads, then ``multi()`` and writes),
+    run again when a watched key changed meanwhile."""
+    for _ in range(_ATTEMPTS):
+        with client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(*watch)  # type: ignore[no-untyped-call]
+                return body(pipe)
+            except redis.WatchError:
+                continue
+    raise InputError("the evacuations kept changing; try again")
+
+
 def start_evacuation(
     client: redis.Redis,
     keys: Keys,
@@ -128,36 +145,32 @@ def start_evacuation(
     one already being evacuated."""
     if state not in ("maintenance", "draining"):
         raise InputError(f"an evacuation puts a host in maintenance or draining, not {state}")
-    for _ in range(_ATTEMPTS):
-        with client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(keys.evacuations, keys.hosts)  # type: ignore[no-untyped-call]
-                if not pipe.sismember(keys.hosts, host):
-                    raise InputError(f"unknown host {host!r}", "HOST")
-                for value in pipe.hvals(keys.evacuations):
-                    other = _evacuation.decode(value)
-                    if other.host == host and other.state != "done":
-                        raise InputError(
-                            f"{host} is already being evacuated ({other.id}, {other.state})",
-                            "HOST",
-                        )
-                evacuation = Evacuation(
-                    id=evacuation_id(host, now),
-                    host=host,
-                    reason=reason,
-                    by=by,
-                    created_at=now,
-                    updated_at=now,
+
+    def body(pipe: Pipeline) -> Evacuation:
+        if not pipe.sismember(keys.hosts, host):
+            raise InputError(f"unknown host {host!r}", "HOST")
+        for value in pipe.hvals(keys.evacuations):
+            other = _evacuation.decode(value)
+            if other.host == host and other.state != "done":
+                raise InputError(
+                    f"{host} is already being evacuated ({other.id}, {other.state})", "HOST"
                 )
-                override = HostOverride(state=state, reason=reason or "evacuation", set_at=now)  # type: ignore[arg-type]
-                pipe.multi()
-                pipe.hset(keys.evacuations, evacuation.id, encode_json(evacuation))
-                pipe.hset(keys.host_state, host, encode_json(override))
-                pipe.execute()
-                return evacuation
-            except redis.WatchError:
-                continue
-    raise InputError("the evacuations kept changing; try again")
+        evacuation = Evacuation(
+            id=evacuation_id(host, now),
+            host=host,
+            reason=reason,
+            by=by,
+            created_at=now,
+            updated_at=now,
+        )
+        override = HostOverride(state=state, reason=reason or "evacuation", set_at=now)  # type: ignore[arg-type]
+        pipe.multi()
+        pipe.hset(keys.evacuations, evacuation.id, encode_json(evacuation))
+        pipe.hset(keys.host_state, host, encode_json(override))
+        pipe.execute()
+        return evacuation
+
+    return _watched(client, (keys.evacuations, keys.hosts), body)
 
 
 def set_evacuation_state(
@@ -168,25 +181,22 @@ def set_evacuation_state(
     allowed = {"cancelled": "running", "running": "cancelled"}
     if state not in allowed:
         raise InputError(f"an evacuation can be cancelled or resumed, not set {state}")
-    for _ in range(_ATTEMPTS):
-        with client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(keys.evacuations)  # type: ignore[no-untyped-call]
-                raw = pipe.hget(keys.evacuations, evacuation_id)
-                if raw is None:
-                    raise InputError(f"no evacuation {evacuation_id!r}", "ID")
-                current = _evacuation.decode(raw)
-                if current.state != allowed[state]:
-                    verb = "cancel" if state == "cancelled" else "resume"
-                    raise InputError(f"cannot {verb} {evacuation_id}: it is {current.state}")
-                new = msgspec.structs.replace(current, state=state, updated_at=now)
-                pipe.multi()
-                pipe.hset(keys.evacuations, evacuation_id, encode_json(new))
-                pipe.execute()
-                return new
-            except redis.WatchError:
-                continue
-    raise InputError("the evacuation kept changing; try again")
+
+    def body(pipe: Pipeline) -> Evacuation:
+        raw = pipe.hget(keys.evacuations, evacuation_id)
+        if raw is None:
+            raise InputError(f"no evacuation {evacuation_id!r}", "ID")
+        current = _evacuation.decode(raw)
+        if current.state != allowed[state]:
+            verb = "cancel" if state == "cancelled" else "resume"
+            raise InputError(f"cannot {verb} {evacuation_id}: it is {current.state}")
+        new = msgspec.structs.replace(current, state=state, updated_at=now)
+        pipe.multi()
+        pipe.hset(keys.evacuations, evacuation_id, encode_json(new))
+        pipe.execute()
+        return new
+
+    return _watched(client, (keys.evacuations,), body)
 
 
 def pause(client: redis.Redis, keys: Keys, *, by: str = "", reason: str = "", now: float) -> Pause:

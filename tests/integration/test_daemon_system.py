@@ -62,6 +62,18 @@ def spread_fleet(tmp_path: Path, redis_url: str, *extra: str) -> Fleet:
                  "--bandwidth", "25", "--boot-s", "60", *extra)  # fmt: skip
 
 
+def two_daemons(
+    tmp_path: Path, redis_url: str, processes: list[Process]
+) -> tuple[Fleet, dict[str, DaemonProcess]]:
+    """The spread fleet, a worker with three slots, and daemons d1 and d2."""
+    fleet = spread_fleet(tmp_path, redis_url)
+    processes.append(fleet)
+    processes.append(FleetWorker(tmp_path, redis_url, "w1", concurrency=3))
+    daemons = {n: DaemonProcess(tmp_path, redis_url, n, settings=SETTINGS) for n in ("d1", "d2")}
+    processes.extend(daemons.values())
+    return fleet, daemons
+
+
 def leader_id(fleet: Fleet) -> str | None:
     leader = current_leader(fleet.client, KEYS)
     return None if leader is None else leader.id
@@ -70,11 +82,7 @@ def leader_id(fleet: Fleet) -> str | None:
 def test_two_daemons_one_acts_and_a_stalled_leader_is_fenced(
     redis_url: str, tmp_path: Path, processes: list[Process]
 ) -> None:
-    fleet = spread_fleet(tmp_path, redis_url)
-    processes.append(fleet)
-    processes.append(FleetWorker(tmp_path, redis_url, "w1", concurrency=3))
-    daemons = {n: DaemonProcess(tmp_path, redis_url, n, settings=SETTINGS) for n in ("d1", "d2")}
-    processes.extend(daemons.values())
+    fleet, daemons = two_daemons(tmp_path, redis_url, processes)
     client = fleet.client
 
     def stalled_plan() -> bool:
@@ -125,11 +133,7 @@ def test_two_daemons_one_acts_and_a_stalled_leader_is_fenced(
 def test_a_leader_killed_mid_plan_is_replaced_and_no_move_runs_twice(
     redis_url: str, tmp_path: Path, processes: list[Process]
 ) -> None:
-    fleet = spread_fleet(tmp_path, redis_url)
-    processes.append(fleet)
-    processes.append(FleetWorker(tmp_path, redis_url, "w1", concurrency=3))
-    daemons = {n: DaemonProcess(tmp_path, redis_url, n, settings=SETTINGS) for n in ("d1", "d2")}
-    processes.extend(daemons.values())
+    fleet, daemons = two_daemons(tmp_path, redis_url, processes)
     client = fleet.client
     wait_until("a plan in flight", lambda: flight_pending(client)[1] >= 2, 90)
     first = current_leader(client, KEYS)
