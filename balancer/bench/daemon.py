@@ -6,10 +6,12 @@
 Starts its own redis-server, the simulated fleet (``balancer fleet sim``, VMs spread over
 every host so the first cycles have packing to plan) and one Celery worker on it, as
 processes; then runs ``--cycles`` cycles of the daemon's loop in this process, through
-its real ports (the snapshot from Redis, the per-VM history, the cycle store, plans sent
-to Celery, the leader lease). Every cycle decides anew: a plan sent is cancelled at once
-(the worker refuses its moves) so that the next cycle plans instead of following it —
-the cost measured is that of a cycle that plans, the daemon's most expensive kind.
+its real ports (the snapshot from Redis, the per-VM history — filled with a whole window
+of samples first, as a daemon that has run for an hour has —, the cycle store, plans sent
+to Celery, the leader lease renewed by its thread). Every cycle decides anew: a plan sent
+is cancelled at once (the worker refuses its moves) so that the next cycle plans instead
+of following it — the cost measured is that of a cycle that plans, the daemon's most
+expensive kind.
 
 Prints one JSON object: per phase (snapshot, history, decide, send) and in all, the
 median, p95 and max seconds; moves planned per cycle; the daemon's peak RSS (this
@@ -26,13 +28,16 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from balancer.bench.fleet import machine
 from balancer.bench.own_redis import own_redis
-from balancer.control.loop import run_cycle
+from balancer.control.loop import Ports, run_cycle
 from balancer.control.records import CycleRecord
 from balancer.control.settings import ControlSettings
 from balancer.daemon.celery_sink import read_flight
@@ -112,20 +117,25 @@ def _run(args: argparse.Namespace, url: str, procs: Processes) -> dict[str, Any]
     _wait("the worker", lambda: "ready." in worker.log_text(), procs, 120)
     clock = FleetClock.from_redis(client, keys)
     settings = ControlSettings()
-    elector = LeaderElector(client, keys, "bench")
+    elector = LeaderElector(redis_from_url(url, timeout_s=30), keys, "bench")
     if elector.step() is None:
         raise SystemExit("could not take the lead of an empty store")
+    stop = threading.Event()
+    campaign = threading.Thread(target=elector.run, args=(stop,), daemon=True)
+    campaign.start()  # as in the daemon: the lease is renewed while a cycle runs
     app = make_app(url)
     ports = redis_ports(client, app, keys, clock, settings, elector)
+    _fill_history(ports, settings, clock.now())
     records: list[CycleRecord] = []
     try:
         for _ in range(args.cycles):
-            elector.step()  # renew between cycles, as the election thread does
             record = run_cycle(ports, settings, leader="bench", timer=time.perf_counter)
             records.append(record)
             _cancel_flight(client, keys)
             client.set(keys.memory, b"{}")  # each cycle plans as the first one did
     finally:
+        stop.set()
+        campaign.join()
         app.close()
     client.close()
     return {
@@ -145,6 +155,16 @@ def _run(args: argparse.Namespace, url: str, procs: Processes) -> dict[str, Any]
         "machine": machine(),
         "python": sys.version.split()[0],
     }
+
+
+def _fill_history(ports: Ports, settings: ControlSettings, now: float) -> None:
+    """A full window of per-VM samples, as a daemon that has run for a while has: the
+    history phase reads as many as it will in steady state."""
+    snapshot = ports.snapshots.snapshot(now)
+    samples = round(settings.history_s() / settings.sample_every_s)
+    for k in range(samples, 0, -1):
+        earlier = msgspec.structs.replace(snapshot, taken_at=now - k * settings.sample_every_s)
+        ports.history.record(earlier)
 
 
 def _cancel_flight(client: Any, keys: Keys) -> None:

@@ -176,9 +176,20 @@ class Keys:
 
     @property
     def vm_history(self) -> str:
-        """STREAM (MAXLEN-bounded): per-VM CPU samples the daemon keeps, by VM name (a
-        migrated VM's samples follow it)."""
+        """STREAM (MAXLEN-bounded), one small entry per sample of every VM's CPU the
+        daemon keeps: its time ``t`` and the digest of its ``layout`` (the VM names)."""
         return f"{self.prefix}:ctl:history"
+
+    @property
+    def vm_history_cpu(self) -> str:
+        """HASH sample time → zstd float32 CPU of every VM, in its layout's order."""
+        return f"{self.prefix}:ctl:history-cpu"
+
+    @property
+    def vm_history_layouts(self) -> str:
+        """HASH layout digest → zstd msgpack list of VM names, sorted (one per VM set,
+        shared by every sample taken while the set stayed the same)."""
+        return f"{self.prefix}:ctl:history-layouts"
 
     @property
     def paused(self) -> str:

@@ -64,14 +64,27 @@ def test_a_gap_in_the_samples_holds_the_latest_before(redis_client: redis.Redis)
     assert m[0].tolist() == pytest.approx([1.0, 1.0, 1.0, 2.0, 2.0, 3.0])
 
 
-def test_a_damaged_entry_is_ignored(redis_client: redis.Redis) -> None:
+def test_a_damaged_sample_is_skipped(redis_client: redis.Redis) -> None:
     h = RedisHistory(redis_client, KEYS, step_s=60, keep_s=600)
     h.record(snap(0, {"x": ("a", 1.0)}))
-    redis_client.xadd(KEYS.vm_history, {"t": "60", "names": h_names(h), "cpu": b""})
+    h.record(snap(60, {"x": ("a", 2.0)}))
+    redis_client.hset(KEYS.vm_history_cpu, "60", b"not zstd")
     m = h.matrix(snap(120, {"x": ("a", 3.0)}), window_s=180, step_s=60)
     assert m[0].tolist() == pytest.approx([1.0, 3.0, 3.0])
 
 
-def h_names(h: RedisHistory) -> bytes:
-    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], h.client.xrange(KEYS.vm_history))
-    return entries[0][1][b"names"]
+def test_names_are_stored_once_per_set_of_vms_and_old_samples_forgotten(
+    redis_client: redis.Redis,
+) -> None:
+    h = RedisHistory(redis_client, KEYS, step_s=60, keep_s=120)
+    for t in range(0, 600, 60):  # the VMs swap hosts: the same set, one layout
+        on = "a" if t % 120 else "b"
+        h.record(snap(float(t), {"x": (on, 1.0), "y": ("a", 2.0)}))
+    assert redis_client.hlen(KEYS.vm_history_layouts) == 1
+    h.record(snap(600.0, {"x": ("a", 1.0), "z": ("b", 5.0)}))  # a new set of VMs
+    entries = redis_client.xlen(KEYS.vm_history)
+    assert redis_client.hlen(KEYS.vm_history_cpu) == entries == 120 / 60 + 2
+    assert redis_client.hlen(KEYS.vm_history_layouts) == 2
+    for t in range(660, 1000, 60):
+        h.record(snap(float(t), {"x": ("a", 1.0), "z": ("b", 5.0)}))
+    assert redis_client.hlen(KEYS.vm_history_layouts) == 1  # the old set is forgotten
