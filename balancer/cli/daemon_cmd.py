@@ -122,7 +122,7 @@ def daemon_command(
         identity=identity or default_identity(), interval_s=interval_s, timing=timing, keys=keys
     ).check()
     client = redis_from_url(redis_url, timeout_s=10)
-    the_clock = _clock(clock, client, keys)
+    the_clock = make_clock(clock, client, keys)
     app = make_app(redis_url)
     daemon = Daemon(client, app, config, settings, the_clock)
 
@@ -142,7 +142,8 @@ def daemon_command(
     sys.exit(0)
 
 
-def _clock(kind: str, client: redis.Redis, keys: Keys) -> Clock:
+def make_clock(kind: str, client: redis.Redis, keys: Keys) -> Clock:
+    """``system`` (Unix time) or ``fleet`` (the simulated fleet's clock, from the store)."""
     if kind == "system":
         return SystemClock()
     return FleetClock.from_redis(client, keys)
