@@ -30,8 +30,17 @@ log = logging.getLogger(__name__)
 @click.option("--clock", type=click.Choice(["system", "fleet"]), default="system",
               show_default=True,
               help="fleet: the simulated fleet's clock (balancer fleet sim).")  # fmt: skip
+@click.option("--refresh-s", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
+              help="Read the hosts every this many seconds, between scrapes (0: at every "
+                   "scrape; slow on large clusters).")  # fmt: skip
 def exporter_command(
-    redis_url: str, prefix: str, port: int, address: str, per_vm: bool, clock: str
+    redis_url: str,
+    prefix: str,
+    port: int,
+    address: str,
+    per_vm: bool,
+    clock: str,
+    refresh_s: float,
 ) -> None:
     """Serve the cluster's metrics (hosts, migrations, power, evacuations, the executor's
     waits and retries), read from the store at each scrape, on http://ADDRESS:PORT/metrics.
@@ -44,7 +53,9 @@ def exporter_command(
 
     keys = Keys(prefix)
     client = redis_from_url(redis_url, timeout_s=30)
-    exporter = StoreExporter(client, keys, make_clock(clock, client, keys), per_vm=per_vm)
+    exporter = StoreExporter(client, keys, make_clock(clock, client, keys), per_vm=per_vm,
+                             refresh_s=refresh_s)  # fmt: skip
+    exporter.start()
     server = start_server(exporter.scrape, port, address)
     stop = threading.Event()
 
@@ -60,4 +71,5 @@ def exporter_command(
     finally:
         server.shutdown()
         server.server_close()
+        exporter.stop()
         client.close()

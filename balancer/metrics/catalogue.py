@@ -52,13 +52,18 @@ EXPORTER: tuple[Metric, ...] = (
     # -- the store and the exporter itself
     _e("kvmb_store_up", "gauge", "1 if the last read of the store succeeded, else 0."),
     _e("kvmb_store_generation", "gauge", "The store's generation (reports published so far)."),
-    _e("kvmb_store_read_seconds", "gauge", "Seconds the last read of the store took."),
+    _e("kvmb_store_read_seconds", "gauge", "Seconds the last read of the hosts took."),
+    _e(
+        "kvmb_store_read_age_seconds",
+        "gauge",
+        "Seconds since the hosts were read (the exporter reads them every --refresh-s).",
+    ),
     _e(
         "kvmb_store_unreadable_hosts",
         "gauge",
         "Registered hosts whose report is missing or does not decode.",
     ),
-    _e("kvmb_exporter_read_errors_total", "counter", "Reads of the store that failed."),
+    _e("kvmb_exporter_read_errors_total", "counter", "Scrapes that could not read the store."),
     # -- hosts
     _e("kvmb_host_cpu_used_cores", "gauge", "CPU the host's VMs and system use, in cores.", "host"),
     _e(

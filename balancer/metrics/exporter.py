@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -39,9 +39,9 @@ from prometheus_client.registry import Collector
 
 from balancer import __version__
 from balancer.control.ports import Clock
-from balancer.metrics import exposition as text
 from balancer.metrics.catalogue import metric
-from balancer.metrics.host_read import HostsRead, count_by, read_hosts
+from balancer.metrics.host_cache import HOST_STATES, POWER_STATES, HostCache, HostsView, age_lines
+from balancer.metrics.host_read import HostsRead, count_by
 from balancer.metrics.ledger import MODES, Histogram, Ledger, bounded
 from balancer.state.exec_stats import RETRY_KINDS, read_exec_stats, slot_wait_buckets
 from balancer.state.intents_store import read_intents
@@ -50,9 +50,6 @@ from balancer.state.migrations import MigrationRecord, decode_record
 
 log = logging.getLogger(__name__)
 
-MIB = 2**20
-HOST_STATES = ("active", "maintenance", "draining", "off", "failed")
-POWER_STATES = ("on", "off", "booting")
 EVACUATION_STATES = ("running", "cancelled", "done")
 #: A running migration with no progress published for this long is stalled (the
 #: executor publishes every poll, ~1 s; its progress key lives 60 s).
@@ -72,16 +69,22 @@ class Flight:
 
 @dataclass
 class Scrape:
-    """What one scrape read (``hosts`` None: the store could not be read)."""
+    """What one scrape read (``ok`` False: the store could not be read)."""
 
-    hosts: HostsRead | None = None
+    view: HostsView
+    ok: bool = False
     flight: Flight = field(default_factory=Flight)
     stats: dict[str, float] = field(default_factory=dict)
     evacuations: Counter[str] = field(default_factory=Counter)
     vms_left: dict[str, int] = field(default_factory=dict)
     paused: bool = False
-    read_s: float = 0.0
     now: float = 0.0
+    #: Seconds since the hosts were read (0 when read by this scrape).
+    hosts_age_s: float = 0.0
+
+    @property
+    def hosts(self) -> HostsRead | None:
+        return self.view.read if self.ok else None
 
 
 def _gauge(name: str) -> GaugeMetricFamily:
@@ -94,29 +97,53 @@ def _counter(name: str) -> CounterMetricFamily:
     return CounterMetricFamily(m.family, m.help, labels=list(m.labels))
 
 
-class StoreExporter:
-    """Reads the store and renders ``/metrics`` (``scrape()``)."""
+_EMPTY = HostsView(None, "", (), 0.0, 0.0)
 
-    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, *, per_vm: bool = False):
-        self.client, self.keys, self.clock, self.per_vm = client, keys, clock, per_vm
+
+class StoreExporter:
+    """Reads the store and renders ``/metrics`` (``scrape()``). ``refresh_s`` 0: the hosts
+    are read by every scrape; otherwise by ``start()``'s thread every ``refresh_s``."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        clock: Clock,
+        *,
+        per_vm: bool = False,
+        refresh_s: float = 0.0,
+    ) -> None:
+        self.client, self.keys, self.clock = client, keys, clock
+        self.hosts = HostCache(client, keys, per_vm=per_vm, refresh_s=refresh_s)
         self.ledger = Ledger(keys)
         self.read_errors = 0
         self._lock = threading.Lock()
         self._registry = CollectorRegistry(auto_describe=False)
-        self._current = Scrape()
+        self._current = Scrape(_EMPTY)
         self._registry.register(_Families(self))
+
+    def start(self) -> None:
+        if self.hosts.refresh_s > 0:
+            self.hosts.start()
+
+    def stop(self) -> None:
+        self.hosts.stop()
 
     def scrape(self) -> bytes:
         with self._lock:
-            self._current = self.read()
+            view = self.hosts.view() if self.hosts.refresh_s > 0 else self.hosts.refresh()
+            self._current = s = self.read(view)
             small = generate_latest(self._registry)
-            return small + "".join(self._host_lines(self._current)).encode()
+            if not s.ok:
+                return small
+            return small + (view.lines + age_lines(view, s.now)).encode()
 
-    def read(self) -> Scrape:
-        started = time.perf_counter()
-        out = Scrape(now=self.clock.now())
+    def read(self, view: HostsView) -> Scrape:
+        out = Scrape(view, now=self.clock.now(), hosts_age_s=time.monotonic() - view.at)
+        if view.read is None:
+            self.read_errors += 1
+            return out
         try:
-            out.hosts = read_hosts(self.client, self.keys, per_vm=self.per_vm)
             self.ledger.update(self.client)
             out.flight = self._flight()
             out.stats = read_exec_stats(self.client, self.keys)
@@ -124,12 +151,11 @@ class StoreExporter:
         except (redis.RedisError, msgspec.DecodeError) as exc:
             self.read_errors += 1
             log.warning("reading the store failed: %s", exc)
-            out.hosts = None
-        else:
-            out.paused = intents.paused is not None
-            out.evacuations = Counter(e.state for e in intents.evacuations)
-            out.vms_left = {e.host: e.vms_left for e in intents.evacuations if e.state == "running"}
-        out.read_s = time.perf_counter() - started
+            return out
+        out.ok = True
+        out.paused = intents.paused is not None
+        out.evacuations = Counter(e.state for e in intents.evacuations)
+        out.vms_left = {e.host: e.vms_left for e in intents.evacuations if e.state == "running"}
         return out
 
     def _flight(self) -> Flight:
@@ -145,43 +171,6 @@ class StoreExporter:
         moving = frozenset(r.vm for r, p in zip(running, progress, strict=True) if p is not None)
         return Flight(running=running, progressing=moving, cluster_slots_used=used)
 
-    # -- the large per-host (and per-VM) families, written directly ----------------
-    def _host_lines(self, s: Scrape) -> Iterator[str]:
-        if s.hosts is None:
-            return
-        hosts = s.hosts.hosts
-        prefixes = [f'host="{text.escape(h.name)}"' for h in hosts]
-        yield from text.gauge_lines(metric("kvmb_host_cpu_used_cores"), prefixes,
-                                    [h.cpu_used for h in hosts])  # fmt: skip
-        yield from text.gauge_lines(metric("kvmb_host_cpu_capacity_cores"), prefixes,
-                                    [h.cpu_capacity for h in hosts])  # fmt: skip
-        yield from text.gauge_lines(metric("kvmb_host_memory_used_bytes"), prefixes,
-                                    [float(h.memory_used_mib * MIB) for h in hosts])  # fmt: skip
-        yield from text.gauge_lines(metric("kvmb_host_memory_capacity_bytes"), prefixes,
-                                    [float(h.memory_mib * MIB) for h in hosts])  # fmt: skip
-        yield from text.gauge_lines(metric("kvmb_host_vms"), prefixes,
-                                    [float(h.vm_count) for h in hosts])  # fmt: skip
-        yield from text.gauge_lines(metric("kvmb_host_heartbeat_lost"), prefixes,
-                                    [1.0 if h.stale else 0.0 for h in hosts])  # fmt: skip
-        yield from text.gauge_lines(metric("kvmb_host_report_age_seconds"), prefixes,
-                                    [max(0.0, s.now - h.collected_at) for h in hosts])  # fmt: skip
-        yield from text.one_hot_lines(metric("kvmb_host_state"), prefixes,
-                                      [h.state for h in hosts], HOST_STATES)  # fmt: skip
-        yield from text.one_hot_lines(metric("kvmb_host_power_state"), prefixes,
-                                      [h.power for h in hosts], POWER_STATES)  # fmt: skip
-        if self.per_vm:
-            yield from self._vm_lines(s.hosts)
-
-    def _vm_lines(self, read: HostsRead) -> Iterator[str]:
-        pairs = [(h.name, vm) for h in read.hosts for vm in h.vms]
-        prefixes = [f'vm="{text.escape(v.name)}",host="{text.escape(h)}"' for h, v in pairs]
-        yield from text.gauge_lines(metric("kvmb_vm_cpu_used_cores"), prefixes,
-                                    [v.cpu_used for _, v in pairs])  # fmt: skip
-        yield from text.gauge_lines(metric("kvmb_vm_memory_bytes"), prefixes,
-                                    [float(v.memory_mib * MIB) for _, v in pairs])  # fmt: skip
-        yield from text.gauge_lines(metric("kvmb_vm_dirty_rate_bytes_per_second"), prefixes,
-                                    [v.dirty_rate_mib_s * MIB for _, v in pairs])  # fmt: skip
-
 
 class _Families(Collector):
     """The smaller families, through prometheus-client."""
@@ -196,9 +185,13 @@ class _Families(Collector):
         info.add_metric([], {"version": __version__})
         yield info
         yield GaugeMetricFamily("kvmb_store_up", metric("kvmb_store_up").help,
-                                value=0.0 if s.hosts is None else 1.0)  # fmt: skip
+                                value=1.0 if s.ok else 0.0)  # fmt: skip
         yield GaugeMetricFamily("kvmb_store_read_seconds",
-                                metric("kvmb_store_read_seconds").help, value=s.read_s)  # fmt: skip
+                                metric("kvmb_store_read_seconds").help,
+                                value=s.view.read_s)  # fmt: skip
+        yield GaugeMetricFamily("kvmb_store_read_age_seconds",
+                                metric("kvmb_store_read_age_seconds").help,
+                                value=s.hosts_age_s)  # fmt: skip
         yield CounterMetricFamily("kvmb_exporter_read_errors",
                                   metric("kvmb_exporter_read_errors_total").help,
                                   value=e.read_errors)  # fmt: skip
