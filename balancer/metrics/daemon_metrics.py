@@ -13,6 +13,7 @@ daemon's clock from one deciding cycle to the next.
 from __future__ import annotations
 
 import logging
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable
 
 import redis
@@ -24,12 +25,18 @@ from balancer import __version__
 from balancer.control.ports import Clock
 from balancer.control.records import CycleRecord
 from balancer.control.settings import ControlSettings
+from balancer.core.plan import MoveReason
+from balancer.core.reasons import Reason
 from balancer.metrics.catalogue import metric
+from balancer.metrics.ledger import bounded
 from balancer.state.keys import Keys
 
 log = logging.getLogger(__name__)
 
 PHASES = ("snapshot", "history", "decide", "send", "total")
+OUTCOMES = ("planned", "following", "paused", "idle", "fenced")
+MOVE_REASONS: frozenset[str] = frozenset(r.value for r in MoveReason)
+UNMOVABLE: frozenset[str] = frozenset(r.value for r in Reason)
 CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 
 
@@ -80,7 +87,18 @@ class DaemonMetrics:
         self.all_on_watts = Gauge(*_args("kvmb_daemon_power_all_on_watts"), registry=r)
         self.saved = Counter(*_args("kvmb_daemon_energy_saved_joules_total"), registry=r)
         self._saving: tuple[float, float] | None = None  # (at, watts saved then)
-        self._reasons: set[str] = set()
+        # Every label value of a fixed set exists from the start (at 0), so a rate or a
+        # "by reason" query has a series before the first occurrence.
+        for outcome in OUTCOMES:
+            self.cycles.labels(outcome)
+        for phase in PHASES:
+            self.duration.labels(phase)
+        for move_reason in MOVE_REASONS:
+            self.moves.labels(move_reason)
+        for action in ("on", "off"):
+            self.power.labels(action)
+        for reason in UNMOVABLE:
+            self.unmovable.labels(reason).set(0)
         r.register(_StoreFigures(client, keys))
 
     def _age(self) -> float:
@@ -88,7 +106,7 @@ class DaemonMetrics:
         return max(0.0, self.clock.now() - since)
 
     def on_cycle(self, record: CycleRecord) -> None:
-        self.cycles.labels(record.outcome).inc()
+        self.cycles.labels(bounded(record.outcome, frozenset(OUTCOMES))).inc()
         if record.outcome != "fenced":
             self._last_ok = record.at
         for phase, seconds in record.phases.items():
@@ -97,12 +115,14 @@ class DaemonMetrics:
         if "decide" not in record.phases:
             return  # followed a plan in flight (or lost the lead): nothing decided
         for reason, n in record.reasons.items():
-            self.moves.labels(reason).inc(n)
+            self.moves.labels(bounded(reason, MOVE_REASONS)).inc(n)
         self.power.labels("on").inc(len(record.power_on))
         self.power.labels("off").inc(len(record.power_off))
-        self._reasons |= record.unmovable.keys()
-        for reason in self._reasons:  # a reason seen before and not now: 0
-            self.unmovable.labels(reason).set(record.unmovable.get(reason, 0))
+        counts = Tally(dict.fromkeys(UNMOVABLE, 0))
+        for reason, n in record.unmovable.items():
+            counts[bounded(reason, UNMOVABLE)] += n
+        for reason, n in counts.items():
+            self.unmovable.labels(reason).set(n)
         self.active.set(record.active_hosts)
         self.lower_bound.set(record.active_hosts_lower_bound)
         self.spread.set(record.spread)

@@ -22,7 +22,7 @@ def decided(at: float, **kw: object) -> CycleRecord:
     fields: dict[str, object] = {
         "at": at, "seconds": 1.0, "epoch": 4, "phases": PHASES, "outcome": "planned",
         "moves_planned": 3, "reasons": {"consolidation": 2, "relief": 1},
-        "power_off": ("h9",), "unmovable": {"passthrough": 2}, "active_hosts": 7,
+        "power_off": ("h9",), "unmovable": {"passthrough-device": 2}, "active_hosts": 7,
         "active_hosts_lower_bound": 5, "spread": 0.12, "power_w": 1500.0,
         "power_all_on_w": 2000.0,
     }  # fmt: skip
@@ -45,7 +45,9 @@ def test_cycles_update_counters_figures_and_energy(
     m.on_cycle(decided(1000.0))
     m.on_cycle(decided(1060.0, outcome="following", phases={"snapshot": 0.2, "history": 0.1},
                        active_hosts=0, power_w=0.0, power_all_on_w=0.0, reasons={}))  # fmt: skip
-    m.on_cycle(decided(1120.0, unmovable={"cpu-vendor": 1}, power_w=1800.0))
+    m.on_cycle(
+        decided(1120.0, unmovable={"cpu-vendor-mismatch": 1, "from-the-future": 1}, power_w=1800.0)
+    )
     clock.t = 1150.0
     body = generate_latest(m.registry)
     assert value(body, "kvmb_daemon_cycles_total", outcome="planned") == 2
@@ -56,8 +58,10 @@ def test_cycles_update_counters_figures_and_energy(
     assert value(body, "kvmb_daemon_cycle_duration_seconds_count", phase="total") == 3
     assert value(body, "kvmb_daemon_cycle_duration_seconds_bucket", phase="decide",
                  le="1.0") == 2  # fmt: skip
-    assert value(body, "kvmb_daemon_unmovable_vms", reason="passthrough") == 0
-    assert value(body, "kvmb_daemon_unmovable_vms", reason="cpu-vendor") == 1
+    assert value(body, "kvmb_daemon_unmovable_vms", reason="passthrough-device") == 0
+    assert value(body, "kvmb_daemon_unmovable_vms", reason="cpu-vendor-mismatch") == 1
+    assert value(body, "kvmb_daemon_unmovable_vms", reason="other") == 1  # not a Reason
+    assert value(body, "kvmb_daemon_unmovable_vms", reason="pinned") == 0  # there from start
     assert value(body, "kvmb_daemon_active_hosts") == 7  # not the following cycle's 0
     assert value(body, "kvmb_daemon_power_watts") == 1800
     assert value(body, "kvmb_daemon_utilization_spread_ratio") == 0.12
