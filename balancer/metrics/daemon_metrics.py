@@ -17,7 +17,14 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterable
 
 import redis
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -32,6 +39,10 @@ from balancer.metrics.ledger import bounded
 from balancer.state.keys import Keys
 
 log = logging.getLogger(__name__)
+
+# No ``_created`` series beside each counter and histogram (prometheus-client's default):
+# they double the series and nothing here reads them.
+disable_created_metrics()
 
 PHASES = ("snapshot", "history", "decide", "send", "total")
 OUTCOMES = ("planned", "following", "paused", "idle", "fenced")
