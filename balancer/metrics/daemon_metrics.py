@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 # No ``_created`` series beside each counter and histogram (prometheus-client's default):
 # they double the series and nothing here reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 PHASES = ("snapshot", "history", "decide", "send", "total")
 OUTCOMES = ("planned", "following", "paused", "idle", "fenced")

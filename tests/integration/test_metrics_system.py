@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from balancer.state.migrations import MigrationRecord
 from tests.integration.fleet_processes import (
     DaemonProcess,
     Fleet,
@@ -145,10 +146,15 @@ def test_prometheus_scrapes_the_exporter_and_the_daemon_while_the_fleet_runs(
                lambda: exporter.log()[-2000:])  # fmt: skip
     evacuate = cli(redis_url, "evacuate", "host-3", "--reason", "metrics test")
     assert evacuate.returncode == 0, evacuate.stderr
-    completed = lambda: [r for r in migrations(client) if r.result == "completed"]  # noqa: E731
+
+    def completed() -> list[MigrationRecord]:
+        return [r for r in migrations(client) if r.result == "completed"]
+
+    def powered_off() -> bool:
+        return any(r.action == "off" for r in power_records(client, fleet.keys))
+
     wait_until("migrations completed", lambda: len(completed()) >= 5, 120)
-    wait_until("a host powered off",
-               lambda: any(r.action == "off" for r in power_records(client, fleet.keys)), 120)  # fmt: skip
+    wait_until("a host powered off", powered_off, 120)
     wait_until("the moves to settle", lambda: quiet(client), 60)
     time.sleep(5.0)  # a few more scrapes and rule evaluations
     end = time.time()
