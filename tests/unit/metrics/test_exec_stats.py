@@ -61,7 +61,7 @@ def test_a_lease_held_by_another_task_is_counted() -> None:
     assert read_exec_stats(s.redis, KEYS)["lease_busy"] == 1
 
 
-class _Retried(Exception):
+class RetriedError(Exception):
     pass
 
 
@@ -71,12 +71,12 @@ def test_task_retries_are_counted_by_task_and_kind(
     monkeypatch.setattr(tasks, "runtime", lambda: SimpleNamespace(client=client, keys=KEYS))
 
     def retry(**kw: object) -> Exception:
-        return _Retried()
+        return RetriedError()
 
     task = SimpleNamespace(name="balancer.migrate", request=SimpleNamespace(retries=0),
                            retry=retry)  # fmt: skip
     for exc in (BusyError("held"), BusyError("held"), RetryableError("redis away")):
-        with pytest.raises(_Retried):
-            tasks._retry(task, exc)  # type: ignore[arg-type]
+        with pytest.raises(RetriedError):
+            tasks._retry(task, exc)
     stats = read_exec_stats(client, KEYS)
     assert stats == {"retry:migrate:busy": 2, "retry:migrate:unavailable": 1}
