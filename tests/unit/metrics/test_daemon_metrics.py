@@ -4,10 +4,14 @@ energy saved integrated between deciding cycles, leadership and the store's epoc
 
 from __future__ import annotations
 
+import socket
+
 import fakeredis
 import pytest
+from click.testing import CliRunner
 from prometheus_client import generate_latest
 
+from balancer.cli.main import main
 from balancer.control.records import CycleRecord
 from balancer.control.settings import ControlSettings
 from balancer.metrics.daemon_metrics import DaemonMetrics
@@ -91,3 +95,15 @@ def test_leadership_and_the_store(
     assert value(body, "kvmb_daemon_leader_changes_total") == 3
     assert value(body, "kvmb_daemon_last_cycle_age_seconds") == 200  # fenced: not a success
     assert value(body, "kvmb_daemon_build_info", daemon="d1") == 1
+
+
+def test_a_metrics_port_in_use_is_bad_input() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["daemon", "--metrics-port", str(port),
+                                           "--metrics-address", "127.0.0.1"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--metrics-port" in result.output
+    assert f"cannot serve metrics on port {port}" in result.output

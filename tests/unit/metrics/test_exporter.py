@@ -9,8 +9,10 @@ import redis
 
 from balancer.metrics.exporter import StoreExporter
 from balancer.state.keys import DEFAULT_KEYS as KEYS
+from balancer.state.publish import publish_report
 from tests.unit.metrics.scrape_parse import value
 from tests.unit.metrics.store_fixtures import NOW, FixedClock, add_outcome, ended, seed
+from tests.unit.state.factories import report
 
 MIB = 2**20
 
@@ -103,3 +105,18 @@ def test_per_vm_series(client: fakeredis.FakeRedis) -> None:
     assert value(body, "kvmb_vm_cpu_used_cores", vm="c", host="h2") == 1.5
     plain = StoreExporter(client, KEYS, FixedClock()).scrape()
     assert b"kvmb_vm_memory_bytes" not in plain
+
+
+def test_hosts_read_between_scrapes(client: fakeredis.FakeRedis) -> None:
+    seed(client)
+    exporter = StoreExporter(client, KEYS, FixedClock(), refresh_s=60.0)  # no thread started
+    assert value(exporter.scrape(), "kvmb_hosts", state="active") == 1
+    publish_report(client, KEYS, report("h6", ("z",), at=NOW - 1))
+    body = exporter.scrape()  # the hosts as read before; the rest read afresh
+    assert value(body, "kvmb_hosts", state="active") == 1
+    assert b'host="h6"' not in body
+    assert value(body, "kvmb_store_read_age_seconds") >= 0
+    exporter.hosts.refresh()
+    body = exporter.scrape()
+    assert value(body, "kvmb_hosts", state="active") == 2
+    assert value(body, "kvmb_host_vms", host="h6") == 1
