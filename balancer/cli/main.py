@@ -24,6 +24,7 @@ from balancer.cli.control_cmds import (
 from balancer.cli.daemon_cmd import daemon_command
 from balancer.cli.demo_cmd import demo_command
 from balancer.cli.executor_cmds import execute_command, worker_command
+from balancer.cli.exporter_cmd import exporter_command
 from balancer.cli.fleet_cmd import fleet_group
 from balancer.cli.migrate_cmd import migrate_command
 from balancer.cli.migrations_cmd import migrations_command
@@ -85,6 +86,7 @@ for _command in (
     evacuations_command,
     cancel_command,
     demo_command,
+    exporter_command,
 ):
     main.add_command(_command)
 snapshot_group.add_command(export_command)
