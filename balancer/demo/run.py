@@ -4,8 +4,9 @@ A private redis-server on a free loopback port (its own directory, no persistenc
 simulated fleet (`balancer fleet sim`: 16 hosts, 200 VMs following a PlanetLab day,
 time compressed so the day fits the run), two Celery workers on its simulated hypervisor
 (`balancer worker --hypervisor sim`), two daemons (`balancer daemon --clock fleet`: one
-leads). The operator's steps are the CLI a person would type (`balancer policy set`,
-`balancer evacuate`). Every process is stopped on the way out, also on Ctrl-C.
+leads) and the exporter (`balancer exporter`, /metrics on a free loopback port). The
+operator's step is the CLI a person would type (`balancer evacuate`). Every process is
+stopped on the way out, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from balancer.demo.view import Frame, HostLine, MoveLine, render
 from balancer.errors import PermanentError
 from balancer.fleet.clock import FleetClock
 from balancer.launch.processes import ManagedProcess, Processes, balancer_argv
-from balancer.launch.redis_server import start_redis
+from balancer.launch.redis_server import free_port, start_redis
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
 from balancer.state.migrations import running_migrations
@@ -86,6 +87,7 @@ class Run:
         self.evacuated = ""
         self.evacuation_start: float | None = None
         self.evacuation_done: float | None = None
+        self.metrics_port = 0
 
     # -- start -------------------------------------------------------------------------
     def start(self) -> None:
@@ -106,7 +108,13 @@ class Run:
             self.procs.start(f"daemon-{i}", balancer_argv(
                 "-v", "daemon", "--redis", self.url, "--clock", "fleet", "--interval",
                 str(CYCLE_S), "--id", f"daemon-{i}", "--settings", json.dumps(SETTINGS),
+                "--metrics-port", str(free_port()), "--metrics-address", "127.0.0.1",
             ))  # fmt: skip
+        self.metrics_port = free_port()
+        self.procs.start("exporter", balancer_argv(
+            "exporter", "--redis", self.url, "--clock", "fleet", "--port",
+            str(self.metrics_port), "--address", "127.0.0.1", "--refresh-s", "1",
+        ))  # fmt: skip
         self._wait("a leader", lambda: current_leader(client, self.keys) is not None)
 
     def _worker(self, i: int) -> ManagedProcess:
@@ -205,7 +213,8 @@ class Run:
             moves=self._moves(),
             evacuation=self._evacuation_line(on_host),
             totals={"moves": totals.moves, "off": totals.powered_off, "on": totals.powered_on},
-            energy=f"energy {kwh:.1f} kWh (all hosts on: {base:.1f} kWh)",
+            energy=f"energy {kwh:.1f} kWh (all hosts on: {base:.1f} kWh)   "
+            f"metrics: http://127.0.0.1:{self.metrics_port}/metrics",
         )
 
     def _moves(self) -> tuple[MoveLine, ...]:

@@ -43,7 +43,7 @@ def test_the_demo_evacuates_powers_off_and_on_loses_nothing_and_stops_everything
     assert 0 < summary["energy_kwh"] < summary["energy_kwh_no_power_management"]
     # Every process it started is gone (redis-server, fleet, workers, daemons).
     assert summary["processes_left"] == []
-    assert len(summary["pids"]) == 6
+    assert len(summary["pids"]) == 7  # redis-server, fleet, 2 workers, 2 daemons, exporter
     alive = [p for p in summary["pids"] if psutil.pid_exists(p)]
     zombies = [p for p in alive if psutil.Process(p).status() == psutil.STATUS_ZOMBIE]
     assert alive == zombies == []
@@ -60,10 +60,10 @@ def test_ctrl_c_stops_every_process_the_demo_started() -> None:
         parent = psutil.Process(demo.pid)
         deadline = time.monotonic() + 60
         children: list[psutil.Process] = []
-        while time.monotonic() < deadline and len(children) < 6:  # redis, fleet, 2+2
+        while time.monotonic() < deadline and len(children) < 7:  # redis, fleet, 2+2, exporter
             time.sleep(0.5)
             children = parent.children(recursive=True)
-        assert len(children) >= 6, [c.cmdline()[:4] for c in children]
+        assert len(children) >= 7, [c.cmdline()[:4] for c in children]
         demo.send_signal(signal.SIGINT)
         _out, err = demo.communicate(timeout=90)
     finally:

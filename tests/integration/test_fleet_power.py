@@ -1,6 +1,6 @@
 """A simulated host powered off stops reporting (its heartbeat expires; the worker's power
-record makes the snapshot show it off, not failed); powered on, it boots for the fleet's boot time and reports
-again, as a new agent would (its report sequence restarts)."""
+record makes the snapshot show it off, not failed); powered on, it boots for the fleet's
+boot time and reports again, as a new agent would (its report sequence restarts)."""
 
 from __future__ import annotations
 
