@@ -8,7 +8,7 @@ log ``redact_url(url)``.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -19,26 +19,30 @@ from balancer.errors import InputError
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_TIMEOUT_S = 5.0
 _SCHEMES = ("redis", "rediss", "unix")
-_SECRET_PARAMS = ("password", "ssl_password")
+#: A secret in the query (``?password=…``, ``&ssl_password=…``): its value, to the next ``&``.
+_SECRET_QUERY = re.compile(r"([?&](?:password|ssl_password)=)[^&]*", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
-    """``rediss://agent:secret@h:6380/0`` → ``rediss://agent:***@h:6380/0``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user, has_password, _ = userinfo.partition(":")
-        # Without a colon the one part may still be a secret mistaken for a user name.
-        netloc = f"{user}:***@{host}" if has_password else f"***@{host}"
-    query = "&".join(
-        f"{k}=***" if k in _SECRET_PARAMS else (f"{k}={v}" if sep else k)
-        for k, sep, v in (p.partition("=") for p in parts.query.split("&") if p)
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``rediss://agent:secret@h:6380/0`` → ``rediss://agent:***@h:6380/0``.
+
+    Not parsed as a URL: a password that was not percent-encoded may hold ``/``, ``?``,
+    ``#``, ``@`` or ``:`` (any base64 password can), and a parser would then take part of
+    it for the path, query or fragment and print it. Secret query values are masked up
+    to the next ``&``; then everything between ``://`` and the last ``@`` is credentials
+    (the user name, up to its first ``:``, is kept). A URL without ``://`` is shown
+    masked whole if it holds an ``@``.
+    """
+    masked = _SECRET_QUERY.sub(r"\1***", url)
+    scheme, sep, rest = masked.partition("://")
+    if not sep:
+        return "***" if "@" in masked else masked
+    if "@" not in rest:
+        return masked
+    userinfo, _, tail = rest.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    # Without a colon the one part may still be a secret mistaken for a user name.
+    return f"{scheme}://{user}:***@{tail}" if has_password else f"{scheme}://***@{tail}"
 
 
 def redis_from_url(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:

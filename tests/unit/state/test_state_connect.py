@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from balancer.errors import InputError
 from balancer.state.connect import redact_url, redis_from_url
@@ -26,6 +30,35 @@ from balancer.state.connect import redact_url, redis_from_url
 def test_redact(url: str, shown: str) -> None:
     assert redact_url(url) == shown
     assert "s3cret" not in redact_url(url)
+
+
+@pytest.mark.parametrize("mark", ["/", "?", "#", "@", ":", "%", "/?#@:%"])
+def test_redact_a_password_that_was_not_percent_encoded(mark: str) -> None:
+    """A base64 password holds ``/``; a URL parser takes what follows for the path."""
+    for password in (f"SEC{mark}RET", f"{mark}SECRET", f"SECRET{mark}"):
+        for url in (
+            f"rediss://agent:{password}@redis:6380/0",
+            f"redis://:{password}@redis/0",
+            f"redis://redis/0?db=1&password={password}",
+        ):
+            shown = redact_url(url)
+            assert "SEC" not in shown, (url, shown)
+            assert "RET" not in shown, (url, shown)
+            assert shown.startswith(url.split("://")[0] + "://"), shown
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "+/=?#@:%&", min_size=8))
+def test_redact_never_shows_a_password(password: str) -> None:
+    secret = f"Z{password}Z"  # Z: in no other part of the URL
+    for url in (f"rediss://agent:{secret}@redis:6380/0", f"redis://:{secret}@redis/0"):
+        shown = redact_url(url)
+        assert "Z" not in shown, (url, shown)
+        assert shown.endswith("@redis:6380/0") or shown.endswith("@redis/0"), shown
+
+
+def test_redact_what_is_not_a_url() -> None:
+    assert redact_url("127.0.0.1:6379") == "127.0.0.1:6379"
+    assert redact_url("agent:SECRET@redis") == "***"
 
 
 def test_client_has_timeouts_and_one_quick_retry() -> None:
