@@ -9,6 +9,8 @@ log ``redact_url(url)``.
 from __future__ import annotations
 
 import re
+import ssl
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -62,3 +64,28 @@ def redis_from_url(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.R
         )
     except ValueError as exc:
         raise InputError(f"bad Redis URL {redact_url(url)}: {exc}", "--redis") from None
+
+
+_CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
+_TLS_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+
+
+def tls_options(url: str) -> dict[str, object] | None:
+    """Celery's ``broker_use_ssl`` / ``redis_backend_use_ssl`` for a ``rediss://`` URL
+    (``None`` for any other): the certificate files its query names and
+    ``ssl_cert_reqs`` — verified (``CERT_REQUIRED``) unless the query says otherwise.
+
+    redis-py verifies by default; Celery refuses a ``rediss://`` URL without
+    ``ssl_cert_reqs`` and kombu's broker reads no TLS file from the URL, so without these
+    the URL the store takes would not start a worker.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "rediss":
+        return None
+    query = {k: unquote(v[-1]) for k, v in parse_qs(parts.query).items()}
+    reqs = query.get("ssl_cert_reqs", "required").lower().removeprefix("cert_")
+    if reqs not in _CERT_REQS:
+        raise InputError(f"ssl_cert_reqs={reqs!r}: use required, optional or none", "--redis")
+    options: dict[str, object] = {"ssl_cert_reqs": _CERT_REQS[reqs]}
+    options.update({k: query[k] for k in _TLS_FILES if k in query})
+    return options

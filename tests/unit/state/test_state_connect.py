@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import string
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from balancer.errors import InputError
-from balancer.state.connect import redact_url, redis_from_url
+from balancer.state.connect import redact_url, redis_from_url, tls_options
 
 
 @pytest.mark.parametrize(
@@ -87,3 +88,15 @@ def test_rediss_means_tls() -> None:
 def test_not_a_redis_url(url: str) -> None:
     with pytest.raises(InputError, match="not a Redis URL"):
         redis_from_url(url)
+
+
+def test_tls_options_verify_unless_the_url_says_otherwise() -> None:
+    assert tls_options("redis://127.0.0.1:6379/0") is None
+    assert tls_options("rediss://w:pw@r:6380/0?ssl_ca_certs=/etc/ca%20dir/ca.pem") == {
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        "ssl_ca_certs": "/etc/ca dir/ca.pem",
+    }
+    optional = tls_options("rediss://r/0?ssl_cert_reqs=CERT_OPTIONAL&ssl_certfile=/c.pem")
+    assert optional == {"ssl_cert_reqs": ssl.CERT_OPTIONAL, "ssl_certfile": "/c.pem"}
+    with pytest.raises(InputError, match="ssl_cert_reqs='maybe'"):
+        tls_options("rediss://r/0?ssl_cert_reqs=maybe")
