@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad input (a message naming the offending field, no tra
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -36,6 +37,7 @@ from balancer.cli.snapshot_cmd import snapshot_group
 from balancer.cli.state_cmds import export_command, hosts_command, vms_command
 from balancer.errors import BalancerError, InputError
 from balancer.lab.cli import lab
+from balancer.state.connect import INSECURE_ENV
 
 EXIT_INPUT = 2
 
@@ -57,10 +59,18 @@ class BalancerGroup(click.Group):
 @click.group(cls=BalancerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="balancer")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Accept rediss:// URLs that do not verify the server's certificate "
+    "(ssl_cert_reqs=none, ssl_check_hostname=false); logged as a warning at every start.",
+)
+def main(verbose: int, insecure: bool) -> None:
     """kvm-balancer: plan and run VM migrations across KVM/libvirt hosts."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if insecure:  # in the environment: the processes a command starts inherit it
+        os.environ[INSECURE_ENV] = "1"
 
 
 main.add_command(plan_command)

@@ -8,6 +8,8 @@ log ``redact_url(url)``.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import ssl
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -18,7 +20,11 @@ from redis.retry import Retry
 
 from balancer.errors import InputError
 
+log = logging.getLogger(__name__)
+
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+#: Set to 1 by ``balancer --insecure``: TLS without verifying the server is accepted.
+INSECURE_ENV = "BALANCER_INSECURE"
 DEFAULT_TIMEOUT_S = 5.0
 _SCHEMES = ("redis", "rediss", "unix")
 #: A secret in the query (``?password=…``, ``&ssl_password=…``): its value, to the next ``&``.
@@ -48,12 +54,14 @@ def redact_url(url: str) -> str:
 
 
 def redis_from_url(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
-    """A client that gives up after ``timeout_s`` and retries a dropped connection once."""
+    """A client that gives up after ``timeout_s`` and retries a dropped connection once;
+    TLS verified unless ``--insecure`` (``check_verification``)."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in _SCHEMES:
         raise InputError(
             f"not a Redis URL: {redact_url(url)} (use redis://, rediss:// or unix://)", "--redis"
         )
+    check_verification(url)
     try:
         return redis.Redis.from_url(
             url,
@@ -79,13 +87,59 @@ def tls_options(url: str) -> dict[str, object] | None:
     ``ssl_cert_reqs`` and kombu's broker reads no TLS file from the URL, so without these
     the URL the store takes would not start a worker.
     """
-    parts = urlsplit(url)
-    if parts.scheme != "rediss":
+    query = _tls_query(url)
+    if query is None:
         return None
-    query = {k: unquote(v[-1]) for k, v in parse_qs(parts.query).items()}
-    reqs = query.get("ssl_cert_reqs", "required").lower().removeprefix("cert_")
-    if reqs not in _CERT_REQS:
-        raise InputError(f"ssl_cert_reqs={reqs!r}: use required, optional or none", "--redis")
+    check_verification(url)
+    reqs = _cert_reqs(query)
     options: dict[str, object] = {"ssl_cert_reqs": _CERT_REQS[reqs]}
     options.update({k: query[k] for k in _TLS_FILES if k in query})
     return options
+
+
+def _tls_query(url: str) -> dict[str, str] | None:
+    """A ``rediss://`` URL's query parameters (the last of each), ``None`` for another."""
+    parts = urlsplit(url)
+    if parts.scheme != "rediss":
+        return None
+    return {k: unquote(v[-1]) for k, v in parse_qs(parts.query).items()}
+
+
+def _cert_reqs(query: dict[str, str]) -> str:
+    reqs = query.get("ssl_cert_reqs", "required").lower().removeprefix("cert_")
+    if reqs not in _CERT_REQS:
+        raise InputError(f"ssl_cert_reqs={reqs!r}: use required, optional or none", "--redis")
+    return reqs
+
+
+def insecure_allowed() -> bool:
+    """``balancer --insecure`` (or ``BALANCER_INSECURE=1``, which processes it starts inherit)."""
+    return os.environ.get(INSECURE_ENV, "") == "1"
+
+
+_warned: set[str] = set()
+
+
+def check_verification(url: str) -> None:
+    """A ``rediss://`` URL that turns off the check of the server's certificate
+    (``ssl_cert_reqs=none|optional``, ``ssl_check_hostname=false``) is refused unless
+    ``--insecure`` says so; then a warning is logged once per process (every start)."""
+    query = _tls_query(url)
+    if query is None:
+        return
+    off = [f"ssl_cert_reqs={query['ssl_cert_reqs']}"] if _cert_reqs(query) != "required" else []
+    if query.get("ssl_check_hostname", "true").lower() in ("false", "0", "no", "off"):
+        off.append(f"ssl_check_hostname={query['ssl_check_hostname']}")
+    if not off:
+        return
+    if not insecure_allowed():
+        raise InputError(
+            f"{' and '.join(off)} in {redact_url(url)} turns off the check of the server's "
+            "certificate (anyone on the path could read the password): give the CA with "
+            "ssl_ca_certs, or pass --insecure to accept that",
+            "--redis",
+        )
+    if url not in _warned:
+        _warned.add(url)
+        log.warning("TLS to %s without verifying the server (--insecure): %s",
+                    redact_url(url), ", ".join(off))  # fmt: skip

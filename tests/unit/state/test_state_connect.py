@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 import string
 
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from balancer.errors import InputError
-from balancer.state.connect import redact_url, redis_from_url, tls_options
+from balancer.state.connect import INSECURE_ENV, redact_url, redis_from_url, tls_options
 
 
 @pytest.mark.parametrize(
@@ -96,7 +97,33 @@ def test_tls_options_verify_unless_the_url_says_otherwise() -> None:
         "ssl_cert_reqs": ssl.CERT_REQUIRED,
         "ssl_ca_certs": "/etc/ca dir/ca.pem",
     }
-    optional = tls_options("rediss://r/0?ssl_cert_reqs=CERT_OPTIONAL&ssl_certfile=/c.pem")
-    assert optional == {"ssl_cert_reqs": ssl.CERT_OPTIONAL, "ssl_certfile": "/c.pem"}
     with pytest.raises(InputError, match="ssl_cert_reqs='maybe'"):
         tls_options("rediss://r/0?ssl_cert_reqs=maybe")
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("ssl_cert_reqs=none", "ssl_cert_reqs=none"),
+        ("ssl_cert_reqs=CERT_OPTIONAL", "ssl_cert_reqs=CERT_OPTIONAL"),
+        ("ssl_check_hostname=false", "ssl_check_hostname=false"),
+    ],
+)
+def test_tls_without_verification_needs_insecure(
+    query: str, named: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"rediss://u:SECRET@r:6380/0?{query}"
+    monkeypatch.delenv(INSECURE_ENV, raising=False)
+    for connect in (redis_from_url, tls_options):
+        with pytest.raises(InputError, match=f"{named} .* pass --insecure") as refused:
+            connect(url)
+        assert "SECRET" not in str(refused.value)
+    monkeypatch.setenv(INSECURE_ENV, "1")
+    with caplog.at_level(logging.WARNING, logger="balancer.state.connect"):
+        redis_from_url(url).close()
+        options = tls_options(url)
+    assert options is not None
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, warnings  # once per process and URL
+    assert named in warnings[0]
+    assert "SECRET" not in warnings[0]
