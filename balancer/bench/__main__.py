@@ -14,6 +14,9 @@ BENCHMARKS = {
     "sim": "balancer.bench.sim",
     "dispatch": "balancer.bench.dispatch",
     "fleet": "balancer.bench.fleet",
+    "daemon": "balancer.bench.daemon",
+    "decide": "balancer.bench.decide",
+    "exporter": "balancer.bench.exporter",
 }
 
 

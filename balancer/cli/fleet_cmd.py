@@ -113,6 +113,13 @@ def fleet_group() -> None:
     help="Reference hosts per simulated host [the smallest that holds the VMs].",
 )
 @click.option(
+    "--memory-scale",
+    type=click.FloatRange(min=1, max=64),
+    default=1.0,
+    show_default=True,
+    help="Each host's memory in multiples of its reference hosts' (CPU binds before memory).",
+)
+@click.option(
     "--placement",
     type=click.Choice(["packed", "spread"]),
     default="packed",
@@ -197,3 +204,34 @@ def fleet_sim_command(
 
 def _print_stats(stats: RoundStats) -> None:
     click.echo(msgspec.json.encode(stats).decode())
+
+
+@fleet_group.command("load")
+@click.option(
+    "--redis",
+    "redis_url",
+    envvar="BALANCER_REDIS_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Redis URL [env BALANCER_REDIS_URL].",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, max=100),
+    required=True,
+    help="Multiply every VM's trace load by this (1: the trace as it is).",
+)
+def fleet_load_command(redis_url: str, scale: float) -> None:
+    """Scale the simulated fleet's load while it runs (the load of a quiet night, of a
+    busy morning): every report from the next round on shows each VM's trace load times
+    SCALE.
+
+    Example: balancer fleet load --scale 0.3
+    """
+    client = redis_from_url(redis_url)
+    try:
+        store = FleetStore(client, Keys())
+        store.set_load_scale(scale)
+    finally:
+        client.close()
+    click.echo(f"fleet load: x{scale:g}")

@@ -7,14 +7,26 @@ Exit codes: 0 success; 2 bad input (a message naming the offending field, no tra
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
 
 from balancer import __version__
 from balancer.cli.agent_cmd import agent_command
+from balancer.cli.control_cmds import (
+    cancel_command,
+    evacuate_command,
+    evacuations_command,
+    pause_command,
+    resume_command,
+    status_command,
+)
 from balancer.cli.cpu_cmd import cpu_group
+from balancer.cli.daemon_cmd import daemon_command
+from balancer.cli.demo_cmd import demo_command
 from balancer.cli.executor_cmds import execute_command, worker_command
+from balancer.cli.exporter_cmd import exporter_command
 from balancer.cli.fleet_cmd import fleet_group
 from balancer.cli.migrate_cmd import migrate_command
 from balancer.cli.migrations_cmd import migrations_command
@@ -26,6 +38,7 @@ from balancer.cli.snapshot_cmd import snapshot_group
 from balancer.cli.state_cmds import export_command, hosts_command, vms_command
 from balancer.errors import BalancerError, InputError
 from balancer.lab.cli import lab
+from balancer.state.connect import INSECURE_ENV
 
 EXIT_INPUT = 2
 
@@ -47,10 +60,18 @@ class BalancerGroup(click.Group):
 @click.group(cls=BalancerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="balancer")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Accept rediss:// URLs that do not verify the server's certificate "
+    "(ssl_cert_reqs=none, ssl_check_hostname=false); logged as a warning at every start.",
+)
+def main(verbose: int, insecure: bool) -> None:
     """kvm-balancer: plan and run VM migrations across KVM/libvirt hosts."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if insecure:  # in the environment: the processes a command starts inherit it
+        os.environ[INSECURE_ENV] = "1"
 
 
 main.add_command(plan_command)
@@ -67,6 +88,18 @@ main.add_command(migrate_command)
 main.add_command(migrations_command)
 main.add_command(lab)
 main.add_command(fleet_group)
+for _command in (
+    daemon_command,
+    status_command,
+    pause_command,
+    resume_command,
+    evacuate_command,
+    evacuations_command,
+    cancel_command,
+    demo_command,
+    exporter_command,
+):
+    main.add_command(_command)
 main.add_command(cpu_group)
 snapshot_group.add_command(export_command)
 

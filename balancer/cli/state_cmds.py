@@ -21,6 +21,7 @@ from balancer.snapshot_file import encode_snapshot
 from balancer.state.connect import DEFAULT_URL, redact_url, redis_from_url
 from balancer.state.keys import DEFAULT_PREFIX, Keys
 from balancer.state.listing import HostRow, VmRow, host_rows, vm_rows
+from balancer.state.power_records import decode_power
 from balancer.state.snapshot_read import (
     alive_hosts,
     decode_overrides,
@@ -143,7 +144,13 @@ def hosts_command(redis_url: str, prefix: str, as_json: bool) -> None:
     """List the hosts in the store: state, why, age of the last report, load."""
     with store_client(redis_url) as client:
         raw = read_raw(client, Keys(prefix))
-    rows = host_rows(decode_reports(raw), alive_hosts(raw), decode_overrides(raw), time.time())
+    rows = host_rows(
+        decode_reports(raw),
+        alive_hosts(raw),
+        decode_overrides(raw),
+        time.time(),
+        decode_power(raw.power),
+    )
     if as_json:
         click.echo(msgspec.json.encode(rows).decode())
     else:

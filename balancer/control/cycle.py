@@ -18,7 +18,9 @@ the overloaded hosts are reserved for relief first):
 3. **Relief** (``relief``): hosts over ``relieve_above`` are brought down to
    ``relieve_to``, powering on the most efficient off hosts if need be.
 4. **Balance** (``balance``): when the CPU spread is over ``balance_above``.
-5. **Energy saving** (``consolidation``, ``replacement``, ``idle``), when enabled:
+5. **Energy saving** (``consolidation``, ``replacement``, ``idle``), when enabled and
+   when relief can bring every overloaded host under its line (energy saving never takes
+   away capacity that relief is short of):
    consolidate at most every ``consolidate_every_s`` (at the next cycle again after a
    consolidation that moved VMs, so a spread fleet packs within an hour or two; until a
    consolidation first finds nothing worth doing the cycle packs by the demand now, the
@@ -33,6 +35,7 @@ never move; VMs in cool-down move only to evacuate. Power actions obey the power
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -44,6 +47,7 @@ from balancer.control.consolidation import consolidate
 from balancer.control.evacuation import evacuate, evacuating
 from balancer.control.figures import Figures, figures
 from balancer.control.forecast import FORECASTERS
+from balancer.control.hosts import EPS
 from balancer.control.idle import power_off_idle
 from balancer.control.memory import CycleMemory
 from balancer.control.proposal import Proposal
@@ -103,11 +107,12 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
     )
     proposals: list[Proposal] = []
 
-    def take(proposal: Proposal | None) -> None:
+    def take(proposal: Proposal | None) -> Scope:
         nonlocal scope
         if proposal is not None and not proposal.empty:
             proposals.append(proposal)
             scope = scope.claim(proposal)
+        return scope
 
     computed = 0
     leaving = evacuating(scope, intents)
@@ -116,31 +121,8 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
         computed += evac.plans_computed
         take(evac)
     if intents.paused is None:
-        window = settings.samples(settings.forecast_window_s, situation.step_s)
-        demand = FORECASTERS[settings.forecast](
-            situation.history, window, settings.forecast_quantile
-        )
-        budget = settings.max_power_on
-        capacity = power_on_for_capacity(scope, demand, budget)
-        take(capacity)
-        budget -= 0 if capacity is None else len(capacity.power)
-        over = overloaded(scope)
-        if settings.energy_saving:
-            # The overloaded hosts are relief's; energy saving picks the hosts it drains
-            # and keeps before relief and balance pick destinations, so that no VM lands
-            # on a host being drained (it would move twice).
-            saved, memory, tried = _save_energy(scope.reserve(over), memory, window, demand)
-            computed += tried
-            take(saved)
-        if over:
-            relief = relieve(scope, over, budget)
-            computed += relief.plans_computed
-            take(relief)
-        balanced = balance(scope)
-        computed += 0 if balanced is None else balanced.plans_computed
-        take(balanced)
-        if settings.energy_saving:
-            take(power_off_idle(scope, demand))
+        scope, memory, tried = _below_evacuation(scope, situation, memory, take)
+        computed += tried
     proposals.sort(key=lambda p: PRIORITY.index(p.intent))
     moves = [c for p in proposals for c in p.moves]
     switches = [s for p in proposals for s in p.power]
@@ -169,6 +151,47 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
         policy=composition_policy(snapshot.policy),
         figures=figures(snapshot, scope.arrays),
     )
+
+
+def _below_evacuation(
+    scope: Scope,
+    situation: Situation,
+    memory: CycleMemory,
+    take: Callable[[Proposal | None], Scope],
+) -> tuple[Scope, CycleMemory, int]:
+    """Capacity, relief, balance and energy saving, in the scope the evacuation left;
+    the scope they leave, the memory and the ``plan()`` calls made."""
+    settings = scope.settings
+    computed = 0
+    window = settings.samples(settings.forecast_window_s, situation.step_s)
+    demand = FORECASTERS[settings.forecast](situation.history, window, settings.forecast_quantile)
+    budget = settings.max_power_on
+    capacity = power_on_for_capacity(scope, demand, budget)
+    scope = take(capacity)
+    budget -= 0 if capacity is None else len(capacity.power)
+    over = overloaded(scope)
+    # Relief first on the cycle's view: energy saving takes no capacity from a cycle
+    # whose relief cannot bring every overloaded host under the line.
+    relief = relieve(scope, over, budget) if over else None
+    computed += 0 if relief is None else relief.plans_computed
+    saving = settings.energy_saving and (relief is None or relief.shortfall <= EPS)
+    if saving:
+        # The overloaded hosts are relief's; energy saving picks the hosts it drains and
+        # keeps before relief picks destinations, so that no VM lands on a host being
+        # drained (it would move twice).
+        saved, memory, tried = _save_energy(scope.reserve(over), memory, window, demand)
+        computed += tried
+        scope = take(saved)
+        if saved is not None and not saved.empty and relief is not None:
+            relief = relieve(scope, over, budget)  # on the hosts the drain left
+            computed += relief.plans_computed
+    scope = take(relief)
+    balanced = balance(scope)
+    computed += 0 if balanced is None else balanced.plans_computed
+    scope = take(balanced)
+    if saving:
+        scope = take(power_off_idle(scope, demand))
+    return scope, memory, computed
 
 
 def _save_energy(

@@ -8,7 +8,8 @@ same steps.
 3. Evacuation bookkeeping (``balancer.control.evacuations``), stored under the epoch.
 4. A plan in flight is followed, not planned over (``following``), unless a running
    evacuation it does not serve preempts it (a flight of lower priority): its queued
-   moves are cancelled (running ones finish) and the cycle plans with its VMs busy.
+   moves are cancelled (running ones finish) and the cycle plans with its VMs busy. VMs
+   whose last migration failed lately (``retry_failed_after_s``) are busy too.
 5. ``decide``; right before sending, the epoch is checked again (lost: ``fenced``,
    nothing sent); the plan goes to the sink under a plan id made of epoch and time.
 6. The memory and the record are saved under the epoch.
@@ -89,14 +90,16 @@ def run_cycle(
         ports.store.update_evacuations(changed, epoch)
     intents = Intents(paused=stored.paused, evacuations=evacuations)
     phases = {"snapshot": t1 - t0, "history": t2 - t1}
-    busy: frozenset[str] = frozenset()
+    busy = frozenset(
+        vm for vm, at in flight.failed_at.items() if now - at < settings.retry_failed_after_s
+    )
     if flight.active:
         if not _preempts(intents, snapshot, flight):
             record = _record(now, epoch, leader, phases, snapshot, None, "following", flight)
             ports.store.save(memory, record, epoch)
             return record
         ports.sink.cancel(flight.vms, flight.hosts)
-        busy = frozenset(flight.vms)
+        busy |= flight.vms
     t3 = tick()
     situation = Situation(snapshot, history, settings.sample_every_s, busy, intents)
     decision = decide(situation, memory, settings)

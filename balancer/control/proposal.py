@@ -21,6 +21,8 @@ class Proposal:
     summary: str = ""
     #: ``plan()`` calls made to reach it.
     plans_computed: int = 0
+    #: What the intent could not resolve, in cores (relief: CPU still over the line).
+    shortfall: float = 0.0
 
     @staticmethod
     def of_plan(intent: str, plan: Plan, summary: str, plans_computed: int) -> Proposal:

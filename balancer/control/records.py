@@ -21,6 +21,9 @@ class InFlight(msgspec.Struct, frozen=True, kw_only=True):
     total: int = 0
     done: int = 0
     failed: int = 0
+    #: VM → when its last migration failed, for the VMs whose last one did (lately): the
+    #: loop holds them back for ``ControlSettings.retry_failed_after_s``.
+    failed_at: dict[str, float] = {}
 
     @property
     def active(self) -> bool:

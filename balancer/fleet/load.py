@@ -28,10 +28,12 @@ def cores_at(
     rows: IntArray,
     offsets: FloatArray,
     sizes: FloatArray,
+    scale: float = 1.0,
 ) -> FloatArray:
     """The load (cores) at fleet time ``t`` of VMs following ``rows`` shifted by
     ``offsets`` samples, of ``sizes`` cores at 100 %; ``trace_pct`` is rows x samples of
-    CPU %, sample 0 at fleet time ``t0``, ``step_s`` apart."""
+    CPU %, sample 0 at fleet time ``t0``, ``step_s`` apart. ``scale`` multiplies the
+    trace's CPU %, which a VM never uses beyond 100 % (its vCPUs are all it has)."""
     steps = trace_pct.shape[1]
     pos = (t - t0) / step_s + offsets
     floor = np.floor(pos)
@@ -40,15 +42,25 @@ def cores_at(
     i1 = (i0 + 1) % steps
     a = trace_pct[rows, i0].astype(np.float64)
     b = trace_pct[rows, i1].astype(np.float64)
-    out: FloatArray = (a + (b - a) * frac) / 100.0 * sizes
+    pct = (a + (b - a) * frac) * scale
+    out: FloatArray = np.minimum(pct, 100.0) / 100.0 * sizes
     return out
 
 
 def vm_cores(
-    trace_pct: TraceArray, step_s: float, t0: float, t: float, row: int, offset: float, size: float
+    trace_pct: TraceArray,
+    step_s: float,
+    t0: float,
+    t: float,
+    row: int,
+    offset: float,
+    size: float,
+    scale: float = 1.0,
 ) -> float:
     """One VM's load (cores) at ``t``: ``cores_at`` for one row."""
-    one = cores_at(trace_pct, step_s, t0, t, np.array([row]), np.array([offset]), np.array([size]))
+    one = cores_at(
+        trace_pct, step_s, t0, t, np.array([row]), np.array([offset]), np.array([size]), scale
+    )
     return float(one[0])
 
 
@@ -63,10 +75,11 @@ class LoadModel:
     offsets: FloatArray
     sizes: FloatArray
 
-    def cores(self, t: float, which: IntArray | None = None) -> FloatArray:
-        """The load (cores) at fleet time ``t`` of VMs ``which`` (indices; all: ``None``)."""
+    def cores(self, t: float, which: IntArray | None = None, scale: float = 1.0) -> FloatArray:
+        """The load (cores) at fleet time ``t`` of VMs ``which`` (indices; all: ``None``),
+        the trace's CPU % times ``scale``."""
         if which is None:
             rows, offsets, sizes = self.rows, self.offsets, self.sizes
         else:
             rows, offsets, sizes = self.rows[which], self.offsets[which], self.sizes[which]
-        return cores_at(self.trace_pct, self.step_s, self.t0, t, rows, offsets, sizes)
+        return cores_at(self.trace_pct, self.step_s, self.t0, t, rows, offsets, sizes, scale)

@@ -183,10 +183,27 @@ class Publisher:
     ) -> None:
         start = self._mono()
         r.moves += self._apply_moves()
+        at = self.clock.now()
+        # A host powered off since the round began reports no more (a real agent cannot).
+        names = [self.model.hosts[i].name for i in part]
+        states = self.store.powers_of(names)
+        part = [
+            i
+            for i, s in zip(part, states, strict=True)
+            if s is not None and s.effective(at) == "on"
+        ]
+        if not part:
+            return
         for i in part:
             self._seq[i] += 1
         reports = host_reports(
-            self.model, part, self.clock.now(), guests, [self._seq[i] for i in part], heartbeat
+            self.model,
+            part,
+            at,
+            guests,
+            [self._seq[i] for i in part],
+            heartbeat,
+            self.store.load_scale(),
         )
         built = self._mono()
         r.build_s += built - start

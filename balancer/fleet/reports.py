@@ -28,15 +28,17 @@ def host_reports(
     guests: Mapping[str, str],
     seqs: Sequence[int],
     ttl_real_s: float,
+    load_scale: float = 1.0,
 ) -> list[HostReport]:
     """Reports of ``hosts`` (indices) at fleet time ``at``; ``guests``: VMs not running
-    (paused, shutoff); ``seqs``: each report's sequence number."""
+    (paused, shutoff); ``seqs``: each report's sequence number; every VM's trace load
+    times ``load_scale`` (a VM at most at 100 %)."""
     config = model.info.config
     sizes = [len(model.members[i]) for i in hosts]
     which = np.fromiter(
         (j for i in hosts for j in model.members[i]), dtype=np.int64, count=sum(sizes)
     )
-    cores = model.load.cores(at, which)
+    cores = model.load.cores(at, which, load_scale)
     dirty = np.where(model.hot[which], config.hot_factor * config.bandwidth_mib_s,
                      cores * config.dirty_per_core_mib_s)  # fmt: skip
     cpus, dirties = np.round(cores, 4).tolist(), np.round(dirty, 2).tolist()

@@ -15,6 +15,7 @@ The fleet process, every worker's hypervisor and power driver go through one
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -25,7 +26,7 @@ import numpy.typing as npt
 import redis
 
 from balancer.core.models import Host
-from balancer.errors import RetryableError
+from balancer.errors import InputError, RetryableError
 from balancer.fleet import scripts
 from balancer.fleet.config import FleetInfo, decode_config, encode_config
 from balancer.fleet.facts import VmFacts
@@ -77,6 +78,10 @@ class Mark(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     plan_id: str = ""
     at: float
+
+
+#: Largest load multiplier accepted.
+MAX_LOAD_SCALE = 100.0
 
 
 class FleetStore:
@@ -147,9 +152,24 @@ class FleetStore:
             return info.config.hot_factor * info.config.bandwidth_mib_s
         cores = vm_cores(
             self.trace(), info.trace_step_s, info.trace_t0, at,
-            facts.row, facts.offset, facts.size_cores,
+            facts.row, facts.offset, facts.size_cores, self.load_scale(),
         )  # fmt: skip
         return cores * info.config.dirty_per_core_mib_s
+
+    def load_scale(self) -> float:
+        """The multiplier of every VM's trace load (1 unless an operator of the simulation
+        set another: ``balancer fleet load --scale``)."""
+        raw = self.client.get(self.keys.sim_load_scale)
+        try:
+            scale = 1.0 if raw is None else float(raw)
+        except ValueError:
+            return 1.0
+        return scale if 0.0 <= scale < math.inf else 1.0
+
+    def set_load_scale(self, scale: float) -> None:
+        if not (0.0 <= scale <= MAX_LOAD_SCALE):
+            raise InputError(f"must be between 0 and {MAX_LOAD_SCALE:g}, not {scale}", "--scale")
+        self.client.set(self.keys.sim_load_scale, repr(float(scale)))
 
     # -- live state ------------------------------------------------------------------
     def where(self, vm: str) -> str | None:
@@ -178,6 +198,13 @@ class FleetStore:
         """Every host's power state, with its stored text (for ``mark_booted``)."""
         raw = hash_reply(self.client.hgetall(self.keys.sim_power))
         return {_text(h): (v, decode_power(v)) for h, v in raw.items()}
+
+    def powers_of(self, hosts: list[str]) -> list[PowerState | None]:
+        """The power states of ``hosts`` now (one round trip)."""
+        if not hosts:
+            return []
+        raw = self.client.hmget(self.keys.sim_power, hosts)
+        return [None if v is None else decode_power(v) for v in raw]
 
     def runs(self) -> dict[str, bytes]:
         return {_text(k): v for k, v in hash_reply(self.client.hgetall(self.keys.sim_runs)).items()}

@@ -3,9 +3,12 @@
 Host state, strongest first:
 
 1. an operator's ``off`` (a powered-off host is silent; its VMs are shut off);
-2. a heartbeat that expired: ``failed``, reason ``stale`` (never receives VMs);
-3. an operator's ``maintenance``, ``draining`` or ``failed``;
-4. the state the agent reported (``active``).
+2. the balancer powered it off or on and its agent has not reported since
+   (``balancer.state.power_records``): ``off``, reason ``powered-off`` or ``booting`` —
+   a candidate for power-on, not a failure;
+3. a heartbeat that expired: ``failed``, reason ``stale`` (never receives VMs);
+4. an operator's ``maintenance``, ``draining`` or ``failed``;
+5. the state the agent reported (``active``).
 
 The reason is the host's ``state_reason``. A VM name reported by
 two hosts (a migration that left the source definition behind) is kept once: running over
@@ -23,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
+from typing import Protocol
 
 import msgspec
 
@@ -39,6 +43,7 @@ from balancer.core.models import (
 )
 from balancer.core.validate import check
 from balancer.state.overrides import STALE, HostOverride
+from balancer.state.power_records import PowerRecord, power_state
 from balancer.state.report import ReportHead
 
 log = logging.getLogger(__name__)
@@ -63,12 +68,29 @@ class StoreContents:
     migrated_at: Mapping[str, float] = field(default_factory=dict)
     #: Measured migration bandwidth per host pair.
     links: Sequence[Link] = ()
+    #: Host → what the balancer last did to its power.
+    power: Mapping[str, PowerRecord] = field(default_factory=dict)
 
 
-def host_state(host: Host, alive: bool, override: HostOverride | None) -> tuple[str, str]:
-    """The host's state in the snapshot and why it differs from the report ('' if not)."""
+class Reported(Protocol):
+    """What ``host_state`` reads of a report's host (a ``Host``, or a leaner decoding)."""
+
+    @property
+    def state(self) -> str: ...
+
+
+def host_state(
+    host: Reported,
+    alive: bool,
+    override: HostOverride | None,
+    power: tuple[str, str] | None = None,
+) -> tuple[str, str]:
+    """The host's state in the snapshot and why it differs from the report ('' if not);
+    ``power``: what a power record says (``power_records.power_state``)."""
     if override is not None and override.state == "off":
         return "off", override.reason or "operator"
+    if power is not None:
+        return power
     if not alive:
         return "failed", STALE
     if override is not None:
@@ -76,9 +98,11 @@ def host_state(host: Host, alive: bool, override: HostOverride | None) -> tuple[
     return host.state, ""
 
 
-def _host(head: ReportHead, alive: frozenset[str], overrides: Mapping[str, HostOverride]) -> Host:
+def _host(head: ReportHead, contents: StoreContents) -> Host:
     h = head.host
-    state, why = host_state(h, h.name in alive, overrides.get(h.name))
+    alive = h.name in contents.alive
+    power = power_state(contents.power.get(h.name), head.collected_at, alive)
+    state, why = host_state(h, alive, contents.overrides.get(h.name), power)
     if state == h.state and why == h.state_reason:
         return h
     return msgspec.structs.replace(h, state=state, state_reason=why)
@@ -104,8 +128,12 @@ def _unique_vms(
             kept = best.get(vm.name)
             if kept is not None:
                 winner = vm.host if rank > kept[0] else kept[1].host
-                log.warning("VM %s reported by %s and %s: keeping %s",
-                            vm.name, kept[1].host, vm.host, winner)  # fmt: skip
+                # Two live hosts claim a VM between a migration and the source's next
+                # report (the newer report wins); a silent host's last report still lists
+                # a VM that left it before it was powered off or died.
+                level = logging.INFO if alive and kept[0][1] else logging.DEBUG
+                log.log(level, "VM %s reported by %s and %s: keeping %s",
+                        vm.name, kept[1].host, vm.host, winner)  # fmt: skip
             if kept is None or rank > kept[0]:
                 best[vm.name] = (rank, vm)
     return [vm for _, vm in best.values()], names
@@ -160,7 +188,7 @@ def _rules(rules: Sequence[Rule], vms: set[str], hosts: set[str]) -> tuple[Rule,
 
 def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
     """One consistent v1 snapshot; raises ``SnapshotError`` if operator facts contradict."""
-    hosts = tuple(_host(head, contents.alive, contents.overrides) for head in contents.reports)
+    hosts = tuple(_host(head, contents) for head in contents.reports)
     off_hosts = {h.name for h in hosts if h.state == "off"}
     unique, vm_names = _unique_vms(contents, _with_facts(contents, off_hosts))
     vms = tuple(unique)

@@ -144,6 +144,13 @@ class Keys:
         return f"{self.prefix}:exec:running"
 
     @property
+    def exec_stats(self) -> str:
+        """HASH counter → number: the executor's waits and retries (slot waits by bucket,
+        their seconds, lease refusals, task retries by task and kind;
+        ``balancer.state.exec_stats``), read by the exporter."""
+        return f"{self.prefix}:exec:stats"
+
+    @property
     def power_log(self) -> str:
         """STREAM (MAXLEN-bounded): every power action tried, with its result."""
         return f"{self.prefix}:exec:power"
@@ -182,9 +189,20 @@ class Keys:
 
     @property
     def vm_history(self) -> str:
-        """STREAM (MAXLEN-bounded): per-VM CPU samples the daemon keeps, by VM name (a
-        migrated VM's samples follow it)."""
+        """STREAM (MAXLEN-bounded), one small entry per sample of every VM's CPU the
+        daemon keeps: its time ``t`` and the digest of its ``layout`` (the VM names)."""
         return f"{self.prefix}:ctl:history"
+
+    @property
+    def vm_history_cpu(self) -> str:
+        """HASH sample time → zstd float32 CPU of every VM, in its layout's order."""
+        return f"{self.prefix}:ctl:history-cpu"
+
+    @property
+    def vm_history_layouts(self) -> str:
+        """HASH layout digest → zstd msgpack list of VM names, sorted (one per VM set,
+        shared by every sample taken while the set stayed the same)."""
+        return f"{self.prefix}:ctl:history-layouts"
 
     @property
     def paused(self) -> str:
@@ -232,6 +250,12 @@ class Keys:
     def sim_runs(self) -> str:
         """HASH VM → JSON: the simulated migrations under way."""
         return f"{self.prefix}:sim:runs"
+
+    @property
+    def sim_load_scale(self) -> str:
+        """STRING float: every simulated VM's trace load is multiplied by it (absent: 1);
+        ``balancer fleet load --scale X`` sets it while the fleet runs."""
+        return f"{self.prefix}:sim:load-scale"
 
     @property
     def sim_power(self) -> str:

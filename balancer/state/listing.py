@@ -9,6 +9,7 @@ import msgspec
 
 from balancer.state.assemble import host_state
 from balancer.state.overrides import HostOverride
+from balancer.state.power_records import PowerRecord, power_state
 from balancer.state.report import HostReport
 
 
@@ -46,11 +47,14 @@ def host_rows(
     alive: frozenset[str],
     overrides: Mapping[str, HostOverride],
     now: float,
+    power: Mapping[str, PowerRecord] | None = None,
 ) -> list[HostRow]:
     rows = []
+    records = power or {}
     for r in sorted(reports, key=lambda r: r.host.name):
         h = r.host
-        state, why = host_state(h, h.name in alive, overrides.get(h.name))
+        powered = power_state(records.get(h.name), r.collected_at, h.name in alive)
+        state, why = host_state(h, h.name in alive, overrides.get(h.name), powered)
         rows.append(
             HostRow(
                 name=h.name,

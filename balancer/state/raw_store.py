@@ -27,7 +27,7 @@ from balancer.state.stream_read import Command, exec_streaming, supports_streami
 R = TypeVar("R")
 _ATTEMPTS = 5
 #: Position of the reports' MGET among the transaction's commands.
-_REPORTS = 8
+_REPORTS = 9
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class RawStore(Generic[R]):
     migrated: dict[bytes, bytes]
     #: ``<source> <dest>`` → JSON ``Link``: measured migration bandwidth per host pair.
     links: dict[bytes, bytes]
+    #: Host → JSON power record (hosts the balancer powered off or on).
+    power: dict[bytes, bytes]
 
 
 def _commands(keys: Keys, names: tuple[str, ...], since: float) -> list[Command]:
@@ -59,6 +61,7 @@ def _commands(keys: Keys, names: tuple[str, ...], since: float) -> list[Command]
         ("HGETALL", keys.vm_labels),
         ("ZRANGE", keys.vm_migrated, _bound(since), "+inf", "BYSCORE", "WITHSCORES"),
         ("HGETALL", keys.links),
+        ("HGETALL", keys.power),
     ]
     if names:
         commands.append(("MGET", *(keys.report(n) for n in names)))
@@ -119,7 +122,7 @@ def read_raw_as(
     """One generation of the store, each report as ``on_report`` turned it, and the
     migrations from ``migrated_since(policy as stored)`` on (default: none)."""
     names, results = _transaction(client, keys, on_report, migrated_since)
-    schema, gen, over, rules, policy, labels, moved, links = results[:_REPORTS]
+    schema, gen, over, rules, policy, labels, moved, links, power = results[:_REPORTS]
     reports, alive = (results[_REPORTS], results[_REPORTS + 1]) if names else ([], [])
     return RawStore(
         schema=schema,
@@ -133,6 +136,7 @@ def read_raw_as(
         vm_labels=hash_reply(labels),
         migrated=scores_reply(moved),
         links=hash_reply(links),
+        power=hash_reply(power),
     )
 
 

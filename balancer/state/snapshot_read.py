@@ -34,6 +34,7 @@ from balancer.state.overrides import (
     decode_policy,
     decode_rule,
 )
+from balancer.state.power_records import decode_power
 from balancer.state.raw_store import RawStore, read_raw, read_raw_as
 from balancer.state.report import HostReport, ReportHead, decode_report, decode_report_head
 
@@ -165,6 +166,7 @@ def decode_contents(raw: RawStore[ReportHead | str | None]) -> StoreContents:
             for k, v in raw.migrated.items()
         },
         links=_links(raw.links),
+        power=decode_power(raw.power),
     )
 
 

@@ -24,11 +24,18 @@ REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 90.0
 
 
-def wait_until(what: str, check: Callable[[], bool], timeout_s: float = 60.0) -> None:
+def wait_until(
+    what: str,
+    check: Callable[[], bool],
+    timeout_s: float = 60.0,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``check``; fail after ``timeout_s``, saying ``explain()`` if given."""
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+            why = f": {explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}{why}")
         time.sleep(0.05)
 
 
@@ -143,3 +150,35 @@ def processes() -> Iterator[list[Process]]:
     yield started
     for p in reversed(started):
         p.stop()
+
+
+class DaemonProcess(Process):
+    """``balancer daemon --clock fleet`` with short leader timings (real seconds); its
+    /metrics on ``metrics_port`` (0: none)."""
+
+    def __init__(
+        self, directory: Path, redis_url: str, name: str, *, interval_s: float = 60.0,
+        lease_s: float = 3.0, renew_deadline_s: float = 2.0, retry_s: float = 0.5,
+        settings: dict[str, object] | None = None, metrics_port: int = 0,
+    ) -> None:  # fmt: skip
+        self.name = name
+        argv = balancer_argv(
+            "-v", "daemon", "--redis", redis_url, "--clock", "fleet", "--id", name,
+            "--interval", str(interval_s), "--lease-s", str(lease_s),
+            "--renew-deadline-s", str(renew_deadline_s), "--retry-s", str(retry_s),
+            "--settings", json.dumps(settings or {}), "--metrics-port", str(metrics_port),
+            "--metrics-address", "127.0.0.1",
+        )  # fmt: skip
+        super().__init__(argv, directory / f"daemon-{name}.log")
+
+    def pause(self) -> None:
+        """SIGSTOP: the process stops where it is (a stall, a frozen VM)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+        return super().stop()

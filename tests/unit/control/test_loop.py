@@ -88,6 +88,25 @@ def test_a_plan_in_flight_is_followed_not_planned_over() -> None:
     assert store.records == [record]
 
 
+def test_a_vm_whose_migration_failed_lately_is_held_back() -> None:
+    snap = snapshot({1: [2.0, 2.0, 1.5, 0.5], 3: [1.0]})
+    ports, _, sink, _ = _ports(snap)
+    first = run_cycle(ports, SETTINGS)
+    moved = {m.vm for m in sink.sent[0][2].moves}
+    assert first.outcome == "planned"
+    assert moved
+    # Those moves failed just now (the executor refused them): not retried at once...
+    failed = dict.fromkeys(moved, T0 - 10.0)
+    sink.sent.clear()
+    sink.flight = InFlight(failed_at=failed)
+    run_cycle(ports, SETTINGS)
+    assert not any(m.vm in moved for _, _, plan in sink.sent for m in plan.moves)
+    # ...but once the back-off has passed.
+    sink.flight = InFlight(failed_at=dict.fromkeys(moved, T0 - SETTINGS.retry_failed_after_s))
+    run_cycle(ports, SETTINGS)
+    assert any(m.vm in moved for _, _, plan in sink.sent for m in plan.moves)
+
+
 def test_an_evacuation_preempts_a_flight_of_lower_priority() -> None:
     snap = snapshot({1: [1.0, 1.0], 3: [1.0], 5: [0.5]}, hosts=6)
     hosts = tuple(

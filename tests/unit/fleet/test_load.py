@@ -46,3 +46,12 @@ def test_one_vm_is_computed_as_all_of_them() -> None:
     assert cores_at(TRACE, 300.0, 1000.0, 1000.0, np.array([1]), np.zeros(1), np.ones(1))[0] == (
         pytest.approx(0.1)
     )
+
+
+def test_a_load_scale_multiplies_the_trace_but_no_vm_passes_its_size() -> None:
+    m = model()
+    # at 1150: 25 % (row 0), 10 % (row 1), 100 % (row 0, shifted)
+    assert m.cores(1150.0, scale=3.0).tolist() == pytest.approx([1.5, 0.3, 2.0])
+    assert m.cores(1150.0, scale=0.5).tolist() == pytest.approx([0.25, 0.05, 1.0])
+    one = vm_cores(TRACE, 300.0, 1000.0, 1150.0, 0, 1.5, 2.0, scale=3.0)
+    assert one == pytest.approx(2.0)
