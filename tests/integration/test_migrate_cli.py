@@ -105,7 +105,7 @@ def test_dry_run_prints_the_order_and_queues_nothing(store: str, redis_client: r
     assert order["expected_state"] == "shutoff"
     assert order["predicted"]["duration_s"] > 0
     assert order["copy_storage"] is True
-    assert order["disks"] == [{"pool": "local", "bytes": 100 << 30}]
+    assert order["copy_bytes"] == 100 << 30
     assert queued(redis_client) == {}
 
 

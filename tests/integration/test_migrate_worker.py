@@ -67,8 +67,9 @@ def test_migrate_wait_exits_1_when_the_worker_fails_the_move(
     r = balancer("migrate", "cache-1", "--to", "kvm-03", "--wait", "--redis", store)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert len(r.stdout.strip()) == 36  # the task id, then no outcome line
-    assert "error: migration of cache-1 failed: PreflightError: kvm-03 does not accept" in (
-        r.stderr
+    assert (
+        "error: migration of cache-1 failed: PreflightError: cache-1 cannot move to kvm-03: "
+        "kvm-03 cannot run the CPU" in r.stderr
     )
     assert [(o.vm, o.result) for o in outcomes(redis_client)] == [("cache-1", "failed")]
 
@@ -90,4 +91,4 @@ def test_migrate_inline_runs_the_move_in_the_cli(
     assert msgspec.json.decode(raw)["result"] == "completed"
     bad = balancer("migrate", "cache-1", "--to", "kvm-03", "--inline", "--redis", store, env=env)
     assert bad.returncode == 1
-    assert "error: kvm-03 does not accept the CPU of cache-1" in bad.stderr
+    assert "error: cache-1 cannot move to kvm-03: kvm-03 cannot run the CPU" in bad.stderr
