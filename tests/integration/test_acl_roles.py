@@ -1,0 +1,149 @@
+"""The role users of ``balancer acl roles`` really run the system: a real redis-server
+with exactly those users (applied by redis-cli as printed), the simulated fleet (as the
+admin: it stands in for the hosts), a Celery worker as ``worker``, a daemon as
+``daemon``, the exporter as ``reader``, and every CLI command that touches the store as
+its role — and the server's ACL LOG stays empty: nothing any of them did was refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from balancer.state.keys import Keys
+from tests.fixtures.redis_server import RedisFactory, free_port
+from tests.integration.acl_users import AclUsers, acl_denials, apply_acl
+from tests.integration.fleet_processes import (
+    DaemonProcess,
+    Fleet,
+    FleetWorker,
+    Process,
+    balancer_argv,
+    processes,
+    wait_until,
+)
+from tests.integration.system_checks import fleet_problems, migrations, quiet
+
+__all__ = ["processes"]
+pytestmark = pytest.mark.redis
+KEYS = Keys()
+SETTINGS = {"consolidate_every_s": 300, "forecast_window_s": 600, "min_on_s": 120,
+            "min_off_s": 60, "boot_s": 300}  # fmt: skip
+
+
+def run(users: AclUsers, user: str, *args: str, stdin: str | None = None) -> str:
+    """``balancer ARGS`` with ``user``'s URL in the environment; must succeed."""
+    r = _balancer(users, user, *args, stdin=stdin)
+    assert r.returncode == 0, (args, r.stdout, r.stderr, acl_denials(users))
+    return r.stdout
+
+
+def _balancer(
+    users: AclUsers, user: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(
+        balancer_argv(*args),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"BALANCER_REDIS_URL": users.url(user), "PATH": "/usr/bin:/bin",
+             "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )  # fmt: skip
+    assert users.passwords[user] not in r.stdout + r.stderr
+    return r
+
+
+def test_every_role_runs_its_commands_and_nothing_is_refused(
+    tmp_path: Path, redis_server_factory: RedisFactory, processes: list[Process]
+) -> None:
+    server = redis_server_factory()
+    users = apply_acl(server, fleet=True)
+    fleet = Fleet(tmp_path / "fleet.log", server.url, "--hosts", "5", "--vms", "30",
+                  "--placement", "spread", "--speed", "20", "--interval", "30",
+                  "--boot-s", "60")  # fmt: skip
+    processes.append(fleet)
+    processes.append(FleetWorker(tmp_path, users.url("worker"), "w1", concurrency=2))
+    port = free_port()
+    exporter = Process(
+        balancer_argv("exporter", "--redis", users.url("reader"), "--port", str(port),
+                      "--clock", "fleet", "--refresh-s", "0.5"),
+        tmp_path / "exporter.log",
+    )  # fmt: skip
+    processes.append(exporter)
+
+    # reader: every listing, the snapshot, status, records, the exporter.
+    hosts = json.loads(run(users, "reader", "hosts", "--json"))
+    names = sorted(h["name"] for h in hosts)
+    assert len(names) == 5
+    vms = json.loads(run(users, "reader", "vms", "--json"))
+    vm, source = vms[0]["name"], vms[0]["host"]
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(run(users, "reader", "snapshot", "export"))
+    run(users, "reader", "status", "--json")
+    run(users, "reader", "migrations", "--json")
+    run(users, "reader", "evacuations", "--json")
+    run(users, "reader", "rules", "show")
+    run(users, "reader", "policy", "show")
+    wait_until("the exporter's metrics", lambda: _scrape(port) is not None, 60, exporter.log)
+    assert "kvmb_" in (_scrape(port) or "")
+
+    # dispatcher: a move now (the planner refuses, exit 2, one that does not fit), and a
+    # plan made from the snapshot.
+    other, spare = [n for n in names if n != source][:2]
+    tried = []
+    for dest in (n for n in names if n not in (source, other, spare)):
+        tried.append(_balancer(users, "dispatcher", "migrate", vm, "--to", dest, "--wait"))
+        if tried[-1].returncode != 2:
+            break
+    assert tried[-1].returncode == 0, [(r.stdout, r.stderr) for r in tried]
+    plan = tmp_path / "plan.json"
+    plan.write_text(run(users, "reader", "plan", "--snapshot", str(snapshot),
+                        "--objective", "consolidate", "--format", "json"))  # fmt: skip
+    run(users, "dispatcher", "execute", "--plan", str(plan), "--snapshot", str(snapshot))
+
+    # operator: every command that writes an operator fact or intent.
+    run(users, "operator", "host", "set-state", spare, "maintenance", "--reason", "acl test")
+    run(users, "operator", "host", "clear-state", spare)
+    run(users, "operator", "vm", "label", vm, "team=web")
+    run(users, "operator", "vm", "unlabel", vm, "team")
+    rules = json.dumps({"pin-1": {"type": "pin", "vm": vm, "hosts": names}})
+    run(users, "operator", "rules", "put", "-", stdin=rules)
+    run(users, "operator", "rules", "delete", "pin-1")
+    run(users, "operator", "policy", "set", "-", stdin='{"headroom": 0.1}')
+    run(users, "operator", "policy", "clear")
+    run(users, "operator", "pause", "--reason", "acl test")
+    run(users, "operator", "resume")
+
+    # daemon: it leads, plans and sends; the operator's evacuation runs through it.
+    daemon = DaemonProcess(tmp_path, users.url("daemon"), "d1", settings=SETTINGS)
+    processes.append(daemon)
+    wait_until("a cycle of the daemon", lambda: "cycle" in daemon.log(), 60, daemon.log)
+    evacuation = run(users, "operator", "evacuate", other, "--reason", "acl test").split(":")[0]
+    run(users, "operator", "cancel", evacuation)
+    run(users, "operator", "resume", evacuation)
+
+    wait_until("the evacuation to be done", lambda: _evacuated(users, other), 120,
+               lambda: f"{acl_denials(users)} {daemon.log()[-3000:]}")  # fmt: skip
+    wait_until("the moves to end", lambda: quiet(fleet.client), 120)
+    assert fleet_problems(fleet.client, 30) == []
+    assert "Traceback" not in daemon.log() + exporter.log()
+    assert acl_denials(users) == []
+
+
+def _scrape(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            body: str = r.read().decode()
+            return body
+    except OSError:
+        return None
+
+
+def _evacuated(users: AclUsers, host: str) -> bool:
+    with users.server.client() as admin:
+        return int(admin.scard(KEYS.sim_host_vms(host))) == 0
