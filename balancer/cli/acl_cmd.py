@@ -30,8 +30,11 @@ def agent_command(prefix: str, hosts: tuple[str, ...]) -> None:
 
 @acl_group.command("roles")
 @prefix_option
-@click.option("--fleet", is_flag=True,
-              help="The worker may also move the simulated fleet's VMs (balancer fleet sim).")
+@click.option(
+    "--fleet",
+    is_flag=True,
+    help="The worker may also move the simulated fleet's VMs (balancer fleet sim).",
+)
 @click.argument("names", nargs=-1, type=click.Choice(ROLES), metavar="[ROLE...]")
 def roles_command(prefix: str, fleet: bool, names: tuple[str, ...]) -> None:
     """The role users (default: all): reader (snapshots, listings, the exporter),

@@ -17,8 +17,9 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import redis
@@ -26,6 +27,7 @@ import redis
 from balancer.core.models import Policy, Snapshot
 from balancer.errors import SnapshotError
 from balancer.state.assemble import StoreContents, assemble_snapshot
+from balancer.state.distrust import claims_by_record, implausible, quarantined
 from balancer.state.keys import DEFAULT_KEYS, SCHEMA_VERSION, Keys
 from balancer.state.overrides import (
     HostOverride,
@@ -104,7 +106,10 @@ def checked_heads(
         if head.vms and set(map(_vm_host, head.vms)) != {name}:
             log.warning("host %s: report lists VMs of another host; left out", name)
             continue
-        heads.append(head)
+        why = implausible(head)
+        if why is not None:
+            log.warning("host %s: %s; marked failed, its VMs left out", name, why)
+        heads.append(head if why is None else quarantined(head, why))
     return heads
 
 
@@ -192,4 +197,17 @@ def snapshot_from_redis(
     with _gc_paused():
         raw = read_raw_as(client, keys, head_or_why, cooldown_start(start))
         taken_at = time.time() if now is None else now
-        return assemble_snapshot(decode_contents(raw), taken_at=taken_at)
+        contents = replace(decode_contents(raw), evidence=_records_of(client, keys))
+        return assemble_snapshot(contents, taken_at=taken_at)
+
+
+def _records_of(client: redis.Redis, keys: Keys) -> Callable[[frozenset[str]], dict[str, str]]:
+    """Where the executor's records leave these VMs (asked only for VMs two hosts claim
+    alike: one ``MGET``, after the snapshot's transaction)."""
+
+    def lookup(vms: frozenset[str]) -> dict[str, str]:
+        names = sorted(vms)
+        raw = cast(list[bytes | None], client.mget([keys.outcome(v) for v in names]))
+        return claims_by_record(dict(zip(names, raw, strict=True)))
+
+    return lookup

@@ -26,7 +26,7 @@ class AclUsers:
     def acl_log(self) -> list[dict[str, Any]]:
         """The server's ACL LOG (denied commands), read as the admin."""
         with self.server.client() as admin:
-            entries: list[dict[str, Any]] = admin.acl_log()
+            entries: list[dict[str, Any]] = admin.acl_log(count=1000)
         return entries
 
 
@@ -39,8 +39,16 @@ def acl_denials(users: AclUsers) -> list[str]:
     ]
 
 
-def _field(info: str, name: str) -> str:
+def _field(info: str | dict[str, Any], name: str) -> str:
+    """A field of an entry's ``client-info`` (redis-py parses it into a dict)."""
+    if isinstance(info, dict):
+        return str(info.get(name, ""))
     return next((f.split("=", 1)[1] for f in info.split() if f.startswith(f"{name}=")), "")
+
+
+def denied_count(users: AclUsers) -> int:
+    """How many commands were refused (ACL LOG merges repeats into one entry's count)."""
+    return sum(int(e["count"]) for e in users.acl_log())
 
 
 def apply_acl(server: RedisServer, *hosts: str, fleet: bool = False) -> AclUsers:

@@ -25,13 +25,15 @@ from tests.integration.fleet_processes import (
     processes,
     wait_until,
 )
-from tests.integration.system_checks import fleet_problems, migrations, quiet
+from tests.integration.system_checks import fleet_problems, quiet
 
 __all__ = ["processes"]
 pytestmark = pytest.mark.redis
 KEYS = Keys()
-SETTINGS = {"consolidate_every_s": 300, "forecast_window_s": 600, "min_on_s": 120,
-            "min_off_s": 60, "boot_s": 300}  # fmt: skip
+SETTINGS: dict[str, object] = {
+    "consolidate_every_s": 300, "forecast_window_s": 600, "min_on_s": 120, "min_off_s": 60,
+    "boot_s": 300,
+}  # fmt: skip
 
 
 def run(users: AclUsers, user: str, *args: str, stdin: str | None = None) -> str:
@@ -106,18 +108,7 @@ def test_every_role_runs_its_commands_and_nothing_is_refused(
                         "--objective", "consolidate", "--format", "json"))  # fmt: skip
     run(users, "dispatcher", "execute", "--plan", str(plan), "--snapshot", str(snapshot))
 
-    # operator: every command that writes an operator fact or intent.
-    run(users, "operator", "host", "set-state", spare, "maintenance", "--reason", "acl test")
-    run(users, "operator", "host", "clear-state", spare)
-    run(users, "operator", "vm", "label", vm, "team=web")
-    run(users, "operator", "vm", "unlabel", vm, "team")
-    rules = json.dumps({"pin-1": {"type": "pin", "vm": vm, "hosts": names}})
-    run(users, "operator", "rules", "put", "-", stdin=rules)
-    run(users, "operator", "rules", "delete", "pin-1")
-    run(users, "operator", "policy", "set", "-", stdin='{"headroom": 0.1}')
-    run(users, "operator", "policy", "clear")
-    run(users, "operator", "pause", "--reason", "acl test")
-    run(users, "operator", "resume")
+    _operator_commands(users, vm, spare, names)
 
     # daemon: it leads, plans and sends; the operator's evacuation runs through it.
     daemon = DaemonProcess(tmp_path, users.url("daemon"), "d1", settings=SETTINGS)
@@ -133,6 +124,21 @@ def test_every_role_runs_its_commands_and_nothing_is_refused(
     assert fleet_problems(fleet.client, 30) == []
     assert "Traceback" not in daemon.log() + exporter.log()
     assert acl_denials(users) == []
+
+
+def _operator_commands(users: AclUsers, vm: str, spare: str, names: list[str]) -> None:
+    """Every operator command that writes a fact or an intent (the evacuation apart)."""
+    run(users, "operator", "host", "set-state", spare, "maintenance", "--reason", "acl test")
+    run(users, "operator", "host", "clear-state", spare)
+    run(users, "operator", "vm", "label", vm, "team=web")
+    run(users, "operator", "vm", "unlabel", vm, "team")
+    rules = json.dumps({"pin-1": {"type": "pin", "vm": vm, "hosts": names}})
+    run(users, "operator", "rules", "put", "-", stdin=rules)
+    run(users, "operator", "rules", "delete", "pin-1")
+    run(users, "operator", "policy", "set", "-", stdin='{"headroom": 0.1}')
+    run(users, "operator", "policy", "clear")
+    run(users, "operator", "pause", "--reason", "acl test")
+    run(users, "operator", "resume")
 
 
 def _scrape(port: int) -> str | None:
