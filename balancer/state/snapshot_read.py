@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from operator import attrgetter
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import msgspec
 import redis
@@ -136,40 +137,51 @@ def alive_hosts(raw: RawStore[Any]) -> frozenset[str]:
     return frozenset(n for n, a in zip(raw.names, raw.alive, strict=True) if a is not None)
 
 
+T = TypeVar("T")
+
+
+def _skipping(
+    decode: Callable[[bytes, str], T], items: dict[bytes, bytes], where: str
+) -> dict[str, T]:
+    """Each field decoded; one that does not decode is logged and left out (an operator
+    fact that does not decode never fails every snapshot)."""
+    out: dict[str, T] = {}
+    for k, v in items.items():
+        field = k.decode(errors="replace")
+        try:
+            out[field] = decode(v, f"{where}[{field}]")
+        except SnapshotError as exc:
+            log.error("%s; skipped", exc)
+    return out
+
+
 def _seconds(value: bytes, where: str) -> float:
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
         raise SnapshotError(f"not a number of seconds: {value!r}", where) from None
+    return seconds
 
 
 def decode_overrides(raw: RawStore[Any]) -> dict[str, HostOverride]:
-    return {
-        k.decode(): decode_override(v, f"redis:op:host-state[{k.decode()}]")
-        for k, v in raw.overrides.items()
-    }
+    return _skipping(decode_override, raw.overrides, "redis:op:host-state")
 
 
 def decode_contents(raw: RawStore[ReportHead | str | None]) -> StoreContents:
     _check_schema(raw)
     where = "redis:"
+    rules = _skipping(decode_rule, raw.rules, f"{where}op:rules")
     return StoreContents(
         generation=raw.generation,
         reports=checked_heads(raw.names, raw.reports),
         alive=alive_hosts(raw),
         overrides=decode_overrides(raw),
-        rules=[
-            decode_rule(raw.rules[k], f"{where}op:rules[{k.decode()}]") for k in sorted(raw.rules)
-        ],
+        rules=[rules[k] for k in sorted(rules)],
         policy=Policy() if raw.policy is None else _policy(raw.policy),
-        vm_labels={
-            k.decode(): decode_labels(v, f"{where}op:vm-labels[{k.decode()}]")
-            for k, v in raw.vm_labels.items()
-        },
-        migrated_at={
-            k.decode(): _seconds(v, f"{where}vm-migrated[{k.decode()}]")
-            for k, v in raw.migrated.items()
-        },
+        vm_labels=_skipping(decode_labels, raw.vm_labels, f"{where}op:vm-labels"),
+        migrated_at=_skipping(_seconds, raw.migrated, f"{where}vm-migrated"),
         power=decode_power(raw.power),
     )
 
@@ -186,7 +198,12 @@ def cooldown_start(now: float) -> Callable[[bytes | None], float]:
 
 
 def _policy(blob: bytes) -> Policy:
-    return decode_policy(blob, "redis:op:policy")
+    """The stored policy; one that does not decode is logged, and the defaults hold."""
+    try:
+        return decode_policy(blob, "redis:op:policy")
+    except SnapshotError as exc:
+        log.error("%s; the default policy holds", exc)
+        return Policy()
 
 
 def snapshot_from_redis(
