@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from balancer.state.keys import SCHEMA_VERSION, Keys
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.agent_processes import balancer
@@ -23,10 +25,14 @@ class AclUsers:
     def url(self, user: str) -> str:
         return self.server.url_for(user, self.passwords[user])
 
+    def admin(self) -> redis.Redis:
+        """The default user (TLS when the server listens with it)."""
+        return admin(self.server)
+
     def acl_log(self) -> list[dict[str, Any]]:
         """The server's ACL LOG (denied commands), read as the admin."""
-        with self.server.client() as admin:
-            entries: list[dict[str, Any]] = admin.acl_log(count=1000)
+        with self.admin() as client:
+            entries: list[dict[str, Any]] = client.acl_log(count=1000)
         return entries
 
 
@@ -67,10 +73,15 @@ def apply_acl(server: RedisServer, *hosts: str, fleet: bool = False) -> AclUsers
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.split() == ["OK"] * len(text.splitlines()), cli.stdout
-    with server.client() as admin:
-        admin.set(Keys().schema, str(SCHEMA_VERSION))
-        admin.acl_log_reset()
+    with admin(server) as client:
+        client.set(Keys().schema, str(SCHEMA_VERSION))
+        client.acl_log_reset()
     return AclUsers(server, dict(_LINE.findall(text)))
+
+
+def admin(server: RedisServer) -> redis.Redis:
+    client: redis.Redis = redis.Redis.from_url(server.url, socket_timeout=10)
+    return client
 
 
 def _tls_args(server: RedisServer) -> list[str]:

@@ -118,7 +118,7 @@ def test_a_report_under_its_own_key_claiming_another_hosts_vm_takes_nothing(
     record = MigrationRecord(id="m1", vm="b1", source="h1", dest="h2", mode="live",
                              reason="balance", epoch=None, started_at=1.0, finished_at=2.0,
                              result="completed")  # fmt: skip
-    with store.server.client() as admin:  # as the executor would have written it
+    with store.admin() as admin:  # as the executor would have written it
         admin.set(K.outcome("b1"), msgspec.json.encode(record))
     assert _placement(store)["b1"] == ("h2", "running")
     assert {h: s for h, (s, _why) in _hosts(store).items()} == {"h1": "active", "h2": "active"}

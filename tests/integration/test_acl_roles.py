@@ -1,8 +1,10 @@
 """The role users of ``balancer acl roles`` really run the system: a real redis-server
-with exactly those users (applied by redis-cli as printed), the simulated fleet (as the
-admin: it stands in for the hosts), a Celery worker as ``worker``, a daemon as
-``daemon``, the exporter as ``reader``, and every CLI command that touches the store as
-its role — and the server's ACL LOG stays empty: nothing any of them did was refused."""
+listening with TLS only (its own CA) with exactly those users (applied by redis-cli as
+printed), the simulated fleet (as the admin: it stands in for the hosts), a Celery worker
+as ``worker``, a daemon as ``daemon``, the exporter as ``reader``, and every CLI command
+that touches the store as its role, all on ``rediss://`` URLs with the server's
+certificate verified — and the server's ACL LOG stays empty: nothing any of them did was
+refused. A client trusting another CA is refused (agent, daemon, exporter)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import trustme
 
 from balancer.state.keys import Keys
 from tests.fixtures.redis_server import RedisFactory, free_port
 from tests.integration.acl_users import AclUsers, acl_denials, apply_acl
+from tests.integration.agent_processes import balancer, write_node
 from tests.integration.fleet_processes import (
     DaemonProcess,
     Fleet,
@@ -26,6 +30,7 @@ from tests.integration.fleet_processes import (
     wait_until,
 )
 from tests.integration.system_checks import fleet_problems, quiet
+from tests.integration.test_celery_tls import tls_files
 
 __all__ = ["processes"]
 pytestmark = pytest.mark.redis
@@ -63,8 +68,9 @@ def _balancer(
 def test_every_role_runs_its_commands_and_nothing_is_refused(
     tmp_path: Path, redis_server_factory: RedisFactory, processes: list[Process]
 ) -> None:
-    server = redis_server_factory()
+    server = redis_server_factory(tls=tls_files(tmp_path / "tls", trustme.CA()))
     users = apply_acl(server, fleet=True)
+    assert users.url("daemon").startswith("rediss://")  # verified: the URL names the CA
     fleet = Fleet(tmp_path / "fleet.log", server.url, "--hosts", "5", "--vms", "30",
                   "--placement", "spread", "--speed", "20", "--interval", "30",
                   "--boot-s", "60")  # fmt: skip
@@ -151,5 +157,35 @@ def _scrape(port: int) -> str | None:
 
 
 def _evacuated(users: AclUsers, host: str) -> bool:
-    with users.server.client() as admin:
+    with users.admin() as admin:
         return int(admin.scard(KEYS.sim_host_vms(host))) == 0
+
+
+def test_a_server_certificate_of_another_ca_is_refused(
+    tmp_path: Path, redis_server_factory: RedisFactory, processes: list[Process]
+) -> None:
+    """Agent, daemon and exporter given a URL that trusts another CA: none of them
+    talks to the server (the password never leaves), each says why."""
+    server = redis_server_factory(tls=tls_files(tmp_path / "tls", trustme.CA()))
+    users = apply_acl(server, "h1")
+    other_ca = tls_files(tmp_path / "other", trustme.CA()).ca
+    wrong = {u: users.url(u).replace(str(server.tls.ca), str(other_ca))  # type: ignore[union-attr]
+             for u in ("agent-h1", "daemon", "reader")}  # fmt: skip
+    agent = balancer("agent", "--libvirt-uri", write_node(tmp_path, "h1", ("a1",)), "--host-name",
+                     "h1", "--once", env={"BALANCER_REDIS_URL": wrong["agent-h1"],
+                                          "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert agent.returncode == 1
+    assert "certificate verify failed" in agent.stderr
+    daemon = DaemonProcess(tmp_path, wrong["daemon"], "d1", settings=SETTINGS)
+    processes.append(daemon)
+    port = free_port()
+    exporter = Process(balancer_argv("exporter", "--redis", wrong["reader"], "--port", str(port)),
+                       tmp_path / "exporter.log")  # fmt: skip
+    processes.append(exporter)
+    for proc in (daemon, exporter):
+        wait_until("a certificate error", lambda p=proc: "certificate verify failed" in p.log(),
+                   60, proc.log)  # fmt: skip
+    with users.admin() as admin:
+        assert admin.keys("kvmb:*") == [b"kvmb:schema"]  # nothing written by any of them
+    for password in users.passwords.values():
+        assert password not in daemon.log() + exporter.log() + agent.stderr
