@@ -43,7 +43,7 @@ READ = (
 )  # fmt: skip
 #: Lua scripts (the fences, the leader's lease, compare-and-sets): each command a script
 #: runs is checked again against the user's permissions.
-SCRIPTS = ("+evalsha", "+eval", "+script|load", "+script|exists")
+SCRIPTS = ("+evalsha", "+script|load", "+script|exists")
 
 
 def check_name(value: str, what: str) -> str:
