@@ -38,7 +38,7 @@ TRANSACTION = ("+multi", "+exec", "+discard")
 READ = (
     "+get", "+mget", "+exists", "+type", "+pttl", "+smembers", "+sismember", "+scard",
     "+hgetall", "+hget", "+hmget", "+hkeys", "+hvals", "+hlen", "+hexists",
-    "+zrange", "+zrangebyscore", "+zscore", "+zcard", "+xrange", "+xrevrange", "+xlen",
+    "+zrange", "+zrangebyscore", "+zscore", "+zcard", "+zcount", "+xrange", "+xrevrange", "+xlen",
     "+llen", "+lrange", "+watch", "+unwatch", "+time",
 )  # fmt: skip
 #: Lua scripts (the fences, the leader's lease, compare-and-sets): each command a script

@@ -125,7 +125,9 @@ def test_every_role_runs_its_commands_and_nothing_is_refused(
     run(users, "operator", "cancel", evacuation)
     run(users, "operator", "resume", evacuation)
 
-    wait_until("the evacuation to be done", lambda: _evacuated(users, other), 120,
+    # The exporter is scraped while moves run (it reads their progress and slots then).
+    wait_until("the evacuation to be done",
+               lambda: _scrape(port) is not None and _evacuated(users, other), 120,
                lambda: f"{acl_denials(users)} {daemon.log()[-3000:]}")  # fmt: skip
     wait_until("the moves to end", lambda: quiet(fleet.client), 120)
     assert fleet_problems(fleet.client, 30) == []
