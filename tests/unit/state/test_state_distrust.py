@@ -37,12 +37,10 @@ def test_a_real_report_is_plausible() -> None:
         ({"cpu_used": math.inf}, {}, "cpu_used"),
         ({"cpu_used": math.nan}, {}, "cpu_used"),
         ({"migration_bandwidth_mib_s": 1e300}, {}, "migration_bandwidth_mib_s"),
-        ({"labels": {"k": "x" * 10_000}}, {}, "characters"),
         ({}, {"cpu_used": math.inf}, "VM v1: cpu_used"),
-        ({}, {"cpu_used": 17.0}, "VM v1: cpu_used"),  # more than the host's 16 cores
+        ({}, {"cpu_used": 25.0}, "VM v1: cpu_used"),  # more than 1.5 x the host's 16 cores
         ({}, {"memory_mib": 2**40}, "VM v1: memory_mib"),
         ({}, {"dirty_rate_mib_s": math.inf}, "VM v1: dirty_rate_mib_s"),
-        ({}, {"networks": tuple(f"n{i}" for i in range(20_000))}, "names and labels"),
     ],
 )
 def test_values_out_of_bounds_are_implausible(
@@ -52,6 +50,10 @@ def test_values_out_of_bounds_are_implausible(
     assert why is not None
     assert why.startswith("implausible report: ")
     assert field in why
+
+
+def test_a_vm_may_use_a_little_more_than_the_hosts_cores_measured() -> None:
+    assert implausible(head(cpu_used=17.0)) is None  # 16 cores: measuring jitter
 
 
 def test_too_many_vms_are_implausible() -> None:
