@@ -196,3 +196,42 @@ def test_a_server_certificate_of_another_ca_is_refused(
         assert admin.keys("kvmb:*") == [b"kvmb:schema"]  # nothing written by any of them
     for password in users.passwords.values():
         assert password not in daemon.log() + exporter.log() + agent.stderr
+
+
+def test_tls_without_verification_is_refused_unless_insecure_and_then_warned(
+    tmp_path: Path, redis_server_factory: RedisFactory, processes: list[Process]
+) -> None:
+    """The agent and the daemon, like the CLI and Celery (test_celery_tls.py): a URL that
+    turns the certificate check off is refused (exit 2, naming --insecure); with
+    ``balancer --insecure`` it runs and warns at its start."""
+    server = redis_server_factory(tls=tls_files(tmp_path / "tls", trustme.CA()))
+    users = apply_acl(server, "h1")
+    unverified = {u: users.url(u) + "&ssl_cert_reqs=none" for u in ("agent-h1", "daemon")}
+    node = write_node(tmp_path, "h1", ("a1",))
+    env = {"BALANCER_REDIS_URL": unverified["agent-h1"], "PATH": "/usr/bin:/bin"}
+    refused = balancer("agent", "--libvirt-uri", node, "--host-name", "h1", "--once", env=env)
+    assert refused.returncode == 2
+    assert "--insecure" in refused.stderr
+    agent = balancer("--insecure", "agent", "--libvirt-uri", node, "--host-name", "h1",
+                     "--once", env=env)  # fmt: skip
+    assert agent.returncode == 0, agent.stderr
+    assert "without verifying the server (--insecure)" in agent.stderr
+    daemon = Process(
+        balancer_argv(
+            "--insecure",
+            "-v",
+            "daemon",
+            "--redis",
+            unverified["daemon"],
+            "--id",
+            "d1",
+            "--metrics-port",
+            "0",
+        ),
+        tmp_path / "daemon.log",
+    )
+    processes.append(daemon)
+    wait_until("the daemon's warning", partial(_says, daemon, "(--insecure)"), 60, daemon.log)
+    wait_until("the daemon to lead", partial(_says, daemon, "leads"), 60, daemon.log)
+    assert users.passwords["daemon"] not in daemon.log()
+    assert acl_denials(users) == []
