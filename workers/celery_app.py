@@ -100,6 +100,9 @@ def make_app(redis_url: str | None = None, visibility_timeout_s: int | None = No
         task_track_started=True,
         result_expires=7 * 86400,
         worker_hijack_root_logger=False,
+        # No remote control (pidbox): whoever may publish on its channel could shut
+        # workers down; cancelling goes through the executor's fence (docs/security.md).
+        worker_enable_remote_control=False,
         enable_utc=True,
         timezone="UTC",
     )

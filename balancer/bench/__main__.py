@@ -17,6 +17,7 @@ BENCHMARKS = {
     "daemon": "balancer.bench.daemon",
     "decide": "balancer.bench.decide",
     "exporter": "balancer.bench.exporter",
+    "distrust": "balancer.bench.distrust",
 }
 
 

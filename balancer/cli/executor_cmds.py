@@ -48,7 +48,8 @@ def worker_command(
         os.environ["BALANCER_HYPERVISOR"] = HYPERVISORS[hypervisor]
     argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
             "-Q", "migrations", "--pool", "threads", "--concurrency", str(concurrency),
-            "-n", name, *celery_args]  # fmt: skip
+            "-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat",
+            *celery_args]  # fmt: skip
     os.execv(sys.executable, argv)
 
 

@@ -13,6 +13,7 @@ import sys
 import click
 
 from balancer import __version__
+from balancer.cli.acl_cmd import acl_group
 from balancer.cli.agent_cmd import agent_command
 from balancer.cli.control_cmds import (
     cancel_command,
@@ -74,6 +75,7 @@ def main(verbose: int, insecure: bool) -> None:
         os.environ[INSECURE_ENV] = "1"
 
 
+main.add_command(acl_group)
 main.add_command(plan_command)
 main.add_command(snapshot_group)
 main.add_command(sim_group)

@@ -13,7 +13,9 @@ Host state, strongest first:
 The reason is the host's ``state_reason``. A VM name reported by
 two hosts (a migration that left the source definition behind) is kept once: running over
 paused over shut off (a VM of a host switched off counts as shut off), then a live host
-over a stale one, then the newest report. Rules
+over a stale one, then the host the executor's record of its last migration names; with
+no such record every host claiming it is marked failed (``balancer.state.distrust``) —
+never the order of the keys or the reports' own clocks. Rules
 and the policy may name VMs or hosts that are gone; those names are dropped (a rule left
 with fewer than two VMs, or a pin of an unknown VM, goes too) so the snapshot stays
 consistent; a pin keeps only known hosts, and with none it keeps the VM where it is.
@@ -22,7 +24,7 @@ consistent; a pin keeps only known hosts, and with none it keeps the VM where it
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
@@ -42,6 +44,7 @@ from balancer.core.models import (
     Vm,
 )
 from balancer.core.validate import check
+from balancer.state.distrust import CONFLICT
 from balancer.state.overrides import STALE, HostOverride
 from balancer.state.power_records import PowerRecord, power_state
 from balancer.state.report import ReportHead
@@ -70,6 +73,9 @@ class StoreContents:
     links: Sequence[Link] = ()
     #: Host → what the balancer last did to its power.
     power: Mapping[str, PowerRecord] = field(default_factory=dict)
+    #: VM names → the host each one's last migration left it on (the executor's
+    #: records), asked only for VMs two hosts claim alike (``distrust.claims_by_record``).
+    evidence: Callable[[frozenset[str]], Mapping[str, str]] = lambda _vms: {}
 
 
 class Reported(Protocol):
@@ -108,35 +114,53 @@ def _host(head: ReportHead, contents: StoreContents) -> Host:
     return msgspec.structs.replace(h, state=state, state_reason=why)
 
 
-def _vm_rank(vm: Vm, alive: bool, collected_at: float) -> tuple[int, bool, float]:
-    return (_VM_STATE_RANK[vm.state], alive, collected_at)
+def _vm_rank(vm: Vm, alive: bool) -> tuple[int, bool]:
+    return (_VM_STATE_RANK[vm.state], alive)
 
 
 def _unique_vms(
     contents: StoreContents, per_head: Sequence[tuple[Vm, ...]]
-) -> tuple[list[Vm], set[str]]:
-    """Every VM once (``per_head``: each report's VMs), and the set of their names."""
+) -> tuple[list[Vm], set[str], dict[str, str]]:
+    """Every VM once (``per_head``: each report's VMs), the set of their names, and the
+    hosts that claim a VM another host claims alike with no evidence for either (host →
+    why: they are marked failed)."""
     vms = list(chain.from_iterable(per_head))
     names = set(map(_name, vms))
     if len(names) == len(vms):  # the usual case, checked fast
-        return vms, names
-    best: dict[str, tuple[tuple[int, bool, float], Vm]] = {}
+        return vms, names, {}
+    claims: dict[str, list[tuple[tuple[int, bool], Vm]]] = {}
     for head, head_vms in zip(contents.reports, per_head, strict=True):
         alive = head.host.name in contents.alive
         for vm in head_vms:
-            rank = _vm_rank(vm, alive, head.collected_at)
-            kept = best.get(vm.name)
-            if kept is not None:
-                winner = vm.host if rank > kept[0] else kept[1].host
-                # Two live hosts claim a VM between a migration and the source's next
-                # report (the newer report wins); a silent host's last report still lists
-                # a VM that left it before it was powered off or died.
-                level = logging.INFO if alive and kept[0][1] else logging.DEBUG
-                log.log(level, "VM %s reported by %s and %s: keeping %s",
-                        vm.name, kept[1].host, vm.host, winner)  # fmt: skip
-            if kept is None or rank > kept[0]:
-                best[vm.name] = (rank, vm)
-    return [vm for _, vm in best.values()], names
+            claims.setdefault(vm.name, []).append((_vm_rank(vm, alive), vm))
+    tied = frozenset(n for n, c in claims.items() if len(c) > 1 and _tied(c))
+    evidence = contents.evidence(tied) if tied else {}
+    out: list[Vm] = []
+    conflicts: dict[str, str] = {}
+    for name, claim in claims.items():
+        if len(claim) == 1:
+            out.append(claim[0][1])
+            continue
+        top = max(rank for rank, _ in claim)
+        best = sorted((vm for rank, vm in claim if rank == top), key=attrgetter("host"))
+        hosts = [vm.host for _, vm in claim]
+        chosen = next((vm for vm in best if vm.host == evidence.get(name)), None)
+        if chosen is None and len(best) > 1:
+            why = f"{CONFLICT}: VM {name} is also reported by "
+            for vm in best:
+                others = ", ".join(h for h in hosts if h != vm.host)
+                conflicts.setdefault(vm.host, why + others)
+            log.warning("VM %s reported alike by %s and the executor's records name none of "
+                        "them: those hosts are marked failed", name, ", ".join(hosts))  # fmt: skip
+        winner = chosen or best[0]
+        log.info("VM %s reported by %s: keeping %s", name, ", ".join(hosts), winner.host)
+        out.append(winner)
+    return out, names, conflicts
+
+
+def _tied(claim: list[tuple[tuple[int, bool], Vm]]) -> bool:
+    top = max(rank for rank, _ in claim)
+    return sum(rank == top for rank, _ in claim) > 1
 
 
 def _vm(vm: Vm, off_hosts: set[str], contents: StoreContents) -> Vm:
@@ -190,7 +214,13 @@ def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
     """One consistent v1 snapshot; raises ``SnapshotError`` if operator facts contradict."""
     hosts = tuple(_host(head, contents) for head in contents.reports)
     off_hosts = {h.name for h in hosts if h.state == "off"}
-    unique, vm_names = _unique_vms(contents, _with_facts(contents, off_hosts))
+    unique, vm_names, conflicts = _unique_vms(contents, _with_facts(contents, off_hosts))
+    if conflicts:
+        hosts = tuple(
+            msgspec.structs.replace(h, state="failed", state_reason=conflicts[h.name])
+            if h.name in conflicts and h.state != "off" else h
+            for h in hosts
+        )  # fmt: skip
     vms = tuple(unique)
     host_names = {h.name for h in hosts}
     policy = contents.policy

@@ -58,11 +58,22 @@ def read_resident(client: redis.Redis, keys: Keys, host: str) -> dict[str, float
 
 
 def ensure_schema(client: redis.Redis, keys: Keys) -> None:
-    """Mark an empty store with our schema version; refuse a store of another version."""
-    previous = client.set(keys.schema, str(SCHEMA_VERSION), nx=True, get=True)
-    if previous is not None and previous != str(SCHEMA_VERSION).encode():
+    """Refuse a store of another schema version; mark an empty one with ours. A per-host
+    agent user may only read the mark (an admin sets it: ``SET kvmb:schema 1``,
+    docs/security.md), so the mark is read first and written only when absent."""
+    stored = client.get(keys.schema)
+    if stored is None:
+        try:
+            client.set(keys.schema, str(SCHEMA_VERSION), nx=True)
+        except redis.exceptions.NoPermissionError:
+            raise PermanentError(
+                f"the Redis store has no schema mark and this user may not set it: an "
+                f"admin runs SET {keys.schema} {SCHEMA_VERSION} (docs/security.md)"
+            ) from None
+        stored = client.get(keys.schema)
+    if stored is not None and stored != str(SCHEMA_VERSION).encode():
         raise PermanentError(
-            f"the Redis store uses state schema {previous!r}; this version writes "
+            f"the Redis store uses state schema {stored!r}; this version writes "
             f"{SCHEMA_VERSION} (see docs/state-schema.md)"
         )
 
@@ -115,7 +126,7 @@ def report_commands(keys: Keys, report: HostReport, history_len: int) -> list[tu
             ("XADD", keys.history(name), "MAXLEN", history_len, "*",
              "t", repr(report.collected_at), "vms", samples)
         )  # fmt: skip
-    commands.append(("INCRBY", keys.generation, 1))
+    commands.append(("INCR", keys.generation))
     commands.append(("HGETALL", keys.vm_resident(name)))
     return commands
 

@@ -8,10 +8,15 @@ retried. On a real connection the EXEC reply is parsed as it streams in and each
 goes through ``on_report`` (the snapshot read decodes it there, while Redis is still
 sending the rest; ``stream_read``); on other connections (fakeredis in unit tests) the
 pipeline's result is passed through it after.
+
+A key holding another type than the schema's (a string where a hash belongs: WRONGTYPE)
+would fail every read: such keys are found with ``TYPE``, logged, and read as empty
+(``None``, no entries) while they stay wrong — the rest of the snapshot is read.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +33,13 @@ R = TypeVar("R")
 _ATTEMPTS = 5
 #: Position of the reports' MGET among the transaction's commands.
 _REPORTS = 9
+#: The type of each key read before the reports, and what it reads as when it holds
+#: another type (its command skipped).
+_TYPES = ("string", "string", "hash", "hash", "string", "hash", "zset", "hash", "hash")
+_EMPTY: tuple[Any, ...] = (None, None, {}, {}, None, {}, [], {}, {})
+assert len(_TYPES) == len(_EMPTY) == _REPORTS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,28 +89,68 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _wrong_types(client: redis.Redis, keys: Keys) -> frozenset[int]:
+    """The positions of the keys read before the reports that hold another type than
+    the schema's (each logged); -1 for the host set."""
+    fixed = [c[1] for c in _commands(keys, (), 0.0)]
+    with client.pipeline(transaction=False) as pipe:
+        for key in (keys.hosts, *fixed):
+            pipe.type(key)
+        found = [_text(t) for t in pipe.execute()]
+    wrong = frozenset(i for i, t in enumerate(found[1:]) if t not in (_TYPES[i], "none"))
+    for i in sorted(wrong):
+        log.error("%s holds a %s, not a %s: read as empty (an admin fixes or deletes it)",
+                  fixed[i], found[i + 1], _TYPES[i])  # fmt: skip
+    if found[0] not in ("set", "none"):
+        log.error("%s holds a %s, not a set: no host can be read", keys.hosts, found[0])
+        return wrong | {-1}
+    return wrong
+
+
+def _without(commands: list[Command], skip: frozenset[int]) -> list[Command]:
+    return [c for i, c in enumerate(commands) if i >= _REPORTS or i not in skip]
+
+
+def _with_empty(results: list[Any], skip: frozenset[int]) -> list[Any]:
+    out = list(results)
+    for i in sorted(i for i in skip if i >= 0):
+        out.insert(i, _EMPTY[i])
+    return out
+
+
 def _transaction(
     client: redis.Redis,
     keys: Keys,
     on_report: Callable[[bytes | None], R],
     migrated_since: Callable[[bytes | None], float],
 ) -> tuple[tuple[str, ...], list[Any]]:
+    skip: frozenset[int] = frozenset()
     for _ in range(_ATTEMPTS):
         with client.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(keys.hosts, keys.policy)  # type: ignore[no-untyped-call]
-                names = tuple(sorted(_text(n) for n in pipe.smembers(keys.hosts)))
-                since = migrated_since(cast(bytes | None, pipe.get(keys.policy)))
-                commands = _commands(keys, names, since)
+                hosts = [] if -1 in skip else pipe.smembers(keys.hosts)
+                names = tuple(sorted(_text(n) for n in hosts))
+                policy = None if 4 in skip else pipe.get(keys.policy)
+                since = migrated_since(cast(bytes | None, policy))
+                commands = _without(_commands(keys, names, since), skip)
+                at = _REPORTS - sum(i >= 0 for i in skip)
                 if supports_streaming(pipe.connection):
                     assert pipe.connection is not None
-                    return names, exec_streaming(pipe.connection, commands, _REPORTS, on_report)
+                    got = exec_streaming(pipe.connection, commands, at, on_report)
+                    return names, _with_empty(got, skip)
                 pipe.multi()
                 for command in commands:
                     pipe.execute_command(*command)  # type: ignore[no-untyped-call]
                 results: list[Any] = pipe.execute()
             except redis.WatchError:
                 continue
+            except redis.ResponseError as exc:
+                if "WRONGTYPE" not in str(exc) or skip:
+                    raise
+                skip = _wrong_types(client, keys)
+                continue
+        results = _with_empty(results, skip)
         if names:
             results[_REPORTS] = [on_report(blob) for blob in results[_REPORTS]]
         return names, results

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import msgspec
 import redis
@@ -26,6 +28,7 @@ import redis
 from balancer.core.models import Link, Policy, Snapshot
 from balancer.errors import SnapshotError
 from balancer.state.assemble import StoreContents, assemble_snapshot
+from balancer.state.distrust import claims_by_record, implausible, quarantined
 from balancer.state.keys import DEFAULT_KEYS, SCHEMA_VERSION, Keys
 from balancer.state.overrides import (
     HostOverride,
@@ -104,7 +107,10 @@ def checked_heads(
         if head.vms and set(map(_vm_host, head.vms)) != {name}:
             log.warning("host %s: report lists VMs of another host; left out", name)
             continue
-        heads.append(head)
+        why = implausible(head)
+        if why is not None:
+            log.warning("host %s: %s; marked failed, its VMs left out", name, why)
+        heads.append(head if why is None else quarantined(head, why))
     return heads
 
 
@@ -131,40 +137,51 @@ def alive_hosts(raw: RawStore[Any]) -> frozenset[str]:
     return frozenset(n for n, a in zip(raw.names, raw.alive, strict=True) if a is not None)
 
 
+T = TypeVar("T")
+
+
+def _skipping(
+    decode: Callable[[bytes, str], T], items: dict[bytes, bytes], where: str
+) -> dict[str, T]:
+    """Each field decoded; one that does not decode is logged and left out (an operator
+    fact that does not decode never fails every snapshot)."""
+    out: dict[str, T] = {}
+    for k, v in items.items():
+        field = k.decode(errors="replace")
+        try:
+            out[field] = decode(v, f"{where}[{field}]")
+        except SnapshotError as exc:
+            log.error("%s; skipped", exc)
+    return out
+
+
 def _seconds(value: bytes, where: str) -> float:
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
         raise SnapshotError(f"not a number of seconds: {value!r}", where) from None
+    return seconds
 
 
 def decode_overrides(raw: RawStore[Any]) -> dict[str, HostOverride]:
-    return {
-        k.decode(): decode_override(v, f"redis:op:host-state[{k.decode()}]")
-        for k, v in raw.overrides.items()
-    }
+    return _skipping(decode_override, raw.overrides, "redis:op:host-state")
 
 
 def decode_contents(raw: RawStore[ReportHead | str | None]) -> StoreContents:
     _check_schema(raw)
     where = "redis:"
+    rules = _skipping(decode_rule, raw.rules, f"{where}op:rules")
     return StoreContents(
         generation=raw.generation,
         reports=checked_heads(raw.names, raw.reports),
         alive=alive_hosts(raw),
         overrides=decode_overrides(raw),
-        rules=[
-            decode_rule(raw.rules[k], f"{where}op:rules[{k.decode()}]") for k in sorted(raw.rules)
-        ],
+        rules=[rules[k] for k in sorted(rules)],
         policy=Policy() if raw.policy is None else _policy(raw.policy),
-        vm_labels={
-            k.decode(): decode_labels(v, f"{where}op:vm-labels[{k.decode()}]")
-            for k, v in raw.vm_labels.items()
-        },
-        migrated_at={
-            k.decode(): _seconds(v, f"{where}vm-migrated[{k.decode()}]")
-            for k, v in raw.migrated.items()
-        },
+        vm_labels=_skipping(decode_labels, raw.vm_labels, f"{where}op:vm-labels"),
+        migrated_at=_skipping(_seconds, raw.migrated, f"{where}vm-migrated"),
         links=_links(raw.links),
         power=decode_power(raw.power),
     )
@@ -197,7 +214,12 @@ def cooldown_start(now: float) -> Callable[[bytes | None], float]:
 
 
 def _policy(blob: bytes) -> Policy:
-    return decode_policy(blob, "redis:op:policy")
+    """The stored policy; one that does not decode is logged, and the defaults hold."""
+    try:
+        return decode_policy(blob, "redis:op:policy")
+    except SnapshotError as exc:
+        log.error("%s; the default policy holds", exc)
+        return Policy()
 
 
 def snapshot_from_redis(
@@ -208,4 +230,17 @@ def snapshot_from_redis(
     with _gc_paused():
         raw = read_raw_as(client, keys, head_or_why, cooldown_start(start))
         taken_at = time.time() if now is None else now
-        return assemble_snapshot(decode_contents(raw), taken_at=taken_at)
+        contents = replace(decode_contents(raw), evidence=_records_of(client, keys))
+        return assemble_snapshot(contents, taken_at=taken_at)
+
+
+def _records_of(client: redis.Redis, keys: Keys) -> Callable[[frozenset[str]], dict[str, str]]:
+    """Where the executor's records leave these VMs (asked only for VMs two hosts claim
+    alike: one ``MGET``, after the snapshot's transaction)."""
+
+    def lookup(vms: frozenset[str]) -> dict[str, str]:
+        names = sorted(vms)
+        raw = cast(list[bytes | None], client.mget([keys.outcome(v) for v in names]))
+        return claims_by_record(dict(zip(names, raw, strict=True)))
+
+    return lookup

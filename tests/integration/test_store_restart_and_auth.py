@@ -16,6 +16,7 @@ from balancer.state.connect import redis_from_url
 from balancer.state.operator import put_rule, set_host_state
 from balancer.state.snapshot_read import snapshot_from_redis
 from tests.fixtures.redis_server import RedisFactory, TlsFiles
+from tests.integration.acl_users import apply_acl
 from tests.integration.agent_processes import (
     AgentFactory,
     AgentProcess,
@@ -26,15 +27,8 @@ from tests.integration.agent_processes import (
 
 pytestmark = pytest.mark.redis
 
-PASSWORD = "agent-Secret-42"
-#: What an agent needs: its transaction's commands on the kvmb keys (HGETALL: the
-#: executor's measures of its VMs), nothing else.
-AGENT_ACL = ("--user", "agent", "on", f">{PASSWORD}", "~kvmb:*", "-@all", "+@connection",
-             "+multi", "+exec", "+set", "+sadd", "+xadd", "+incrby", "+hgetall")  # fmt: skip
-READER_ACL = ("--user", "reader", "on", ">reader-pw", "~kvmb:*", "-@all", "+@connection",
-              "+watch", "+unwatch", "+multi", "+exec", "+get", "+mget", "+smembers",
-              "+hgetall", "+zrange")  # fmt: skip
-NO_DEFAULT = ("--user", "default", "off")
+#: Agent and reader users as ``balancer acl`` prints them (tests/integration/acl_users.py).
+HOST = "kvm-05"
 
 
 def _logged(agent: AgentProcess, text: str) -> bool:
@@ -85,27 +79,29 @@ def test_restart_with_persistence_keeps_state_and_agents_reconnect(
 def test_acl_user_publishes_and_password_never_shows(
     tmp_path: Path, redis_server_factory: RedisFactory
 ) -> None:
-    server = redis_server_factory(extra=(*NO_DEFAULT, *AGENT_ACL, *READER_ACL))
-    uri = write_node(tmp_path, "kvm-05", ("e1",))
-    url = server.url_for("agent", PASSWORD)
-    ok = balancer("agent", "--libvirt-uri", uri, "--redis", url, "--host-name", "kvm-05", "--once")
+    server = redis_server_factory()
+    users = apply_acl(server, HOST)
+    password = users.passwords[f"agent-{HOST}"]
+    uri = write_node(tmp_path, HOST, ("e1",))
+    url = users.url(f"agent-{HOST}")
+    ok = balancer("agent", "--libvirt-uri", uri, "--redis", url, "--host-name", HOST, "--once")
     assert ok.returncode == 0, ok.stderr
-    assert PASSWORD not in ok.stdout + ok.stderr
+    assert password not in ok.stdout + ok.stderr
 
     # The agent's user cannot read the store; a reader user exports it.
     denied = balancer("snapshot", "export", "--redis", url)
     assert denied.returncode == 1
-    assert "agent:***@" in denied.stderr
-    assert PASSWORD not in denied.stdout + denied.stderr
-    export = balancer("snapshot", "export", "--redis", server.url_for("reader", "reader-pw"))
+    assert f"agent-{HOST}:***@" in denied.stderr
+    assert password not in denied.stdout + denied.stderr
+    export = balancer("snapshot", "export", "--redis", users.url("reader"))
     assert export.returncode == 0, export.stderr
-    assert '"name": "kvm-05"' in export.stdout
+    assert f'"name": "{HOST}"' in export.stdout
 
     wrong = balancer("agent", "--libvirt-uri", uri, "--redis",
-                     server.url_for("agent", "not-" + PASSWORD), "--once")  # fmt: skip
+                     url.replace(password, "not-" + password), "--once")  # fmt: skip
     assert wrong.returncode == 1
-    assert PASSWORD not in wrong.stdout + wrong.stderr
-    assert "agent:***@" in wrong.stderr
+    assert password not in wrong.stdout + wrong.stderr
+    assert f"agent-{HOST}:***@" in wrong.stderr
 
 
 def test_tls_with_env_url(
@@ -117,20 +113,21 @@ def test_tls_with_env_url(
     ca.cert_pem.write_to_path(str(files.ca))
     cert.cert_chain_pems[0].write_to_path(str(files.cert))
     cert.private_key_pem.write_to_path(str(files.key))
-    server = redis_server_factory(tls=files, extra=(*NO_DEFAULT, *AGENT_ACL, *READER_ACL))
-    url = server.url_for("agent", PASSWORD)
+    server = redis_server_factory(tls=files)
+    users = apply_acl(server, "kvm-06")
+    url = users.url("agent-kvm-06")
     assert url.startswith("rediss://")
     env = {"BALANCER_REDIS_URL": url, "PATH": "/usr/bin:/bin"}
     agent = agent_processes(
         "--libvirt-uri", write_node(tmp_path, "kvm-06", ("f1",)), "--host-name", "kvm-06",
         "--interval", "0.3", env=env,
     )  # fmt: skip
-    reader = redis_from_url(server.url_for("reader", "reader-pw"))
+    reader = redis_from_url(users.url("reader"))
     wait_for(lambda: [h.name for h in snapshot_from_redis(reader).hosts] == ["kvm-06"],
              what="a report over TLS")  # fmt: skip
     reader.close()
-    assert PASSWORD not in agent.log()
-    assert "rediss://agent:***@127.0.0.1" in agent.log()
+    assert users.passwords["agent-kvm-06"] not in agent.log()
+    assert "rediss://agent-kvm-06:***@127.0.0.1" in agent.log()
 
     plain = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=5)
     with pytest.raises(redis.ConnectionError):

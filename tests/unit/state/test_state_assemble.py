@@ -93,14 +93,49 @@ def test_only_named_vms_change_and_the_rest_stay_the_same_objects() -> None:
     assert vms["v3"] is reports[1].vms[0]
 
 
-def test_duplicate_vm_prefers_live_host_then_newest_report() -> None:
-    reports = [
-        head("old", ("v",), at=1.0),
-        head("stale", ("v",), at=9.0),
-        head("new", ("v",), at=5.0),
-    ]
-    c = StoreContents(generation=1, reports=reports, alive=frozenset({"old", "new"}))
-    assert assemble_snapshot(c, taken_at=0).vms[0].host == "new"
+def test_duplicate_vm_prefers_a_live_host_over_a_stale_one() -> None:
+    reports = [head("stale", ("v",), at=9.0), head("live", ("v",), at=1.0)]
+    c = StoreContents(generation=1, reports=reports, alive=frozenset({"live"}))
+    assert assemble_snapshot(c, taken_at=0).vms[0].host == "live"
+
+
+@pytest.mark.parametrize("order", [("a", "z"), ("z", "a")])
+def test_two_alike_claims_go_where_the_executors_record_says(order: tuple[str, str]) -> None:
+    """Neither the order of the reports nor their clocks decide: the record does."""
+    reports = [head(order[0], ("v",), at=1.0), head(order[1], ("v",), at=2.0)]
+    asked: list[frozenset[str]] = []
+
+    def evidence(vms: frozenset[str]) -> dict[str, str]:
+        asked.append(vms)
+        return {"v": "z"}
+
+    c = StoreContents(generation=1, reports=reports, alive=frozenset(order), evidence=evidence)
+    snap = assemble_snapshot(c, taken_at=0)
+    assert [(v.name, v.host) for v in snap.vms] == [("v", "z")]
+    assert {h.state for h in snap.hosts} == {"active"}
+    assert asked == [frozenset({"v"})]
+
+
+def test_two_alike_claims_without_evidence_fail_both_hosts() -> None:
+    reports = [head("a", ("v", "w"), at=5.0), head("b", ("v",), at=1.0), head("c", ("x",))]
+    c = StoreContents(generation=1, reports=reports, alive=frozenset({"a", "b", "c"}))
+    snap = assemble_snapshot(c, taken_at=0)
+    states = {h.name: (h.state, h.state_reason) for h in snap.hosts}
+    assert states == {
+        "a": ("failed", "conflicting claim: VM v is also reported by b"),
+        "b": ("failed", "conflicting claim: VM v is also reported by a"),
+        "c": ("active", ""),
+    }
+    assert sorted(v.name for v in snap.vms) == ["v", "w", "x"]
+
+
+def test_a_running_claim_beats_a_shut_off_one_without_asking_for_evidence() -> None:
+    def evidence(vms: frozenset[str]) -> dict[str, str]:
+        raise AssertionError(f"asked for {vms}")
+
+    reports = [head("a", ("v",), state="shutoff"), head("b", ("v",))]
+    c = StoreContents(generation=1, reports=reports, alive=frozenset({"a", "b"}), evidence=evidence)
+    assert assemble_snapshot(c, taken_at=0).vms[0].host == "b"
 
 
 def test_operator_labels_merge_and_migration_time() -> None:

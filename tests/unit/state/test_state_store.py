@@ -124,12 +124,52 @@ def test_a_rule_of_one_vm_is_refused_and_nothing_is_stored(client: fakeredis.Fak
     assert client.hgetall(KEYS.rules) == {}
 
 
-def test_corrupt_operator_fact_names_the_key(client: fakeredis.FakeRedis) -> None:
-    publish_report(client, KEYS, report("a"))
+def test_a_corrupt_operator_fact_is_skipped_and_logged(
+    client: fakeredis.FakeRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    publish_report(client, KEYS, report("a", ("v1", "v2")))
     client.hset(KEYS.rules, "bad", b'{"type": "affinity"}')
-    with pytest.raises(SnapshotError) as err:
-        snapshot_from_redis(client, keys=KEYS)
-    assert err.value.path == "redis:op:rules[bad]"
+    client.hset(KEYS.rules, "ok", b'{"type": "anti-affinity", "vms": ["v1", "v2"]}')
+    client.hset(KEYS.host_state, "a", b"not json")
+    client.hset(KEYS.vm_labels, "v1", b"[1]")
+    client.zadd(KEYS.vm_migrated, {"v2": 5.0})
+    client.set(KEYS.policy, b'{"headroom": "lots"}')
+    snap = snapshot_from_redis(client, keys=KEYS, now=10.0)
+    assert snap.rules == (AntiAffinityRule(vms=("v1", "v2")),)
+    assert snap.hosts[0].state == "active"
+    assert snap.policy.headroom == 0.1  # the defaults hold
+    assert {v.name: v.last_migrated_at for v in snap.vms} == {"v1": None, "v2": 5.0}
+    for where in ("op:rules[bad]", "op:host-state[a]", "op:vm-labels[v1]", "op:policy"):
+        assert f"redis:{where}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "key",
+    [KEYS.rules, KEYS.host_state, KEYS.vm_labels, KEYS.vm_migrated, KEYS.power,
+     KEYS.generation, KEYS.policy, KEYS.schema],
+)  # fmt: skip
+def test_a_key_of_the_wrong_type_is_read_as_empty_and_logged(
+    client: fakeredis.FakeRedis, caplog: pytest.LogCaptureFixture, key: str
+) -> None:
+    publish_report(client, KEYS, report("a", ("v1",)))
+    client.delete(key)
+    if key in (KEYS.generation, KEYS.policy, KEYS.schema):
+        client.hset(key, "x", "y")  # a hash where a string belongs
+    else:
+        client.set(key, "x")  # a string where a hash or sorted set belongs
+    snap = snapshot_from_redis(client, keys=KEYS)
+    assert [v.name for v in snap.vms] == ["v1"]
+    assert f"{key} holds a " in caplog.text
+
+
+def test_a_host_set_of_the_wrong_type_reads_no_host(
+    client: fakeredis.FakeRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    publish_report(client, KEYS, report("a", ("v1",)))
+    client.delete(KEYS.hosts)
+    client.set(KEYS.hosts, "x")
+    assert snapshot_from_redis(client, keys=KEYS).hosts == ()
+    assert "no host can be read" in caplog.text
 
 
 def test_undecodable_or_misfiled_report_is_left_out(
