@@ -252,7 +252,10 @@ def roles(prefix: str = DEFAULT_PREFIX, *, fleet: bool = False) -> tuple[User, .
                 both=(f"{k}:exec:*", f"{k}:ctl:epoch"),
             ),
             Grant(("+zadd", "+zremrangebyscore"), write=(f"{k}:vm-migrated",)),
-            Grant(("+hset", "+hdel"), write=(f"{k}:host:*:vm-resident-mib", f"{k}:ctl:power")),
+            Grant(
+                ("+hset", "+hdel"),
+                write=(f"{k}:host:*:vm-resident-mib", f"{k}:ctl:power", f"{k}:links"),
+            ),
             *((_fleet(k),) if fleet else ()),
         ),
         CHANNELS,
