@@ -16,7 +16,9 @@ paused over shut off (a VM of a host switched off counts as shut off), then a li
 over a stale one, then the newest report. Rules
 and the policy may name VMs or hosts that are gone; those names are dropped (a rule left
 with fewer than two VMs, or a pin of an unknown VM, goes too) so the snapshot stays
-consistent; a pin keeps only known hosts, and with none it keeps the VM where it is.
+consistent; a pin keeps only known hosts, and with none it keeps the VM where it is. A
+policy whose objective is to evacuate when no host is (its ``evacuate_hosts`` are gone, its
+maintenance is over) plans to balance: a stored value never makes the store unreadable.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from operator import attrgetter
 import msgspec
 
 from balancer.core.models import (
+    EMPTYING_STATES,
     AffinityRule,
     AntiAffinityRule,
     Host,
@@ -157,7 +160,9 @@ def _with_facts(contents: StoreContents, off_hosts: set[str]) -> list[tuple[Vm, 
     return out
 
 
-def _rules(rules: Sequence[Rule], vms: set[str], hosts: set[str]) -> tuple[Rule, ...]:
+def _rules(
+    rules: Sequence[Rule], vms: set[str], hosts: set[str], placed: Sequence[Vm]
+) -> tuple[Rule, ...]:
     kept: list[Rule] = []
     for rule in rules:
         if isinstance(rule, AffinityRule | AntiAffinityRule):
@@ -167,6 +172,8 @@ def _rules(rules: Sequence[Rule], vms: set[str], hosts: set[str]) -> tuple[Rule,
                 continue
         elif isinstance(rule, PinRule) and rule.vm in vms:
             allowed = tuple(h for h in rule.hosts if h in hosts)
+            if not allowed:  # none of its hosts is known: the VM stays where it is
+                allowed = tuple(v.host for v in placed if v.name == rule.vm)
             if allowed != rule.hosts:
                 log.warning("pin rule for %s names unknown hosts; keeping %s", rule.vm, allowed)
             kept.append(msgspec.structs.replace(rule, hosts=allowed))
@@ -186,13 +193,20 @@ def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
     evacuate = tuple(h for h in policy.evacuate_hosts if h in host_names)
     if evacuate != policy.evacuate_hosts:
         policy = msgspec.structs.replace(policy, evacuate_hosts=evacuate)
+    if (
+        policy.objective == "evacuate"
+        and not evacuate
+        and EMPTYING_STATES.isdisjoint(h.state for h in hosts)
+    ):
+        log.warning("the policy's objective is to evacuate, but no host is: planning to balance")
+        policy = msgspec.structs.replace(policy, objective="balance")
     snapshot = Snapshot(
         version=1,
         taken_at=taken_at,
         generation=contents.generation,
         hosts=hosts,
         vms=vms,
-        rules=_rules(contents.rules, vm_names, host_names),
+        rules=_rules(contents.rules, vm_names, host_names, vms),
         policy=policy,
     )
     check(snapshot)

@@ -7,7 +7,6 @@ import logging
 import pytest
 
 from balancer.core.models import AffinityRule, AntiAffinityRule, PinRule, Policy, Rule
-from balancer.errors import SnapshotError
 from balancer.state.assemble import StoreContents, assemble_snapshot, host_state
 from balancer.state.overrides import STALE, HostOverride
 from balancer.state.report import ReportHead
@@ -140,11 +139,19 @@ def test_policy_evacuating_a_forgotten_host_is_trimmed() -> None:
     assert assemble_snapshot(c, taken_at=0).policy.evacuate_hosts == ("a",)
 
 
-def test_contradicting_operator_facts_raise() -> None:
+def test_a_policy_evacuating_nothing_plans_to_balance(caplog: pytest.LogCaptureFixture) -> None:
+    """Its hosts are gone or out of maintenance: the stored value must not make the store
+    unreadable (issue 17: `snapshot export` and `migrate` refused after such a policy)."""
     policy = Policy(objective="evacuate", evacuate_hosts=("gone",))
     c = StoreContents(generation=1, reports=[head("a")], alive=frozenset({"a"}), policy=policy)
-    with pytest.raises(SnapshotError, match="evacuate"):
-        assemble_snapshot(c, taken_at=0)
+    with caplog.at_level(logging.WARNING):
+        snap = assemble_snapshot(c, taken_at=0)
+    assert (snap.policy.objective, snap.policy.evacuate_hosts) == ("balance", ())
+    assert "no host is" in caplog.text
+    maintenance = StoreContents(generation=1, reports=[head("a")], alive=frozenset({"a"}),
+                                overrides={"a": HostOverride(state="maintenance")},
+                                policy=Policy(objective="evacuate"))  # fmt: skip
+    assert assemble_snapshot(maintenance, taken_at=0).policy.objective == "evacuate"
 
 
 def test_empty_store_is_an_empty_snapshot() -> None:
