@@ -78,11 +78,10 @@ def _where(data: bytes, pos: int) -> str:
     return f"line {line}, column {col}"
 
 
-def decode_snapshot(data: bytes) -> Snapshot:
-    """Decode and validate one v1 snapshot document."""
-    try:
-        snapshot = _decoder.decode(data)
-    except msgspec.ValidationError as exc:
+def decode_error(exc: msgspec.DecodeError, data: bytes, document: str = "") -> SnapshotError:
+    """msgspec's error as ours: the field path it names (``hosts[2].cpu.vendor``), or the
+    line and column of malformed JSON; ``document`` (a file name) goes first."""
+    if isinstance(exc, msgspec.ValidationError):
         m = _AT.match(str(exc))
         msg, path = (m.group("msg"), (m.group("path") or "").lstrip(".")) if m else (str(exc), "")
         f = _FIELD.match(msg)
@@ -90,12 +89,19 @@ def decode_snapshot(data: bytes) -> Snapshot:
             kind = "missing required field" if "missing" in f.group(1) else "unknown field"
             path = f"{path}.{f.group('field')}" if path else f.group("field")
             msg = kind
-        raise SnapshotError(msg, path or "$") from None
+        return SnapshotError(msg, f"{document}: {path or '$'}" if document else path or "$")
+    text = str(exc)
+    b = _BYTE.search(text)
+    where = f" at {_where(data, int(b.group('pos')))}" if b else ""
+    return SnapshotError(f"not valid JSON: {_BYTE.sub('', text).strip()}{where}", document)
+
+
+def decode_snapshot(data: bytes) -> Snapshot:
+    """Decode and validate one v1 snapshot document."""
+    try:
+        snapshot = _decoder.decode(data)
     except msgspec.DecodeError as exc:
-        text = str(exc)
-        b = _BYTE.search(text)
-        where = f" at {_where(data, int(b.group('pos')))}" if b else ""
-        raise SnapshotError(f"not valid JSON: {_BYTE.sub('', text).strip()}{where}") from None
+        raise decode_error(exc, data) from None
     check_names(snapshot)
     check(snapshot)
     return snapshot
