@@ -55,6 +55,11 @@ def system(tmp_path: Path, redis_url: str, processes: list[Process]) -> Fleet:
     return fleet
 
 
+def _state(redis_url: str, host: str) -> str:
+    rows = json.loads(cli("hosts", "--json", "--redis", redis_url).stdout)
+    return str(next(r["state"] for r in rows if r["name"] == host))
+
+
 def on_host(fleet: Fleet, host: str) -> list[str]:
     snap = snapshot_from_redis(fleet.client, keys=KEYS, now=fleet.clock.now())
     return sorted(v.name for v in snap.vms if v.host == host)
@@ -89,6 +94,19 @@ def test_evacuate_wait_shows_progress_and_exits_0_once_the_host_is_empty(
     assert done == set(leaving), records
     evacuations = json.loads(cli("evacuations", "--json", "--redis", redis_url).stdout)
     assert [(e["host"], e["state"]) for e in evacuations] == [(HOST, "done")]
+
+    # Empty, it may be powered off by the operator (--force: the fleet's hosts were all
+    # powered on a minute of real time ago, within the daemon's min_on_s), then on again.
+    for action in ("off", "on"):
+        power = cli("power", action, HOST, "--force", "--wait", "--worker-timeout", "30",
+                    "--json", "--redis", redis_url)  # fmt: skip
+        assert power.returncode == 0, (power.stdout, power.stderr)
+        assert json.loads(power.stdout)["result"] == "completed"
+        if action == "off":
+            wait_until(f"{HOST} to show off", lambda: _state(redis_url, HOST) == "off", 30)
+            refused = cli("power", "off", HOST, "--redis", redis_url)
+            assert refused.returncode == 2, refused.stderr
+            assert f"{HOST} is already off" in refused.stderr
 
 
 def test_evacuate_wait_exits_3_naming_the_vm_that_cannot_leave_and_why(
