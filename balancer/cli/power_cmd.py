@@ -9,8 +9,10 @@ a domain on the host.
 
 Checked first (exit 2, nothing sent): the host is known; ``off``: it holds no VM (as the
 store's snapshot shows it), it is not off already, no power action on it is in flight;
-``on``: it is off. The daemon's power rules (minimum on and off times, power-offs per
-day, boot time; docs/daemon.md, "Power") are applied by the daemon's memory and settings:
+``on``: it is off (a host in maintenance or draining that was powered off shows its
+operator's state with reason ``powered-off``) and not booting already. The daemon's
+power rules (minimum on and off times, power-offs per day, boot time; docs/daemon.md,
+"Power") are applied by the daemon's memory and settings:
 ``--force`` overrides them (never the VM rule). The daemon does not count an operator's
 action in its budget, and may power a host the operator powered off on again when it
 needs the capacity.
@@ -34,6 +36,7 @@ from balancer.core.models import Snapshot
 from balancer.core.plan import PowerReason
 from balancer.errors import InputError, PermanentError
 from balancer.state.keys import Keys
+from balancer.state.power_records import BOOTING, POWERED_OFF
 
 
 def check_power(snapshot: Snapshot, host: str, action: str) -> None:
@@ -50,10 +53,12 @@ def check_power(snapshot: Snapshot, host: str, action: str) -> None:
                 f"(balancer drain {host} --wait)",
                 "HOST",
             )
-        if h.state == "off":
+        if h.state == "off" or h.state_reason == POWERED_OFF:
             why = f" ({h.state_reason})" if h.state_reason else ""
             raise InputError(f"{host} is already off{why}", "HOST")
-    elif h.state != "off":
+    elif h.state_reason == BOOTING:
+        raise InputError(f"{host} is booting: powered on, its agent has not reported yet", "HOST")
+    elif h.state != "off" and h.state_reason != POWERED_OFF:
         raise InputError(f"{host} is {h.state}, not off", "HOST")
 
 

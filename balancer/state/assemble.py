@@ -5,7 +5,9 @@ Host state, strongest first:
 1. an operator's ``off`` (a powered-off host is silent; its VMs are shut off);
 2. the balancer powered it off or on and its agent has not reported since
    (``balancer.state.power_records``): ``off``, reason ``powered-off`` or ``booting`` —
-   a candidate for power-on, not a failure;
+   a candidate for power-on, not a failure; but a host an operator put in
+   ``maintenance`` or ``draining`` keeps that state (with the power record's reason):
+   the planner never powers it on to place VMs there;
 3. a heartbeat that expired: ``failed``, reason ``stale`` (never receives VMs);
 4. an operator's ``maintenance``, ``draining`` or ``failed``;
 5. the state the agent reported (``active``).
@@ -82,6 +84,8 @@ def host_state(
     if override is not None and override.state == "off":
         return "off", override.reason or "operator"
     if power is not None:
+        if override is not None and override.state in ("maintenance", "draining"):
+            return override.state, power[1]
         return power
     if not alive:
         return "failed", STALE

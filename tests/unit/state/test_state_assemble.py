@@ -37,6 +37,18 @@ def test_host_state_precedence(alive: bool, override: str | None, state: str, re
     assert host_state(host("h"), alive, o) == (state, reason)
 
 
+@pytest.mark.parametrize("override", ["maintenance", "draining"])
+@pytest.mark.parametrize("power", [("off", "powered-off"), ("off", "booting")])
+def test_a_host_in_maintenance_powered_off_stays_in_maintenance(
+    override: str, power: tuple[str, str]
+) -> None:
+    """Seen on the fleet: a host in maintenance, powered off by the operator, showed
+    ``off``; the daemon's evacuation of another host powered it on and filled it."""
+    o = HostOverride(state=override, reason="DIMM")  # type: ignore[arg-type]
+    assert host_state(host("h"), False, o, power) == (override, power[1])
+    assert host_state(host("h"), True, None, power) == power  # no operator: a spare
+
+
 def test_operator_override_without_reason_says_operator() -> None:
     assert host_state(host("h"), True, HostOverride(state="draining")) == ("draining", "operator")
 
