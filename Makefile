@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: demo test lint typecheck unit system-packages clean help lab-setup lab
 
 help:
-	@echo "make demo   - plan on the bundled example cluster and print the plans"
+	@echo "make demo   - kvm-balancer at work on a simulated fleet (about 3 minutes)"
 	@echo "make test   - lint, type-check and run the whole test suite"
 
 system-packages:
@@ -26,17 +26,10 @@ $(STAMP): pyproject.toml deploy/bootstrap/system-packages.sh
 	$(BIN)/pip install -q --no-cache-dir -e '.[dev]'
 	touch $(STAMP)
 
+# The whole system at work on a simulated fleet, about three minutes (docs/daemon.md):
+# a private redis-server, the fleet, two workers and two daemons, a live view, a summary.
 demo: $(STAMP)
-	@echo "== balance: even out CPU and memory across active hosts"
-	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective balance
-	@echo "== consolidate: pack the load on fewest hosts, power the rest off"
-	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --objective consolidate
-	@echo "== evacuate kvm-01 before hardware work"
-	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --evacuate kvm-01
-	@echo "== evacuate kvm-03: two VMs cannot leave it (exit status 3 says so)"
-	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --evacuate kvm-03; test $$? -eq 3
-	@echo "== why does legacy-app stay?"
-	$(BIN)/balancer plan --snapshot config/examples/cluster-small.json --evacuate kvm-03 --explain legacy-app
+	$(BIN)/balancer demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

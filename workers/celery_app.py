@@ -17,6 +17,8 @@ Settings a migration queue needs (docs/executor.md):
   own ``priority=`` wins. (No ``task_default_priority``: it would override the routes.)
 
 Environment: ``BALANCER_REDIS_URL`` (broker and backend), ``BALANCER_VISIBILITY_TIMEOUT_S``.
+A ``rediss://`` URL is the store's (``rediss://worker:pw@redis:6380/0?ssl_ca_certs=/ca.pem``):
+the server's certificate is verified (``balancer.state.connect.tls_options``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Literal
 from celery import Celery
 
 from balancer.core.plan import MoveReason, PowerReason
-from balancer.state.connect import DEFAULT_URL
+from balancer.state.connect import DEFAULT_URL, tls_options
 
 PRIORITY = {"evacuate": 0, "power-on": 2, "relief": 4, "balance": 6, "energy": 9}
 #: A move's priority by the intent it serves.
@@ -68,6 +70,9 @@ def make_app(redis_url: str | None = None, visibility_timeout_s: int | None = No
         os.environ.get("BALANCER_VISIBILITY_TIMEOUT_S", DEFAULT_VISIBILITY_TIMEOUT_S)
     )
     app = Celery("kvm_balancer", broker=url, backend=url, include=["workers.tasks"])
+    tls = tls_options(url)
+    if tls is not None:
+        app.conf.update(broker_use_ssl=tls, redis_backend_use_ssl=tls)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

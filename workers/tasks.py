@@ -27,7 +27,8 @@ import redis
 from celery import Task
 
 from balancer.core.backoff import compute_backoff
-from balancer.errors import RetryableError
+from balancer.errors import BusyError, RetryableError
+from balancer.state.exec_stats import record_count
 from workers import dispatch
 from workers.celery_app import app
 from workers.executor.order import decode, decode_power
@@ -44,6 +45,9 @@ def _retry(task: Task, exc: RetryableError, exhausted: Any = None) -> NoReturn:
     """Retry after a backoff; once the retries are spent, ``exhausted(exc)`` first."""
     if task.request.retries >= MAX_RETRIES and exhausted is not None:
         exhausted(exc)
+    kind = "busy" if isinstance(exc, BusyError) else "unavailable"
+    rt = runtime()
+    record_count(rt.client, rt.keys, f"retry:{str(task.name).removeprefix('balancer.')}:{kind}")
     delay = compute_backoff(task.request.retries + 1, factor=1.0, cap=60.0, rand=random.random())
     raise task.retry(exc=exc, countdown=delay, max_retries=MAX_RETRIES)
 

@@ -17,6 +17,7 @@ BENCHMARKS = {
     "daemon": "balancer.bench.daemon",
     "decide": "balancer.bench.decide",
     "render": "balancer.bench.render",
+    "exporter": "balancer.bench.exporter",
 }
 
 

@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 import msgspec
@@ -20,6 +21,9 @@ from balancer.errors import InputError
 from balancer.fleet.clock import FleetClock
 from balancer.state.connect import redact_url, redis_from_url
 from balancer.state.keys import Keys
+
+if TYPE_CHECKING:
+    from balancer.metrics.daemon_metrics import DaemonMetrics
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,19 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     show_default=True,
     help="fleet: the simulated fleet's accelerated clock (balancer fleet sim).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=9878,
+    show_default=True,
+    help="Port of the control loop's /metrics (0: no metrics).",
+)
+@click.option(
+    "--metrics-address",
+    default="",
+    show_default="all interfaces",
+    help="Address /metrics listens on (127.0.0.1: this machine only).",
+)
 def daemon_command(
     redis_url: str,
     prefix: str,
@@ -103,6 +120,8 @@ def daemon_command(
     retry_s: float,
     settings_text: str | None,
     clock: str,
+    metrics_port: int,
+    metrics_address: str,
 ) -> None:
     """Run the autonomous balancer: every interval, while it leads, read the store, decide
     (evacuations, power-on for capacity, relief, balance, energy saving), send the plan to
@@ -114,6 +133,7 @@ def daemon_command(
     from balancer.daemon.dry_run import publish_settings  # noqa: PLC0415
     from balancer.daemon.leader import LeaseTiming  # noqa: PLC0415
     from balancer.daemon.runner import Daemon, DaemonConfig, default_identity  # noqa: PLC0415
+    from balancer.metrics.daemon_metrics import DaemonMetrics  # noqa: PLC0415
     from workers.celery_app import make_app  # noqa: PLC0415
 
     settings = _settings(settings_text)
@@ -123,9 +143,16 @@ def daemon_command(
         identity=identity or default_identity(), interval_s=interval_s, timing=timing, keys=keys
     ).check()
     client = redis_from_url(redis_url, timeout_s=10)
-    the_clock = _clock(clock, client, keys)
+    the_clock = make_clock(clock, client, keys)
     app = make_app(redis_url)
-    daemon = Daemon(client, app, config, settings, the_clock)
+    metrics = None
+    if metrics_port:
+        metrics = DaemonMetrics(config.identity, interval_s, settings, the_clock,
+                                leading=lambda: daemon.elector.epoch() is not None,
+                                client=client, keys=keys)  # fmt: skip
+        _serve_metrics(metrics, metrics_port, metrics_address)
+    daemon = Daemon(client, app, config, settings, the_clock,
+                    on_cycle=None if metrics is None else metrics.on_cycle)  # fmt: skip
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)
@@ -144,7 +171,19 @@ def daemon_command(
     sys.exit(0)
 
 
-def _clock(kind: str, client: redis.Redis, keys: Keys) -> Clock:
+def _serve_metrics(metrics: DaemonMetrics, port: int, address: str) -> None:
+    from prometheus_client import start_http_server  # noqa: PLC0415
+
+    try:
+        start_http_server(port, address, registry=metrics.registry)
+    except OSError as exc:
+        raise InputError(f"cannot serve metrics on port {port}: {exc.strerror}",
+                         "--metrics-port") from None  # fmt: skip
+    log.info("control-loop metrics on port %d", port)
+
+
+def make_clock(kind: str, client: redis.Redis, keys: Keys) -> Clock:
+    """``system`` (Unix time) or ``fleet`` (the simulated fleet's clock, from the store)."""
     if kind == "system":
         return SystemClock()
     return FleetClock.from_redis(client, keys)

@@ -116,6 +116,13 @@ def fleet_group() -> None:
     help="Reference hosts per simulated host [the smallest that holds the VMs].",
 )
 @click.option(
+    "--memory-scale",
+    type=click.FloatRange(min=1, max=64),
+    default=1.0,
+    show_default=True,
+    help="Each host's memory in multiples of its reference hosts' (CPU binds before memory).",
+)
+@click.option(
     "--placement",
     type=click.Choice(["packed", "spread"]),
     default="packed",

@@ -9,6 +9,7 @@ wait ran out). An expected error never prints a traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -18,6 +19,7 @@ from balancer import __version__
 from balancer.cli.agent_cmd import agent_command
 from balancer.cli.control_cmds import pause_command, resume_command, status_command
 from balancer.cli.daemon_cmd import daemon_command
+from balancer.cli.demo_cmd import demo_command
 from balancer.cli.evacuation_cmds import (
     cancel_command,
     drain_command,
@@ -27,6 +29,7 @@ from balancer.cli.evacuation_cmds import (
 )
 from balancer.cli.executor_cmds import execute_command, worker_command
 from balancer.cli.explain_cmd import explain_command
+from balancer.cli.exporter_cmd import exporter_command
 from balancer.cli.fleet_cmd import fleet_group
 from balancer.cli.migrate_cmd import migrate_command
 from balancer.cli.migrations_cmd import migrations_command
@@ -39,6 +42,7 @@ from balancer.cli.snapshot_cmd import snapshot_group
 from balancer.cli.state_cmds import export_command, hosts_command, vms_command
 from balancer.errors import BalancerError, IncompleteError, InputError
 from balancer.lab.cli import lab
+from balancer.state.connect import INSECURE_ENV
 
 EXIT_FAILED = 1
 EXIT_INPUT = 2
@@ -72,10 +76,18 @@ class BalancerGroup(click.Group):
 @click.group(cls=BalancerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="balancer")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Accept rediss:// URLs that do not verify the server's certificate "
+    "(ssl_cert_reqs=none, ssl_check_hostname=false); logged as a warning at every start.",
+)
+def main(verbose: int, insecure: bool) -> None:
     """kvm-balancer: plan and run VM migrations across KVM/libvirt hosts."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if insecure:  # in the environment: the processes a command starts inherit it
+        os.environ[INSECURE_ENV] = "1"
 
 
 main.add_command(plan_command)
@@ -104,6 +116,8 @@ for _command in (
     undrain_command,
     power_command,
     explain_command,
+    demo_command,
+    exporter_command,
 ):
     main.add_command(_command)
 snapshot_group.add_command(export_command)

@@ -50,11 +50,14 @@ def overloaded(scope: Scope) -> list[str]:
 
 def relieve(scope: Scope, over: list[str], max_power_on: int) -> Proposal:
     cfg = scope.settings
+    base = scope.snapshot.policy
+    cooldown = base.cooldown_s if cfg.relief_cooldown_s is None else cfg.relief_cooldown_s
     policy = msgspec.structs.replace(
-        scope.snapshot.policy,
+        base,
         objective="balance",
         headroom=max(0.0, 1.0 - cfg.relieve_to),
         move_cost_per_s=cfg.relief_move_cost_per_s,
+        cooldown_s=min(base.cooldown_s, cooldown),
     )
     on = scope.active()
     off = scope.spares()

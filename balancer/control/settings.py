@@ -51,6 +51,10 @@ class ControlSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     relief_move_cost_per_s: Watts = 0.02
     #: Hosts powered on in one cycle (relief or capacity), at most.
     max_power_on: Count = 3
+    #: Relief may move a VM that migrated more than this long ago, even within the
+    #: policy's cool-down (an overload is worse than a second move; a VM that has just
+    #: moved still stays put); ``None``: the policy's cool-down holds for relief too.
+    relief_cooldown_s: Seconds | None = 600.0
 
     # -- balance -----------------------------------------------------------------------
     #: A balance plan runs when the CPU-utilization spread (standard deviation over the

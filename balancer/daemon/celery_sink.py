@@ -40,6 +40,9 @@ ENDED = frozenset({"completed", "failed", "fenced", "cancelled"})
 #: cluster's slots), plus ``DEADLINE_SLACK_S``.
 DEADLINE_FACTOR = 3.0
 DEADLINE_SLACK_S = 600.0
+#: ...and never less than this many real seconds (a simulated fleet's clock runs many
+#: times faster than the workers' real overheads: queueing, polling).
+DEADLINE_SLACK_REAL_S = 120.0
 
 #: KEYS: epoch, plan. ARGV: epoch, document.
 _WRITE = """
@@ -109,7 +112,9 @@ class CelerySink:
         )
         now = self.clock.now()
         slots = max(1, snapshot.policy.slots.cluster)
-        deadline = now + DEADLINE_FACTOR * plan.summary.total_duration_s / slots + DEADLINE_SLACK_S
+        speed = float(getattr(self.clock, "speed", 1.0))  # a fleet's clock; 1 for real time
+        slack = max(DEADLINE_SLACK_S, DEADLINE_SLACK_REAL_S * speed)
+        deadline = now + DEADLINE_FACTOR * plan.summary.total_duration_s / slots + slack
         doc = FlightDoc(
             plan_id=plan_id,
             epoch=epoch,

@@ -50,6 +50,9 @@ class FleetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     #: Each host is this many reference hosts in one (cores, memory, watts); None: the
     #: smallest that holds the VMs with the memory ``AUTO_FILL`` full.
     host_scale: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    #: Each host's memory, in multiples of its reference hosts' (real hosts often have
+    #: more memory per core than the 2008 reference: then CPU, not memory, binds first).
+    memory_scale: Annotated[float, msgspec.Meta(ge=1, le=64)] = 1.0
     placement: Placement = "packed"
     #: Whether hosts left without a VM by the initial placement start on or off.
     empty_hosts_on: bool = True

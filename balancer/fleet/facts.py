@@ -77,7 +77,7 @@ def build_host(i: int, config: FleetConfig, scale: int) -> Host:
         uri=f"qemu+tcp://{name}/system",
         cpu=msgspec.structs.replace(ref.cpu, cores=ref.cpu.cores * scale),
         cpu_capacity=ref.cpu_capacity_cores * scale,
-        memory_mib=ref.memory_mib * scale,
+        memory_mib=round(ref.memory_mib * scale * config.memory_scale),
         storage_pools=(POOL,),
         networks=(NETWORK,),
         migration_bandwidth_mib_s=config.bandwidth_mib_s,

@@ -12,8 +12,8 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def placement_problems(store: FleetStore) -> list[str]:
-    """What breaks the invariant (empty when it holds); reads the whole state at once."""
+def _read(store: FleetStore) -> tuple[dict[str, str], list[str], dict[str, list[str]], list[str]]:
+    """Placement (VM → host), the VMs, each VM's holders (hosts whose set has it), hosts."""
     client, k = store.client, store.keys
     hosts = sorted(_text(h) for h in client.hkeys(k.sim_hosts))
     with client.pipeline(transaction=True) as pipe:
@@ -27,11 +27,26 @@ def placement_problems(store: FleetStore) -> list[str]:
     for host, members in zip(hosts, sets, strict=True):
         for vm in members:
             holders.setdefault(_text(vm), []).append(host)
+    return placement, sorted(_text(v) for v in vms_raw), holders, hosts
+
+
+def placement_problems(store: FleetStore) -> list[str]:
+    """What breaks the invariant (empty when it holds); reads the whole state at once."""
+    placement, vms, holders, hosts = _read(store)
     problems = []
-    for vm in sorted(_text(v) for v in vms_raw):
+    for vm in vms:
         where, held = placement.get(vm), holders.get(vm, [])
         if where is None or where not in hosts:
             problems.append(f"{vm}: placed on {where!r}, not a host of the fleet")
         if held != ([where] if where is not None else []):
             problems.append(f"{vm}: placed on {where}, in the VM sets of {held}")
     return problems
+
+
+def lost_and_duplicated(store: FleetStore) -> tuple[list[str], list[str]]:
+    """VMs on no host of the fleet, and VMs on more than one."""
+    placement, vms, holders, hosts = _read(store)
+    known = set(hosts)
+    lost = [v for v in vms if placement.get(v) not in known or not holders.get(v)]
+    duplicated = [v for v in vms if len(holders.get(v, [])) > 1]
+    return lost, duplicated

@@ -42,7 +42,7 @@ WORLD_OPTIONS = {
     "hosts": "--hosts", "vms": "--vms", "seed": "--seed", "trace": "--trace",
     "speed": "--speed", "boot_s": "--boot-s", "dirty_per_core_mib_s": "--dirty-per-core",
     "bandwidth_mib_s": "--bandwidth", "hot_vms": "--hot-vms", "hot_factor": "--hot-factor",
-    "host_scale": "--host-scale", "placement": "--placement",
+    "host_scale": "--host-scale", "memory_scale": "--memory-scale", "placement": "--placement",
     "empty_hosts_on": "--empty-hosts",
 }  # fmt: skip
 

@@ -111,8 +111,12 @@ class Processes:
         self.started.append(p.start())
         return p
 
-    def stop_all(self) -> None:
+    def stop_all(self, keep: tuple[str, ...] = ()) -> None:
+        """Stop every process, the last started first (but those whose name starts with
+        one of ``keep``)."""
         for p in reversed(self.started):
+            if keep and p.name.startswith(keep):
+                continue
             try:
                 p.stop()
             except Exception:

@@ -57,6 +57,7 @@ BoolArray = npt.NDArray[np.bool_]
 #: the daemon's rules on the replay.
 SIM_CONTROL = ControlSettings(
     sample_every_s=300.0,
+    relief_cooldown_s=None,
     balance_above=None,
     power_on_above=None,
     min_on_s=0.0,

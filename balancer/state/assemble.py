@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
+from typing import Protocol
 
 import msgspec
 
@@ -73,8 +74,15 @@ class StoreContents:
     power: Mapping[str, PowerRecord] = field(default_factory=dict)
 
 
+class Reported(Protocol):
+    """What ``host_state`` reads of a report's host (a ``Host``, or a leaner decoding)."""
+
+    @property
+    def state(self) -> str: ...
+
+
 def host_state(
-    host: Host,
+    host: Reported,
     alive: bool,
     override: HostOverride | None,
     power: tuple[str, str] | None = None,

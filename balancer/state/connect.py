@@ -9,7 +9,11 @@ sees (a missing password says that a password is needed).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import logging
+import os
+import re
+import ssl
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -17,29 +21,37 @@ from redis.retry import Retry
 
 from balancer.errors import BalancerError, InputError, RetryableError
 
+log = logging.getLogger(__name__)
+
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+#: Set to 1 by ``balancer --insecure``: TLS without verifying the server is accepted.
+INSECURE_ENV = "BALANCER_INSECURE"
 DEFAULT_TIMEOUT_S = 5.0
 _SCHEMES = ("redis", "rediss", "unix")
-_SECRET_PARAMS = ("password", "ssl_password")
+#: A secret in the query (``?password=…``, ``&ssl_password=…``): its value, to the next ``&``.
+_SECRET_QUERY = re.compile(r"([?&](?:password|ssl_password)=)[^&]*", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
-    """``rediss://agent:secret@h:6380/0`` → ``rediss://agent:***@h:6380/0``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user, has_password, _ = userinfo.partition(":")
-        # Without a colon the one part may still be a secret mistaken for a user name.
-        netloc = f"{user}:***@{host}" if has_password else f"***@{host}"
-    query = "&".join(
-        f"{k}=***" if k in _SECRET_PARAMS else (f"{k}={v}" if sep else k)
-        for k, sep, v in (p.partition("=") for p in parts.query.split("&") if p)
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``rediss://agent:secret@h:6380/0`` → ``rediss://agent:***@h:6380/0``.
+
+    Not parsed as a URL: a password that was not percent-encoded may hold ``/``, ``?``,
+    ``#``, ``@`` or ``:`` (any base64 password can), and a parser would then take part of
+    it for the path, query or fragment and print it. Secret query values are masked up
+    to the next ``&``; then everything between ``://`` and the last ``@`` is credentials
+    (the user name, up to its first ``:``, is kept). A URL without ``://`` is shown
+    masked whole if it holds an ``@``.
+    """
+    masked = _SECRET_QUERY.sub(r"\1***", url)
+    scheme, sep, rest = masked.partition("://")
+    if not sep:
+        return "***" if "@" in masked else masked
+    if "@" not in rest:
+        return masked
+    userinfo, _, tail = rest.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    # Without a colon the one part may still be a secret mistaken for a user name.
+    return f"{scheme}://{user}:***@{tail}" if has_password else f"{scheme}://***@{tail}"
 
 
 def check_url(url: str) -> None:
@@ -49,6 +61,7 @@ def check_url(url: str) -> None:
         raise InputError(
             f"not a Redis URL: {redact_url(url)} (use redis://, rediss:// or unix://)", "--redis"
         )
+    check_verification(url)
     try:
         path = urlsplit(url).path
     except ValueError as exc:
@@ -85,7 +98,8 @@ def redis_error(exc: redis.RedisError, url: str) -> BalancerError:
 
 
 def redis_from_url(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
-    """A client that gives up after ``timeout_s`` and retries a dropped connection once."""
+    """A client that gives up after ``timeout_s`` and retries a dropped connection once;
+    TLS verified unless ``--insecure`` (``check_verification``)."""
     check_url(url)
     try:
         return redis.Redis.from_url(
@@ -97,3 +111,74 @@ def redis_from_url(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.R
         )
     except ValueError as exc:
         raise InputError(f"bad Redis URL {redact_url(url)}: {exc}", "--redis") from None
+
+
+_CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
+_TLS_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+
+
+def tls_options(url: str) -> dict[str, object] | None:
+    """Celery's ``broker_use_ssl`` / ``redis_backend_use_ssl`` for a ``rediss://`` URL
+    (``None`` for any other): the certificate files its query names and
+    ``ssl_cert_reqs`` — verified (``CERT_REQUIRED``) unless the query says otherwise.
+
+    redis-py verifies by default; Celery refuses a ``rediss://`` URL without
+    ``ssl_cert_reqs`` and kombu's broker reads no TLS file from the URL, so without these
+    the URL the store takes would not start a worker.
+    """
+    query = _tls_query(url)
+    if query is None:
+        return None
+    check_verification(url)
+    reqs = _cert_reqs(query)
+    options: dict[str, object] = {"ssl_cert_reqs": _CERT_REQS[reqs]}
+    options.update({k: query[k] for k in _TLS_FILES if k in query})
+    return options
+
+
+def _tls_query(url: str) -> dict[str, str] | None:
+    """A ``rediss://`` URL's query parameters (the last of each), ``None`` for another."""
+    parts = urlsplit(url)
+    if parts.scheme != "rediss":
+        return None
+    return {k: unquote(v[-1]) for k, v in parse_qs(parts.query).items()}
+
+
+def _cert_reqs(query: dict[str, str]) -> str:
+    reqs = query.get("ssl_cert_reqs", "required").lower().removeprefix("cert_")
+    if reqs not in _CERT_REQS:
+        raise InputError(f"ssl_cert_reqs={reqs!r}: use required, optional or none", "--redis")
+    return reqs
+
+
+def insecure_allowed() -> bool:
+    """``balancer --insecure`` (or ``BALANCER_INSECURE=1``, which processes it starts inherit)."""
+    return os.environ.get(INSECURE_ENV, "") == "1"
+
+
+_warned: set[str] = set()
+
+
+def check_verification(url: str) -> None:
+    """A ``rediss://`` URL that turns off the check of the server's certificate
+    (``ssl_cert_reqs=none|optional``, ``ssl_check_hostname=false``) is refused unless
+    ``--insecure`` says so; then a warning is logged once per process (every start)."""
+    query = _tls_query(url)
+    if query is None:
+        return
+    off = [f"ssl_cert_reqs={query['ssl_cert_reqs']}"] if _cert_reqs(query) != "required" else []
+    if query.get("ssl_check_hostname", "true").lower() in ("false", "0", "no", "off"):
+        off.append(f"ssl_check_hostname={query['ssl_check_hostname']}")
+    if not off:
+        return
+    if not insecure_allowed():
+        raise InputError(
+            f"{' and '.join(off)} in {redact_url(url)} turns off the check of the server's "
+            "certificate (anyone on the path could read the password): give the CA with "
+            "ssl_ca_certs, or pass --insecure to accept that",
+            "--redis",
+        )
+    if url not in _warned:
+        _warned.add(url)
+        log.warning("TLS to %s without verifying the server (--insecure): %s",
+                    redact_url(url), ", ".join(off))  # fmt: skip

@@ -138,6 +138,13 @@ class Keys:
         return f"{self.prefix}:exec:running"
 
     @property
+    def exec_stats(self) -> str:
+        """HASH counter → number: the executor's waits and retries (slot waits by bucket,
+        their seconds, lease refusals, task retries by task and kind;
+        ``balancer.state.exec_stats``), read by the exporter."""
+        return f"{self.prefix}:exec:stats"
+
+    @property
     def power_log(self) -> str:
         """STREAM (MAXLEN-bounded): every power action tried, with its result."""
         return f"{self.prefix}:exec:power"

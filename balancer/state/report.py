@@ -138,9 +138,14 @@ def encode_report(report: HostReport) -> bytes:
 
 def unpacked(data: bytes) -> bytes:
     """A stored report's msgpack: the zstd frame decompressed; a report that is not
-    compressed (written before reports were) as it is. A corrupt or oversized frame
-    raises ``msgspec.DecodeError``, as undecodable msgpack does."""
+    compressed (written before reports were) as it is. A corrupt frame, or a report
+    over ``MAX_REPORT_BYTES`` compressed or not, raises ``msgspec.DecodeError``, as
+    undecodable msgpack does."""
     if not data.startswith(_ZSTD_MAGIC):
+        if len(data) > MAX_REPORT_BYTES:
+            raise msgspec.DecodeError(
+                f"uncompressed report of {len(data)} bytes (at most {MAX_REPORT_BYTES})"
+            )
         return data
     try:
         size = zstandard.frame_content_size(data)

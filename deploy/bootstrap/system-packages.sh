@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages kvm-balancer needs, when they are missing.
 #
-#   deploy/bootstrap/system-packages.sh base   # redis-server, libvirt-dev, pkg-config
+#   deploy/bootstrap/system-packages.sh base   # redis-server, libvirt-dev, pkg-config,
+#                                              # prometheus (prometheus + promtool: the
+#                                              # metrics tests run them)
 #   deploy/bootstrap/system-packages.sh lab    # base + QEMU and libvirtd (the test lab)
 #   deploy/bootstrap/system-packages.sh prom   # prometheus (promtool)
 #
@@ -12,8 +14,8 @@ set -euo pipefail
 
 profile=${1:-base}
 case "$profile" in
-  base) want=(redis-server libvirt-dev pkg-config) ;;
-  lab)  want=(redis-server libvirt-dev pkg-config qemu-system-x86 libvirt-daemon-system
+  base) want=(redis-server libvirt-dev pkg-config prometheus) ;;
+  lab)  want=(redis-server libvirt-dev pkg-config prometheus qemu-system-x86 libvirt-daemon-system
               libvirt-clients cpio xz-utils busybox-static gcc libc6-dev iproute2
               util-linux mount) ;;
   prom) want=(prometheus) ;;

@@ -153,19 +153,21 @@ def processes() -> Iterator[list[Process]]:
 
 
 class DaemonProcess(Process):
-    """``balancer daemon --clock fleet`` with short leader timings (real seconds)."""
+    """``balancer daemon --clock fleet`` with short leader timings (real seconds); its
+    /metrics on ``metrics_port`` (0: none)."""
 
     def __init__(
         self, directory: Path, redis_url: str, name: str, *, interval_s: float = 60.0,
         lease_s: float = 3.0, renew_deadline_s: float = 2.0, retry_s: float = 0.5,
-        settings: dict[str, object] | None = None,
+        settings: dict[str, object] | None = None, metrics_port: int = 0,
     ) -> None:  # fmt: skip
         self.name = name
         argv = balancer_argv(
             "-v", "daemon", "--redis", redis_url, "--clock", "fleet", "--id", name,
             "--interval", str(interval_s), "--lease-s", str(lease_s),
             "--renew-deadline-s", str(renew_deadline_s), "--retry-s", str(retry_s),
-            "--settings", json.dumps(settings or {}),
+            "--settings", json.dumps(settings or {}), "--metrics-port", str(metrics_port),
+            "--metrics-address", "127.0.0.1",
         )  # fmt: skip
         super().__init__(argv, directory / f"daemon-{name}.log")
 

@@ -1,6 +1,6 @@
-"""A simulated host powered off stops reporting (its heartbeat expires and the snapshot
-shows it failed, stale); powered on, it boots for the fleet's boot time and reports
-again, as a new agent would (its report sequence restarts)."""
+"""A simulated host powered off stops reporting (its heartbeat expires; the worker's power
+record makes the snapshot show it off, not failed); powered on, it boots for the fleet's
+boot time and reports again, as a new agent would (its report sequence restarts)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def test_power_off_silences_a_host_and_power_on_brings_it_back(
     # three intervals of heartbeat, in real time
     assert time.monotonic() - off_at >= 3 * INTERVAL / SPEED * 0.5
     state = {h.name: h for h in snapshot_from_redis(fleet.client, now=fleet.clock.now()).hosts}
-    assert state[host].state == "failed"
-    assert state[host].state_reason == "stale"
+    # Powered off by a worker: off (a spare for power-on), not failed by heartbeat loss.
+    assert state[host].state == "off"
+    assert state[host].state_reason == "powered-off"
     assert state["host-0"].state == "active"
 
     driver.power_on()

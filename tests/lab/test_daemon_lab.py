@@ -69,7 +69,7 @@ def test_the_daemon_evacuates_a_lab_host_an_operator_put_in_maintenance(
     worker.start()
     daemon = Process(
         balancer_argv("-v", "daemon", "--redis", redis_url, "--interval", "3",
-                      "--settings", json.dumps(SETTINGS)),
+                      "--settings", json.dumps(SETTINGS), "--metrics-port", "0"),
         tmp_path / "daemon.log",
     )  # fmt: skip
     try:

@@ -19,6 +19,7 @@ import redis
 
 from balancer.core.models import Slots
 from balancer.errors import BusyError
+from balancer.state.exec_stats import record_slot_wait
 from balancer.state.keys import DEFAULT_KEYS, Keys
 from workers.executor.redis_edge import redis_edge
 
@@ -67,6 +68,10 @@ class Coordinator:
                     except redis.WatchError:
                         continue
         raise BusyError(f"slots for {source}->{dest}: too much contention")
+
+    def count_wait(self, seconds: float, *, got: bool) -> None:
+        """Count a move's wait for its slots (``kvmb:exec:stats``; never raises)."""
+        record_slot_wait(self.client, self.keys, seconds, got=got)
 
     def release_slots(self, source: str, dest: str, token: str) -> None:
         with (

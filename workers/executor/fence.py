@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import redis
 
 from balancer.errors import BusyError, CancelledError, FencedError
+from balancer.state.exec_stats import record_count
 from balancer.state.keys import DEFAULT_KEYS, Keys
 from workers.executor.redis_edge import redis_edge
 
@@ -157,6 +158,7 @@ class Fence:
             raise FencedError(f"{t.id} was sent under epoch {epoch}; "
                               f"the current epoch is {detail or 'unset'}")  # fmt: skip
         if verdict == "busy":
+            record_count(self.client, self.keys, "lease_busy")
             raise BusyError(f"{lease} is held by another task ({detail})")
 
     def renew(self, lease: str, t: Ticket, slot_keys: Sequence[str] = ()) -> str | None:

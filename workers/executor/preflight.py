@@ -76,15 +76,18 @@ def _under(path: str, pool: str) -> bool:
 
 def take_slots(deps: Deps, m: Move, wait_s: float) -> None:
     """Outbound, inbound and cluster slots, all or none; wait up to ``wait_s`` for them,
-    keeping the VM's lease meanwhile."""
+    keeping the VM's lease meanwhile (the wait is counted for the exporter)."""
     order, lease = m.order, deps.fence.keys.lease(m.order.vm)
-    deadline = deps.clock() + wait_s
+    began = deps.clock()
+    deadline = began + wait_s
     while True:
         try:
             deps.slots.acquire_slots(order.source, order.dest, m.token, order.slots)
+            deps.slots.count_wait(deps.clock() - began, got=True)
             return
         except BusyError:
             if deps.clock() >= deadline:
+                deps.slots.count_wait(deps.clock() - began, got=False)
                 raise
             deps.sleep(SLOT_POLL_S)
             other = deps.fence.renew(lease, m.ticket)

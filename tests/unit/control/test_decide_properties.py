@@ -51,7 +51,7 @@ def fleets(draw: st.DrawFn) -> Snapshot:
             draw(st.sampled_from(on)),
             cpu_used=draw(st.sampled_from([0.1, 0.5, 1.0, 2.0, 4.0])),
             memory_mib=draw(st.sampled_from([1024, 4096])),
-            last_migrated_at=draw(st.sampled_from([None, None, None, NOW - 600.0])),
+            last_migrated_at=draw(st.sampled_from([None, None, None, NOW - 120.0, NOW - 1800.0])),
         )
         for j in range(draw(st.integers(0, 24)))
     ]
@@ -137,6 +137,7 @@ def situations(draw: st.DrawFn) -> tuple[Situation, CycleMemory, ControlSettings
         power_cycles_per_day=draw(st.integers(0, 3)),
         max_power_on=draw(st.integers(0, 3)),
         drain_cooling=draw(st.integers(0, 4)) == 0,
+        relief_cooldown_s=draw(st.sampled_from([None, 0.0, 600.0])),
     )
     return Situation(snap, history, STEP, busy, intents), memory, config
 
@@ -165,15 +166,21 @@ def _check(situation: Situation, memory: CycleMemory, config: ControlSettings, d
         assert m.to not in held
         assert host_of[m.vm] == m.source
     assert all(a.host not in held for a in plan.power)
-    # Cool-down: only evacuations move a VM that migrated within it.
+    # Cool-down: only evacuations move a VM that migrated within it (relief: within its
+    # own, shorter one; drains: when drain_cooling says so).
     vms = {v.name: v for v in snap.vms}
+    relief = snap.policy.cooldown_s
+    if config.relief_cooldown_s is not None:
+        relief = min(relief, config.relief_cooldown_s)
     for m in plan.moves:
         last = vms[m.vm].last_migrated_at
         if last is not None and NOW - last < snap.policy.cooldown_s:
             allowed = {MoveReason.EVACUATION}
             if config.drain_cooling:
                 allowed |= {MoveReason.CONSOLIDATION, MoveReason.REPLACEMENT}
-            assert m.reason in allowed
+            if NOW - last >= relief:
+                allowed.add(MoveReason.RELIEF)
+            assert m.reason in allowed, (m, NOW - last)
     _check_power(situation, memory, config, d)
     _check_intents(situation, d)
 

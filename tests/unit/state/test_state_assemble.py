@@ -78,7 +78,7 @@ def test_off_host_vms_are_shut_off() -> None:
 def test_duplicate_vm_keeps_the_running_one(caplog: pytest.LogCaptureFixture) -> None:
     reports = [head("src", ("v",), at=2000.0, state="shutoff"), head("dst", ("v",), at=1000.0)]
     c = StoreContents(generation=1, reports=reports, alive=frozenset({"src", "dst"}))
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         snap = assemble_snapshot(c, taken_at=0)
     assert [(v.name, v.host, v.state) for v in snap.vms] == [("v", "dst", "running")]
     assert "reported by" in caplog.text

@@ -67,3 +67,14 @@ def test_a_host_with_a_bad_frame_is_left_out_of_snapshots(
         snap = snapshot_from_redis(client, keys=KEYS)
     assert [h.name for h in snap.hosts] == ["a"]
     assert "host b: undecodable report" in caplog.text
+
+
+def test_an_uncompressed_report_over_the_cap_is_a_decode_error() -> None:
+    """The cap holds for a report stored without zstd too (a valid one, 68 MiB)."""
+    host = msgspec.structs.replace(FORTY.host, labels={"padding": "x" * (68 * 2**20)})
+    big = report_msgpack(msgspec.structs.replace(FORTY, host=host))
+    assert len(big) > MAX_REPORT_BYTES
+    with pytest.raises(msgspec.DecodeError, match="uncompressed report of"):
+        decode_report_head(big)
+    small = report_msgpack(FORTY)
+    assert decode_report_head(small).host == FORTY.host
