@@ -40,6 +40,7 @@ from balancer.cli.rules_cmds import policy_group, rules_group
 from balancer.cli.sim_cmd import sim_group
 from balancer.cli.snapshot_cmd import snapshot_group
 from balancer.cli.state_cmds import export_command, hosts_command, vms_command
+from balancer.cli.text import shown
 from balancer.errors import BalancerError, IncompleteError, InputError
 from balancer.lab.cli import lab
 from balancer.state.connect import INSECURE_ENV
@@ -50,26 +51,28 @@ EXIT_INCOMPLETE = 3
 
 
 class BalancerGroup(click.Group):
-    """Turns our errors into one line on stderr and an exit code, never a traceback."""
+    """Turns our errors into one line on stderr and an exit code, never a traceback; a
+    name quoted in a message has its control characters escaped (it may come from a
+    document or the store)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:  # a bad option of a command: one line, exit 2
             where = exc.ctx.command_path if exc.ctx is not None else "balancer"
-            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+            click.echo(f"error: {shown(exc.format_message())} (see '{where} --help')", err=True)
             ctx.exit(EXIT_INPUT)
         except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {shown(str(exc))}", err=True)
             ctx.exit(EXIT_INPUT)
         except IncompleteError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {shown(str(exc))}", err=True)
             ctx.exit(EXIT_INCOMPLETE)
         except BalancerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {shown(str(exc))}", err=True)
             ctx.exit(EXIT_FAILED)
         except redis.RedisError as exc:
-            click.echo(f"error: Redis: {exc}", err=True)
+            click.echo(f"error: Redis: {shown(str(exc))}", err=True)
             ctx.exit(EXIT_FAILED)
 
 

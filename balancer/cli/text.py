@@ -8,6 +8,8 @@ the text a rich ``Text`` (never parsed as markup, so ``[red]`` in a name stays t
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from balancer.core.validate import CONTROL
@@ -18,9 +20,15 @@ def _escape(match: object) -> str:
     return repr(char)[1:-1]
 
 
+#: What a terminal or a reader of lines takes for a control or a line break: C0 and C1
+#: controls, DEL, and the Unicode line and paragraph separators.
+_UNSAFE = re.compile(CONTROL.pattern[:-1] + "\u2028\u2029]")
+
+
 def shown(text: str) -> str:
-    """``text`` with every control character escaped (``\\x1b``, ``\\n``, ``\\x00``)."""
-    return CONTROL.sub(_escape, text) if CONTROL.search(text) else text
+    """``text`` with every control character escaped (``\\x1b``, ``\\n``, ``\\x00``)
+    and the Unicode line separators too (``\\u2028``): one line stays one line."""
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
 
 
 def cell(text: str, style: str = "") -> Text:

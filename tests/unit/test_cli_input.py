@@ -298,3 +298,13 @@ def test_execute_with_redis_down_fails_fast_in_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "Connection refused" in result.stderr
     assert time.monotonic() - started < 10
+
+
+def test_a_field_name_with_a_line_break_is_quoted_on_one_line(tmp_path: Path) -> None:
+    """Found by the property suite: an unknown field named NEL (U+0085, a line break to
+    str.splitlines) or U+2028 was printed raw, the one-line error on two lines."""
+    for name in ("\x85", "a\u2028b", "\x1b[2J"):
+        data = {**doc(), name: None}
+        result = run("snapshot", "validate", write(tmp_path, data))
+        refused(result, "unknown field")
+        assert name not in result.stderr
