@@ -4,6 +4,8 @@
      ├── InputError            bad input from a user or a file; the CLI exits 2
      │    ├── SnapshotError    a snapshot document that is malformed or inconsistent
      │    └── TraceError       a workload trace that is missing, unreadable or malformed
+     ├── IncompleteError       done in part: what was asked is not all done (VMs left
+     │                         on a host to be emptied, a wait that ran out); CLI exit 3
      ├── RetryableError        a transient failure: the same call may succeed later
      │    └── BusyError        a VM lease or a host/cluster migration slot is held
      ├── RefusedError          the fence refused an action: recorded as such, never as a
@@ -44,6 +46,11 @@ class SnapshotError(InputError):
 
 class TraceError(InputError):
     """A workload trace (PlanetLab day, GCD archive, Bitbrains file) that cannot be used."""
+
+
+class IncompleteError(BalancerError):
+    """The command ran but could not do all it was asked (the CLI exits 3): VMs stay on a
+    host to be emptied, or a wait ran out before the work was done."""
 
 
 class RetryableError(BalancerError):

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "fleet": "balancer.bench.fleet",
     "daemon": "balancer.bench.daemon",
     "decide": "balancer.bench.decide",
+    "render": "balancer.bench.render",
     "exporter": "balancer.bench.exporter",
     "distrust": "balancer.bench.distrust",
 }

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from balancer.cli.options import NAME, Finite
 from balancer.errors import BalancerError, InputError
 from balancer.state.connect import DEFAULT_URL
 from balancer.state.keys import DEFAULT_PREFIX
@@ -48,19 +49,21 @@ def check_migration_uri(value: str | None) -> str | None:
     show_default=True,
     help="redis://, rediss:// (TLS) or unix:// URL [env BALANCER_REDIS_URL].",
 )
-@click.option("--host-name", help="Name of this host in the cluster [libvirt's hostname].")
+@click.option(
+    "--host-name", type=NAME, help="Name of this host in the cluster [libvirt's hostname]."
+)
 @click.option(
     "--advertise-uri", help="libvirt URI other hosts use to reach this one [--libvirt-uri]."
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.05),
+    type=Finite(0.05, 86400.0),
     default=10.0,
     show_default=True,
     help="Seconds between reports.",
 )
 @click.option(
-    "--ttl", type=click.FloatRange(min=0.1), help="Heartbeat lifetime in seconds [3 intervals]."
+    "--ttl", type=Finite(0.1, 30 * 86400.0), help="Heartbeat lifetime in seconds [3 intervals]."
 )
 @click.option(
     "--virt-type",
@@ -106,7 +109,11 @@ def agent_command(
     prefix: str,
     once: bool,
 ) -> None:
-    """Report this host's facts and its VMs to Redis every INTERVAL seconds."""
+    """Report this host's facts and its VMs to Redis every INTERVAL seconds.
+
+    Example: BALANCER_REDIS_URL=rediss://agent:…@redis:6379/0 balancer agent
+    --libvirt-uri qemu:///system --interval 10
+    """
     options = AgentOptions(
         libvirt_uri=libvirt_uri,
         redis_url=redis_url,

@@ -130,6 +130,7 @@ def daemon_command(
 
     Example: balancer daemon --redis redis://ctl:6379/0 --interval 60
     """
+    from balancer.daemon.dry_run import publish_settings  # noqa: PLC0415
     from balancer.daemon.leader import LeaseTiming  # noqa: PLC0415
     from balancer.daemon.runner import Daemon, DaemonConfig, default_identity  # noqa: PLC0415
     from balancer.metrics.daemon_metrics import DaemonMetrics  # noqa: PLC0415
@@ -161,6 +162,7 @@ def daemon_command(
     signal.signal(signal.SIGINT, stop)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     log.info("daemon %s on %s, every %.0f s", config.identity, redact_url(redis_url), interval_s)
+    publish_settings(client, keys, settings)  # what `balancer plan` decides by
     try:
         daemon.run()
     finally:

@@ -17,6 +17,8 @@ from types import FrameType
 import click
 import msgspec
 
+from balancer.cli.options import Finite
+from balancer.core.models import MAX_AMOUNT
 from balancer.errors import InputError
 from balancer.fleet.clock import FleetClock
 from balancer.fleet.config import FleetConfig
@@ -27,8 +29,9 @@ from balancer.state.connect import DEFAULT_URL, redact_url, redis_from_url
 from balancer.state.keys import Keys
 
 log = logging.getLogger(__name__)
-_POS = click.FloatRange(min=0, min_open=True)
-_NONNEG = click.FloatRange(min=0)
+_POS = Finite(0, MAX_AMOUNT, low_open=True)
+_NONNEG = Finite(0, MAX_AMOUNT)
+_COUNT = click.IntRange(1, 10_000_000)
 
 
 @click.group("fleet")
@@ -45,8 +48,8 @@ def fleet_group() -> None:
     show_default=True,
     help="The store [env BALANCER_REDIS_URL].",
 )
-@click.option("--hosts", type=click.IntRange(min=1), required=True, help="Simulated hosts.")
-@click.option("--vms", type=click.IntRange(min=1), required=True, help="Simulated VMs in all.")
+@click.option("--hosts", type=_COUNT, required=True, help="Simulated hosts.")
+@click.option("--vms", type=_COUNT, required=True, help="Simulated VMs in all.")
 @click.option(
     "--seed",
     type=int,
@@ -95,21 +98,21 @@ def fleet_group() -> None:
 )
 @click.option(
     "--hot-vms",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 10_000_000),
     default=0,
     show_default=True,
     help="VMs that dirty memory faster than the link sends it.",
 )
 @click.option(
     "--hot-factor",
-    type=click.FloatRange(min=1, min_open=True),
+    type=Finite(1, 1e6, low_open=True),
     default=1.5,
     show_default=True,
     help="A hot VM's dirty rate in multiples of the bandwidth.",
 )
 @click.option(
     "--host-scale",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     help="Reference hosts per simulated host [the smallest that holds the VMs].",
 )
 @click.option(
@@ -135,7 +138,7 @@ def fleet_group() -> None:
 )
 @click.option(
     "--history-len",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 1_000_000),
     default=12,
     show_default=True,
     help="History entries kept per host.",
@@ -217,7 +220,7 @@ def _print_stats(stats: RoundStats) -> None:
 )
 @click.option(
     "--scale",
-    type=click.FloatRange(min=0, max=100),
+    type=Finite(0, 100),
     required=True,
     help="Multiply every VM's trace load by this (1: the trace as it is).",
 )

@@ -13,6 +13,7 @@ import redis
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
+from balancer.cli.text import shown
 from balancer.state.keys import Keys
 from workers.executor.records import Progress as MigrationProgress
 
@@ -43,10 +44,10 @@ def follow(
     On a terminal a live bar; otherwise (a log) a line whenever the migration advances."""
     console = Console(stderr=True)
     if not console.is_terminal:
-        _follow_lines(client, prefix, vm, finished, console, poll_s)
+        _follow_lines(client, prefix, vm, finished, waiting, console, poll_s)
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[detail]}"))  # fmt: skip
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[detail]}", markup=False))  # fmt: skip
     with Progress(*columns, console=console) as bar:
         task = bar.add_task(f"{vm}: {waiting()}", total=100.0, detail="")
         while not finished():
@@ -54,20 +55,25 @@ def follow(
             if p is None:
                 bar.update(task, description=f"{vm}: {waiting()}")
             else:
-                bar.update(task, completed=p.percent, description=f"{vm} {p.source}→{p.dest}",
-                           detail=describe(p))  # fmt: skip
+                bar.update(task, completed=p.percent, detail=describe(p),
+                           description=f"{vm} {shown(p.source)}→{shown(p.dest)}")  # fmt: skip
             time.sleep(poll_s)
 
 
 def _follow_lines(client: redis.Redis, prefix: str, vm: str, finished: Callable[[], bool],
-                  console: Console, poll_s: float) -> None:  # fmt: skip
+                  waiting: Callable[[], str], console: Console, poll_s: float) -> None:  # fmt: skip
     last: tuple[object, ...] = ()
+    said = ""
     while not finished():
         p = _progress(client, prefix, vm)
-        if p is not None and (step := (int(p.percent // 10), p.iteration, p.ladder)) != last:
+        if p is None:
+            if (why := waiting()) != said:
+                said = why
+                console.print(f"{vm}: {why}", soft_wrap=True, highlight=False, markup=False)
+        elif (step := (int(p.percent // 10), p.iteration, p.ladder)) != last:
             last = step
-            console.print(f"{vm} {p.source}→{p.dest} {p.percent:.0f}%: {describe(p)}",
-                          soft_wrap=True, highlight=False, markup=False)  # fmt: skip
+            line = f"{vm} {shown(p.source)}→{shown(p.dest)} {p.percent:.0f}%: {describe(p)}"
+            console.print(line, soft_wrap=True, highlight=False, markup=False)
         time.sleep(poll_s)
 
 
@@ -79,7 +85,8 @@ def _progress(client: redis.Redis, prefix: str, vm: str) -> MigrationProgress | 
 def summary(outcome: dict[str, Any]) -> str:
     """One line for a migration's record (``MigrationRecord`` as JSON builtins)."""
     actual = outcome.get("actual") or {}
-    line = (f"{outcome['vm']} {outcome['source']}→{outcome['dest']}: {outcome['result']} "
+    line = (f"{shown(outcome['vm'])} {shown(outcome['source'])}→{shown(outcome['dest'])}: "
+            f"{outcome['result']} "
             f"({outcome['mode']}) in {actual.get('duration_s', 0.0):.1f} s")  # fmt: skip
     if actual.get("downtime_ms") is not None:
         line += f", downtime {actual['downtime_ms']:.0f} ms"

@@ -1,6 +1,8 @@
 """``balancer rules`` and ``balancer policy``: the operator's placement rules and planning
 policy in the Redis store, read from JSON files in the snapshot's own format and checked
-before anything is written (a bad value or an unknown name: exit 2, nothing changes)."""
+before anything is written, by the rules the snapshot reader applies (a bad value, a
+number out of bounds, a key given twice, rules that contradict each other or those
+stored, an unknown name: exit 2, nothing changes)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import click
 import msgspec
 
 from balancer.cli.operator_cmds import allow_unknown_option, read_json, unknown_names
-from balancer.cli.state_cmds import prefix_option, redis_option, store_client
-from balancer.core.models import AffinityRule, AntiAffinityRule, PinRule, Policy, Rule
+from balancer.cli.options import NAME, prefix_option, redis_option, store_client
+from balancer.core.models import Policy, Rule
+from balancer.core.validate import check_policy, names_in
 from balancer.errors import InputError
 from balancer.state.keys import Keys
 from balancer.state.operator import delete_rule, put_rules, set_policy
 from balancer.state.overrides import decode_policy, decode_rule, encode_json
+from balancer.state.snapshot_read import snapshot_from_redis
 
 # --- rules ------------------------------------------------------------------------------
 
@@ -21,18 +25,6 @@ from balancer.state.overrides import decode_policy, decode_rule, encode_json
 @click.group("rules")
 def rules_group() -> None:
     """Placement rules (affinity, anti-affinity, pin), by id."""
-
-
-def _rule_names(rules: dict[str, Rule]) -> tuple[set[str], set[str]]:
-    vms: set[str] = set()
-    hosts: set[str] = set()
-    for rule in rules.values():
-        if isinstance(rule, AffinityRule | AntiAffinityRule):
-            vms.update(rule.vms)
-        elif isinstance(rule, PinRule):
-            vms.add(rule.vm)
-            hosts.update(rule.hosts)
-    return vms, hosts
 
 
 @rules_group.command("put")
@@ -44,10 +36,16 @@ def _rule_names(rules: dict[str, Rule]) -> tuple[set[str], set[str]]:
 def rules_put_command(
     path: str, replace: bool, allow_unknown: bool, redis_url: str, prefix: str
 ) -> None:
-    """Store the rules of FILE ('-': standard input), a JSON object of id → rule, e.g.
-    {"db-apart": {"type": "anti-affinity", "vms": ["db1", "db2"]}}; all or nothing."""
+    """Store the rules of FILE ('-': standard input), a JSON object of id → rule; all or
+    nothing. Refused: an id given twice, a rule of fewer than two VMs, a pin of no host,
+    rules that contradict each other or the stored ones (hard affinity and hard
+    anti-affinity on one pair, pins that leave a group no common host).
+
+    Example: echo '{"db-apart": {"type": "anti-affinity", "vms": ["db1", "db2"]}}' |
+    balancer rules put -
+    """
     rules = read_json(path, msgspec.json.Decoder(dict[str, Rule]))
-    vms, hosts = _rule_names(rules)
+    vms, hosts = names_in(rules.values())
     keys = Keys(prefix)
     with store_client(redis_url) as client:
         if not allow_unknown and (missing := unknown_names(client, keys, vms, hosts)):
@@ -57,11 +55,14 @@ def rules_put_command(
 
 
 @rules_group.command("delete")
-@click.argument("rule_ids", metavar="ID...", nargs=-1, required=True)
+@click.argument("rule_ids", metavar="ID...", nargs=-1, required=True, type=NAME)
 @redis_option
 @prefix_option
 def rules_delete_command(rule_ids: tuple[str, ...], redis_url: str, prefix: str) -> None:
-    """Delete rules by id; an id that does not exist is an error (others still go)."""
+    """Delete rules by id; an id that does not exist is an error (others still go).
+
+    Example: balancer rules delete db-apart
+    """
     keys = Keys(prefix)
     with store_client(redis_url) as client:
         missing = [r for r in rule_ids if not delete_rule(client, r, keys=keys)]
@@ -74,7 +75,10 @@ def rules_delete_command(rule_ids: tuple[str, ...], redis_url: str, prefix: str)
 @redis_option
 @prefix_option
 def rules_show_command(redis_url: str, prefix: str) -> None:
-    """Print the stored rules as a JSON object (what `rules put` reads)."""
+    """Print the stored rules as a JSON object (what `rules put` reads).
+
+    Example: balancer rules show > rules.json
+    """
     keys = Keys(prefix)
     with store_client(redis_url) as client:
         stored: dict[bytes, bytes] = client.hgetall(keys.rules)  # type: ignore[assignment]
@@ -96,13 +100,27 @@ def policy_group() -> None:
 @redis_option
 @prefix_option
 def policy_set_command(path: str, allow_unknown: bool, redis_url: str, prefix: str) -> None:
-    """Store the policy of FILE ('-': standard input), a JSON `Policy` as in a snapshot."""
+    """Store the policy of FILE ('-': standard input), a JSON `Policy` as in a snapshot,
+    held to the bounds and checks the snapshot reader applies (an `evacuate` objective
+    needs hosts to evacuate now: evacuate_hosts, or hosts in maintenance or draining).
+
+    Example: echo '{"headroom": 0.2, "cooldown_s": 1800}' | balancer policy set -
+    """
     policy = read_json(path, msgspec.json.Decoder(Policy))
     keys = Keys(prefix)
     with store_client(redis_url) as client:
         hosts = set(policy.evacuate_hosts)
         if hosts and not allow_unknown and (missing := unknown_names(client, keys, set(), hosts)):
             raise InputError(f"unknown {missing} (--allow-unknown to store it anyway)", path)
+        snapshot = snapshot_from_redis(client, keys=keys)
+        known = {h.name for h in snapshot.hosts}
+        as_read = msgspec.structs.replace(  # what the reader makes of it: unknown hosts dropped
+            policy, evacuate_hosts=tuple(h for h in policy.evacuate_hosts if h in known)
+        )
+        try:
+            check_policy(snapshot, as_read, "policy")
+        except InputError as exc:
+            raise InputError(exc.message, f"{path}: {exc.path}") from None
         set_policy(client, policy, keys=keys)
     click.echo(f"policy stored: {encode_json(policy).decode()}")
 
@@ -111,7 +129,10 @@ def policy_set_command(path: str, allow_unknown: bool, redis_url: str, prefix: s
 @redis_option
 @prefix_option
 def policy_clear_command(redis_url: str, prefix: str) -> None:
-    """Remove the stored policy: snapshots carry the defaults."""
+    """Remove the stored policy: snapshots carry the defaults.
+
+    Example: balancer policy clear
+    """
     with store_client(redis_url) as client:
         set_policy(client, None, keys=Keys(prefix))
     click.echo("policy cleared (defaults)")
@@ -121,7 +142,10 @@ def policy_clear_command(redis_url: str, prefix: str) -> None:
 @redis_option
 @prefix_option
 def policy_show_command(redis_url: str, prefix: str) -> None:
-    """Print the stored policy as JSON (the defaults when none is stored)."""
+    """Print the stored policy as JSON (the defaults when none is stored).
+
+    Example: balancer policy show | jq .headroom
+    """
     keys = Keys(prefix)
     with store_client(redis_url) as client:
         stored = client.get(keys.policy)

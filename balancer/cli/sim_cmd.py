@@ -5,6 +5,7 @@ published ones (``compare``)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import IO, Any
 import click
 import msgspec
 
+from balancer.cli.options import Finite
 from balancer.errors import InputError
 from balancer.sim.placements import placement_record
 from balancer.sim.reference import REFERENCE_DAY
@@ -60,7 +62,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--hours",
-            type=click.FloatRange(min=0, min_open=True),
+            type=Finite(0, 24 * 3650.0, low_open=True),
             help="Replay only the first H hours.",
         ),
         click.option(
@@ -136,8 +138,13 @@ def run_command(
     placements_out: str | None,
     plot_path: str | None,
 ) -> None:
-    """Replay a trace and print energy, SLATAH, PDM, SLAV, ESV, migrations and more."""
+    """Replay a trace and print energy, SLATAH, PDM, SLAV, ESV, migrations and more.
+
+    Example: balancer sim run --trace ../shared/data/planetlab/20110303 --json
+    """
     config = _config(config_path, capacity_mode, hours)
+    if plot_path is not None:
+        _writable(plot_path, "--plot")  # before the replay, not after it
     trace, workload = _load(trace_path, setup, snapshot_path)
     if placements_out is None:
         result, seconds = _replay(workload, config)
@@ -187,7 +194,10 @@ def compare_command(
     hours: float | None,
     config_path: str | None,
 ) -> None:
-    """Replay a trace and print our figures beside the reference's (CloudSim 3.0.3)."""
+    """Replay a trace and print our figures beside the reference's (CloudSim 3.0.3).
+
+    Example: balancer sim compare --trace ../shared/data/planetlab/20110303
+    """
     config = _config(config_path, capacity_mode, hours)
     trace, workload = _load(trace_path, setup, snapshot_path)
     result, seconds = _replay(workload, config)
@@ -213,6 +223,18 @@ def compare_command(
         f"{marks}"
     )
     click.echo(f"replay {seconds:.1f} s, PDM {m.pdm:.3e}, ESV {m.esv:.3e}")
+
+
+def _writable(path: str, option: str) -> None:
+    """A file can be written at ``path`` (its folder exists and takes files)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {path}: no folder {folder}", option)
+    if target.is_dir():
+        raise InputError(f"cannot write {path}: it is a folder", option)
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise InputError(f"cannot write {path}: permission denied", option)
 
 
 def _open_out(path: str) -> IO[bytes]:

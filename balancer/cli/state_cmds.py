@@ -7,19 +7,19 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import click
 import msgspec
-import redis
+from rich.console import Console
 
-from balancer.errors import InputError, RetryableError
+from balancer.cli.options import NAME, json_option, prefix_option, redis_option, store_client
+from balancer.cli.tables import Cell, Column, print_table
+from balancer.errors import InputError
 from balancer.snapshot_file import encode_snapshot
-from balancer.state.connect import DEFAULT_URL, redact_url, redis_from_url
-from balancer.state.keys import DEFAULT_PREFIX, Keys
+from balancer.state.keys import Keys
 from balancer.state.listing import HostRow, VmRow, host_rows, vm_rows
 from balancer.state.power_records import decode_power
 from balancer.state.snapshot_read import (
@@ -31,31 +31,6 @@ from balancer.state.snapshot_read import (
 )
 
 T = TypeVar("T")
-
-redis_option = click.option(
-    "--redis",
-    "redis_url",
-    envvar="BALANCER_REDIS_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="Redis URL [env BALANCER_REDIS_URL].",
-)
-prefix_option = click.option(
-    "--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix in Redis."
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, one array.")
-
-
-@contextmanager
-def store_client(url: str) -> Iterator[redis.Redis]:
-    """A client on the store at ``url``, closed on the way out."""
-    client = redis_from_url(url)
-    try:
-        yield client
-    except redis.RedisError as exc:
-        raise RetryableError(f"Redis {redact_url(url)}: {exc}") from None
-    finally:
-        client.close()
 
 
 def _write(data: bytes, out: str) -> None:
@@ -88,7 +63,10 @@ def _write(data: bytes, out: str) -> None:
     help="Where to write the document ('-': standard output).",
 )
 def export_command(redis_url: str, prefix: str, out: str) -> None:
-    """Write the store's current snapshot as a v1 document (what `plan --snapshot` reads)."""
+    """Write the store's current snapshot as a v1 document (what `plan --snapshot` reads).
+
+    Example: balancer snapshot export --out now.json && balancer plan --snapshot now.json
+    """
     with store_client(redis_url) as client:
         snapshot = snapshot_from_redis(client, keys=Keys(prefix))
     _write(encode_snapshot(snapshot), out)
@@ -100,12 +78,9 @@ def export_command(redis_url: str, prefix: str, out: str) -> None:
         )
 
 
-def _table(rows: Sequence[T], columns: Sequence[tuple[str, Callable[[T], str]]]) -> str:
-    cells = [[h for h, _ in columns]] + [[f(r) for _, f in columns] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
+def _table(rows: Sequence[T], columns: Sequence[tuple[str, Callable[[T], str]]]) -> None:
+    cells: list[list[Cell]] = [[f(r) for _, f in columns] for r in rows]
+    print_table(Console(), [Column(h) for h, _ in columns], cells)
 
 
 def _age(seconds: float) -> str:
@@ -141,7 +116,10 @@ _VM_COLUMNS: list[tuple[str, Callable[[VmRow], str]]] = [
 @prefix_option
 @json_option
 def hosts_command(redis_url: str, prefix: str, as_json: bool) -> None:
-    """List the hosts in the store: state, why, age of the last report, load."""
+    """List the hosts in the store: state, why, age of the last report, load.
+
+    Example: balancer hosts --json | jq '.[] | select(.stale)'
+    """
     with store_client(redis_url) as client:
         raw = read_raw(client, Keys(prefix))
     rows = host_rows(
@@ -154,22 +132,30 @@ def hosts_command(redis_url: str, prefix: str, as_json: bool) -> None:
     if as_json:
         click.echo(msgspec.json.encode(rows).decode())
     else:
-        click.echo(_table(rows, _HOST_COLUMNS))
+        _table(rows, _HOST_COLUMNS)
 
 
 @click.command("vms")
 @redis_option
 @prefix_option
 @json_option
-@click.option("--host", "host_name", help="Only the VMs of this host.")
+@click.option("--host", "host_name", type=NAME, help="Only the VMs of this host.")
 def vms_command(redis_url: str, prefix: str, as_json: bool, host_name: str | None) -> None:
-    """List the VMs in the store: where, state, load, and whether their host is stale."""
+    """List the VMs in the store: where, state, load, and whether their host is stale.
+
+    Example: balancer vms --host kvm-03
+    """
     with store_client(redis_url) as client:
         raw = read_raw(client, Keys(prefix))
     rows = vm_rows(decode_reports(raw), alive_hosts(raw), time.time())
     if host_name is not None:
+        if host_name not in raw.names:
+            raise InputError(f"unknown host {host_name!r}: no agent has reported it", "--host")
         rows = [r for r in rows if r.host == host_name]
     if as_json:
         click.echo(msgspec.json.encode(rows).decode())
     else:
-        click.echo(_table(rows, _VM_COLUMNS))
+        _table(rows, _VM_COLUMNS)
+
+
+__all__ = ["json_option", "prefix_option", "redis_option", "store_client"]

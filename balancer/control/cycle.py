@@ -115,18 +115,22 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
         return scope
 
     computed = 0
+    blocked: tuple[Proposal, ...] = ()
     leaving = evacuating(scope, intents)
     if leaving:
         evac = evacuate(scope, leaving)
         computed += evac.plans_computed
         take(evac)
+        if evac.empty and evac.unmovable:
+            # Nothing can leave: the plan still says why (status, plan, evacuate --wait).
+            blocked = (evac,)
     if intents.paused is None:
         scope, memory, tried = _below_evacuation(scope, situation, memory, take)
         computed += tried
     proposals.sort(key=lambda p: PRIORITY.index(p.intent))
     moves = [c for p in proposals for c in p.moves]
     switches = [s for p in proposals for s in p.power]
-    unmovable = {u.vm: u for p in proposals for u in p.unmovable}
+    unmovable = {u.vm: u for p in (*blocked, *proposals) for u in p.unmovable}
     top = proposals[0].intent if proposals else ""
     result = compose(
         snapshot,
@@ -139,7 +143,7 @@ def decide(situation: Situation, memory: CycleMemory, settings: ControlSettings)
     )
     done = [Switch(a.host, a.action, a.reason, a.detail) for a in result.power]
     memory = power_rules.record(memory, done, now, settings)
-    summary = "; ".join(p.summary for p in proposals if p.summary) or "nothing to do"
+    summary = "; ".join(p.summary for p in (*blocked, *proposals) if p.summary) or "nothing to do"
     if intents.paused is not None:
         summary = f"paused: {summary}" if proposals else "paused"
     return Decision(

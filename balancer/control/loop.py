@@ -14,6 +14,9 @@ same steps.
    nothing sent); the plan goes to the sink under a plan id made of epoch and time.
 6. The memory and the record are saved under the epoch.
 
+Steps 2 to 4 are ``prepare``: through read-only ports it is the dry run of ``balancer
+plan`` (what the daemon would do now).
+
 Phase durations are wall time, which the core may not read: the caller passes a
 ``timer`` (``time.perf_counter`` in the daemon); without one they are 0.
 """
@@ -29,6 +32,7 @@ import msgspec
 from balancer.control.cycle import Decision, decide
 from balancer.control.evacuations import track
 from balancer.control.intents import Intents
+from balancer.control.memory import CycleMemory
 from balancer.control.ports import (
     Clock,
     Coordination,
@@ -62,6 +66,56 @@ def plan_id(epoch: int, now: float) -> str:
     return f"{epoch}-{round(now * 1000)}"
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What a cycle knows before it decides (steps 2 to 4)."""
+
+    situation: Situation
+    memory: CycleMemory
+    flight: InFlight
+    #: A plan in flight that no running evacuation preempts: the cycle follows it and
+    #: decides nothing new (``situation.busy`` holds its VMs all the same).
+    following: bool
+    #: Seconds of the ``snapshot`` and ``history`` phases.
+    phases: dict[str, float]
+
+
+def prepare(
+    ports: Ports,
+    settings: ControlSettings,
+    epoch: int,
+    now: float,
+    tick: Callable[[], float] = _zero,
+) -> Prepared:
+    """Steps 2 to 4 through the ports (their writes: the history's sample, the
+    evacuations' bookkeeping under ``epoch``, a preempted flight's cancellation). A
+    read-only set of ports makes it the dry run of ``balancer plan``."""
+    t0 = tick()
+    snapshot = ports.snapshots.snapshot(now)
+    t1 = tick()
+    ports.history.record(snapshot)
+    history = ports.history.matrix(snapshot, settings.history_s(), settings.sample_every_s)
+    t2 = tick()
+    memory = ports.store.load()
+    stored = ports.store.intents()
+    flight = ports.sink.in_flight()
+    evacuations, changed = track(stored.evacuations, snapshot, now)
+    if changed:
+        ports.store.update_evacuations(changed, epoch)
+    intents = Intents(paused=stored.paused, evacuations=evacuations)
+    busy = frozenset(
+        vm for vm, at in flight.failed_at.items() if now - at < settings.retry_failed_after_s
+    )
+    following = False
+    if flight.active:
+        following = not _preempts(intents, snapshot, flight)
+        if not following:
+            ports.sink.cancel(flight.vms, flight.hosts)
+        busy |= flight.vms
+    situation = Situation(snapshot, history, settings.sample_every_s, busy, intents)
+    return Prepared(situation, memory, flight, following, {"snapshot": t1 - t0, "history": t2 - t1})
+
+
 def run_cycle(
     ports: Ports,
     settings: ControlSettings,
@@ -76,33 +130,15 @@ def run_cycle(
         return CycleRecord(
             at=now, seconds=0.0, epoch=0, leader=leader, outcome="fenced", summary="not leading"
         )
-    t0 = tick()
-    snapshot = ports.snapshots.snapshot(now)
-    t1 = tick()
-    ports.history.record(snapshot)
-    history = ports.history.matrix(snapshot, settings.history_s(), settings.sample_every_s)
-    t2 = tick()
-    memory = ports.store.load()
-    stored = ports.store.intents()
-    flight = ports.sink.in_flight()
-    evacuations, changed = track(stored.evacuations, snapshot, now)
-    if changed:
-        ports.store.update_evacuations(changed, epoch)
-    intents = Intents(paused=stored.paused, evacuations=evacuations)
-    phases = {"snapshot": t1 - t0, "history": t2 - t1}
-    busy = frozenset(
-        vm for vm, at in flight.failed_at.items() if now - at < settings.retry_failed_after_s
-    )
-    if flight.active:
-        if not _preempts(intents, snapshot, flight):
-            record = _record(now, epoch, leader, phases, snapshot, None, "following", flight)
-            ports.store.save(memory, record, epoch)
-            return record
-        ports.sink.cancel(flight.vms, flight.hosts)
-        busy |= flight.vms
+    ready = prepare(ports, settings, epoch, now, tick)
+    snapshot, intents, flight = ready.situation.snapshot, ready.situation.intents, ready.flight
+    phases = dict(ready.phases)
+    if ready.following:
+        record = _record(now, epoch, leader, phases, snapshot, None, "following", flight)
+        ports.store.save(ready.memory, record, epoch)
+        return record
     t3 = tick()
-    situation = Situation(snapshot, history, settings.sample_every_s, busy, intents)
-    decision = decide(situation, memory, settings)
+    decision = decide(ready.situation, ready.memory, settings)
     t4 = tick()
     phases["decide"] = t4 - t3
     plan = decision.plan

@@ -12,12 +12,26 @@ from typing import Annotated, Literal
 
 import msgspec
 
-NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
-PosInt = Annotated[int, msgspec.Meta(ge=1)]
-NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
-PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+#: Bounds of every number a snapshot or a policy carries: far beyond any real cluster,
+#: yet small enough that the planner's arithmetic stays finite and exact (an integer of
+#: 2**1024 cannot become a float; 1e308 CPUs would overflow a sum to infinity).
+MAX_COUNT = 2**20  # cores, vCPUs, NUMA nodes, devices, slots, migrations
+MAX_MIB = 2**32  # 4 PiB of memory, in MiB
+MAX_BYTES = 2**62
+MAX_AMOUNT = 1e12  # any other quantity: CPU used, MiB/s, watts, seconds, Unix time
+MAX_DOWNTIME_MS = 3_600_000
+MAX_GENERATION = 2**63 - 1
+#: Longest name (a DNS name's length).
+MAX_NAME = 253
+
+NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+PosInt = Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
+Mib = Annotated[int, msgspec.Meta(ge=1, le=MAX_MIB)]
+NonNegMib = Annotated[int, msgspec.Meta(ge=0, le=MAX_MIB)]
+NonNegFloat = Annotated[float, msgspec.Meta(ge=0, le=MAX_AMOUNT)]
+PosFloat = Annotated[float, msgspec.Meta(gt=0, le=MAX_AMOUNT)]
 Fraction = Annotated[float, msgspec.Meta(ge=0, lt=1)]
-Name = Annotated[str, msgspec.Meta(min_length=1)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
 
 HostState = Literal["active", "maintenance", "draining", "off", "failed"]
 VmState = Literal["running", "paused", "shutoff"]
@@ -113,9 +127,9 @@ class Host(Model, frozen=True, kw_only=True):
     state: HostState
     uri: Name
     cpu: HostCpu
-    memory_mib: PosInt
+    memory_mib: Mib
     cpu_used: NonNegFloat = 0.0
-    memory_used_mib: NonNegInt = 0
+    memory_used_mib: NonNegMib = 0
     numa_nodes: PosInt = 1
     storage_pools: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
@@ -141,7 +155,7 @@ class Host(Model, frozen=True, kw_only=True):
 class Disk(Model, frozen=True, kw_only=True):
     pool: Name
     shared: bool
-    bytes: NonNegInt = 0
+    bytes: Annotated[int, msgspec.Meta(ge=0, le=MAX_BYTES)] = 0
 
 
 class Devices(Model, frozen=True, kw_only=True):
@@ -156,7 +170,7 @@ class Vm(Model, frozen=True, kw_only=True):
     state: VmState
     vcpus: PosInt
     cpu_used: NonNegFloat = 0.0
-    memory_mib: PosInt
+    memory_mib: Mib
     dirty_rate_mib_s: NonNegFloat = 0.0
     cpu: GuestCpu
     machine_type: Name
@@ -166,7 +180,7 @@ class Vm(Model, frozen=True, kw_only=True):
     numa_pinned: bool = False
     #: Availability-critical: never switched to post-copy (the guide, 12.8.1).
     critical: bool = False
-    last_migrated_at: float | None = None
+    last_migrated_at: NonNegFloat | None = None
     labels: dict[str, str] = {}
     #: Writable working set, when known: caps what one pre-copy round can re-dirty.
     working_set_mib: NonNegFloat | None = None
@@ -254,7 +268,7 @@ class Policy(Model, frozen=True, kw_only=True):
     headroom: Fraction = 0.1
     max_migrations: NonNegInt | None = None
     #: Largest pause a live migration may cause (QEMU's default max downtime is 300 ms).
-    downtime_budget_ms: PosInt = 300
+    downtime_budget_ms: Annotated[int, msgspec.Meta(ge=1, le=MAX_DOWNTIME_MS)] = 300
     allow_postcopy: bool = False
     slots: Slots = Slots()
     #: A VM migrated less than this long ago stays where it is (balance, consolidate).
@@ -284,7 +298,7 @@ class Policy(Model, frozen=True, kw_only=True):
 class Snapshot(Model, frozen=True, kw_only=True):
     version: Literal[1]
     taken_at: NonNegFloat
-    generation: NonNegInt
+    generation: Annotated[int, msgspec.Meta(ge=0, le=MAX_GENERATION)]
     hosts: tuple[Host, ...]
     vms: tuple[Vm, ...] = ()
     rules: tuple[Rule, ...] = ()

@@ -19,10 +19,11 @@ import numpy.typing as npt
 
 from balancer.core.cluster import EPS, UNPLACED, ClusterState
 from balancer.core.compat import CompatIndex
+from balancer.core.emptying import hosts_to_empty
 from balancer.core.filters import REGISTRY, FilterContext, first_rejection
 from balancer.core.filters.passthrough import passthrough_verdict
 from balancer.core.migration_model import link_table
-from balancer.core.models import EMPTYING_STATES, Policy, Snapshot
+from balancer.core.models import Policy, Snapshot
 from balancer.core.plan import MoveReason, PowerReason
 from balancer.core.reasons import PASS, Reason, Verdict
 from balancer.core.rules import RuleIndex
@@ -66,15 +67,13 @@ class Planning:
         #: Measured bandwidth per (source, dest) host names (the model's B for that pair).
         self.links = link_table(snapshot.links)
         hosts = snapshot.hosts
-        evac = set(policy.evacuate_hosts)
+        emptied = hosts_to_empty(snapshot, policy)
         self.fixed = frozenset(fixed)
         self.closed = frozenset(closed)
         shut = np.array([h.name in self.closed for h in hosts], dtype=np.bool_)
         #: Hosts whose VMs must leave: evacuated by policy, or in maintenance/draining.
         self.sources: frozenset[int] = frozenset(
-            i
-            for i, h in enumerate(hosts)
-            if (h.name in evac or h.state in EMPTYING_STATES) and not shut[i]
+            i for i, h in enumerate(hosts) if h.name in emptied and not shut[i]
         )
         #: Hosts that are on and may receive VMs (grows when a host is powered on).
         self.accepting = (

@@ -133,47 +133,11 @@ class CelerySink:
         return len(sent.migrations) + len(sent.power)
 
     def in_flight(self) -> InFlight:
-        failed_at = self._failed_lately()
-        doc = read_flight(self.client, self.keys)
-        if doc is None:
-            return InFlight(failed_at=failed_at)
-        results = plan_results(self.client, self.keys, doc.plan_id)
-        ids = [*doc.moves.values(), *doc.power.values()]
-        ended = {i for i in ids if results.get(i, "") in ENDED}
-        running = {i for i in ids if results.get(i) == "running"}
-        failed = sum(1 for i in ended if results[i] == "failed")
-        queued = [i for i in ids if i not in ended and i not in running]
-        if queued and (failed or self.clock.now() > doc.deadline):
-            # A failed move stops the later waves (they would never run) and a plan past
-            # its deadline is stuck: cancel what has not started; the running ones finish.
-            why = "a move failed" if failed else "it passed its deadline"
-            n = cancel_plan_moves(self.client, self.keys, queued)
-            log.warning("plan %s: %s; %d queued action(s) cancelled", doc.plan_id, why, n)
-            ended |= set(queued)
-        vms = frozenset(vm for vm, mid in doc.moves.items() if mid not in ended)
-        hosts = frozenset(h for h, pid in doc.power.items() if pid not in ended)
-        return InFlight(
-            plan_id=doc.plan_id,
-            epoch=doc.epoch,
-            sent_at=doc.sent_at,
-            intent=doc.intent,
-            vms=vms,
-            hosts=hosts,
-            total=len(ids),
-            done=len(ended),
-            failed=failed,
-            failed_at=failed_at,
-        )
-
-    def _failed_lately(self) -> dict[str, float]:
-        """VM → when its migration failed, for the VMs whose last migration of the past
-        ``FAILED_WINDOW_S`` failed."""
-        since = self.clock.now() - FAILED_WINDOW_S
-        last: dict[str, MigrationRecord] = {}
-        for r in list_migrations(self.client, self.keys, since=since):
-            if r.result in ("completed", "failed"):
-                last[r.vm] = r
-        return {vm: r.finished_at or r.started_at for vm, r in last.items() if r.result == "failed"}
+        flight, stale, why = read_in_flight(self.client, self.keys, self.clock.now())
+        if stale:
+            n = cancel_plan_moves(self.client, self.keys, stale)
+            log.warning("plan %s: %s; %d queued action(s) cancelled", flight.plan_id, why, n)
+        return flight
 
     def cancel(self, vms: frozenset[str], hosts: frozenset[str]) -> int:
         doc = read_flight(self.client, self.keys)
@@ -184,6 +148,55 @@ class CelerySink:
         ids += [doc.power[h] for h in hosts if h in doc.power]
         ids = [i for i in ids if i not in results]  # running or ended: not cancelled
         return cancel_plan_moves(self.client, self.keys, ids) if ids else 0
+
+
+def read_in_flight(client: redis.Redis, keys: Keys, now: float) -> tuple[InFlight, list[str], str]:
+    """The plan in flight as it stands once its stale actions are cancelled, those
+    actions (queued, after a failed move or past the plan's deadline), and why; reads
+    only (the sink cancels them; ``balancer plan`` shows the daemon's view)."""
+    failed_at = _failed_lately(client, keys, now)
+    doc = read_flight(client, keys)
+    if doc is None:
+        return InFlight(failed_at=failed_at), [], ""
+    results = plan_results(client, keys, doc.plan_id)
+    ids = [*doc.moves.values(), *doc.power.values()]
+    ended = {i for i in ids if results.get(i, "") in ENDED}
+    running = {i for i in ids if results.get(i) == "running"}
+    failed = sum(1 for i in ended if results[i] == "failed")
+    queued = [i for i in ids if i not in ended and i not in running]
+    stale: list[str] = []
+    why = ""
+    if queued and (failed or now > doc.deadline):
+        # A failed move stops the later waves (they would never run) and a plan past
+        # its deadline is stuck: what has not started is cancelled; the running finish.
+        why = "a move failed" if failed else "it passed its deadline"
+        stale = queued
+        ended |= set(queued)
+    vms = frozenset(vm for vm, mid in doc.moves.items() if mid not in ended)
+    hosts = frozenset(h for h, pid in doc.power.items() if pid not in ended)
+    flight = InFlight(
+        plan_id=doc.plan_id,
+        epoch=doc.epoch,
+        sent_at=doc.sent_at,
+        intent=doc.intent,
+        vms=vms,
+        hosts=hosts,
+        total=len(ids),
+        done=len(ended),
+        failed=failed,
+        failed_at=failed_at,
+    )
+    return flight, stale, why
+
+
+def _failed_lately(client: redis.Redis, keys: Keys, now: float) -> dict[str, float]:
+    """VM → when its migration failed, for the VMs whose last migration of the past
+    ``FAILED_WINDOW_S`` failed."""
+    last: dict[str, MigrationRecord] = {}
+    for r in list_migrations(client, keys, since=now - FAILED_WINDOW_S):
+        if r.result in ("completed", "failed"):
+            last[r.vm] = r
+    return {vm: r.finished_at or r.started_at for vm, r in last.items() if r.result == "failed"}
 
 
 def revoke_moves_from(client: redis.Redis, keys: Keys, host: str) -> int:

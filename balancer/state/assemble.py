@@ -5,7 +5,9 @@ Host state, strongest first:
 1. an operator's ``off`` (a powered-off host is silent; its VMs are shut off);
 2. the balancer powered it off or on and its agent has not reported since
    (``balancer.state.power_records``): ``off``, reason ``powered-off`` or ``booting`` —
-   a candidate for power-on, not a failure;
+   a candidate for power-on, not a failure; but a host an operator put in
+   ``maintenance`` or ``draining`` keeps that state (with the power record's reason):
+   the planner never powers it on to place VMs there;
 3. a heartbeat that expired: ``failed``, reason ``stale`` (never receives VMs);
 4. an operator's ``maintenance``, ``draining`` or ``failed``;
 5. the state the agent reported (``active``).
@@ -18,7 +20,9 @@ no such record every host claiming it is marked failed (``balancer.state.distrus
 never the order of the keys or the reports' own clocks. Rules
 and the policy may name VMs or hosts that are gone; those names are dropped (a rule left
 with fewer than two VMs, or a pin of an unknown VM, goes too) so the snapshot stays
-consistent; a pin keeps only known hosts, and with none it keeps the VM where it is.
+consistent; a pin keeps only known hosts, and with none it keeps the VM where it is. A
+policy whose objective is to evacuate when no host is (its ``evacuate_hosts`` are gone, its
+maintenance is over) plans to balance: a stored value never makes the store unreadable.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Protocol
 import msgspec
 
 from balancer.core.models import (
+    EMPTYING_STATES,
     AffinityRule,
     AntiAffinityRule,
     Host,
@@ -96,6 +101,8 @@ def host_state(
     if override is not None and override.state == "off":
         return "off", override.reason or "operator"
     if power is not None:
+        if override is not None and override.state in ("maintenance", "draining"):
+            return override.state, power[1]
         return power
     if not alive:
         return "failed", STALE
@@ -192,7 +199,9 @@ def _with_facts(contents: StoreContents, off_hosts: set[str]) -> list[tuple[Vm, 
     return out
 
 
-def _rules(rules: Sequence[Rule], vms: set[str], hosts: set[str]) -> tuple[Rule, ...]:
+def _rules(
+    rules: Sequence[Rule], vms: set[str], hosts: set[str], placed: Sequence[Vm]
+) -> tuple[Rule, ...]:
     kept: list[Rule] = []
     for rule in rules:
         if isinstance(rule, AffinityRule | AntiAffinityRule):
@@ -202,6 +211,8 @@ def _rules(rules: Sequence[Rule], vms: set[str], hosts: set[str]) -> tuple[Rule,
                 continue
         elif isinstance(rule, PinRule) and rule.vm in vms:
             allowed = tuple(h for h in rule.hosts if h in hosts)
+            if not allowed:  # none of its hosts is known: the VM stays where it is
+                allowed = tuple(v.host for v in placed if v.name == rule.vm)
             if allowed != rule.hosts:
                 log.warning("pin rule for %s names unknown hosts; keeping %s", rule.vm, allowed)
             kept.append(msgspec.structs.replace(rule, hosts=allowed))
@@ -227,13 +238,20 @@ def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
     evacuate = tuple(h for h in policy.evacuate_hosts if h in host_names)
     if evacuate != policy.evacuate_hosts:
         policy = msgspec.structs.replace(policy, evacuate_hosts=evacuate)
+    if (
+        policy.objective == "evacuate"
+        and not evacuate
+        and EMPTYING_STATES.isdisjoint(h.state for h in hosts)
+    ):
+        log.warning("the policy's objective is to evacuate, but no host is: planning to balance")
+        policy = msgspec.structs.replace(policy, objective="balance")
     snapshot = Snapshot(
         version=1,
         taken_at=taken_at,
         generation=contents.generation,
         hosts=hosts,
         vms=vms,
-        rules=_rules(contents.rules, vm_names, host_names),
+        rules=_rules(contents.rules, vm_names, host_names, vms),
         policy=policy,
         links=tuple(
             link for link in contents.links if link.source in host_names and link.dest in host_names

@@ -3,7 +3,8 @@ timeouts so no call blocks forever, and URLs made safe to log.
 
 Credentials come in the URL (``rediss://agent:secret@host:6380/0?ssl_ca_certs=/ca.pem``)
 or, to keep them off the command line, in ``BALANCER_REDIS_URL``; they are never logged:
-log ``redact_url(url)``.
+log ``redact_url(url)``. ``redis_error`` turns a Redis error into the one line a user
+sees (a missing password says that a password is needed).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from balancer.errors import InputError
+from balancer.errors import BalancerError, InputError, RetryableError
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,53 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{tail}" if has_password else f"{scheme}://***@{tail}"
 
 
-def redis_from_url(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
-    """A client that gives up after ``timeout_s`` and retries a dropped connection once;
-    TLS verified unless ``--insecure`` (``check_verification``)."""
+def check_url(url: str) -> None:
+    """A Redis URL this client understands, or ``InputError`` saying what is wrong."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in _SCHEMES:
         raise InputError(
             f"not a Redis URL: {redact_url(url)} (use redis://, rediss:// or unix://)", "--redis"
         )
     check_verification(url)
+    try:
+        path = urlsplit(url).path
+    except ValueError as exc:
+        raise InputError(f"bad Redis URL {redact_url(url)}: {exc}", "--redis") from None
+    db = path.lstrip("/")
+    if scheme != "unix" and db and not db.isdigit():
+        raise InputError(
+            f"bad Redis URL {redact_url(url)}: the database is a number (…:6379/0), not {db!r}",
+            "--redis",
+        )
+
+
+def redis_error(exc: redis.RedisError, url: str) -> BalancerError:
+    """The error to show for ``exc`` from the store at ``url``: a missing or refused
+    password is bad input (``InputError``), anything else may pass (``RetryableError``)."""
+    where = redact_url(url)
+    text = str(exc)
+    if isinstance(exc, redis.AuthenticationError) or text.startswith("NOAUTH"):
+        has_password = bool(urlsplit(url).password) or "password=" in url
+        if not has_password:
+            return InputError(
+                f"Redis at {where} needs a password: give it in the URL "
+                "(redis://USER:PASSWORD@HOST:PORT/DB), best through BALANCER_REDIS_URL",
+                "--redis",
+            )
+        return InputError(
+            f"Redis at {where} refused the user name and password "
+            "(wrong password, or the user is disabled)",
+            "--redis",
+        )
+    if text.startswith("NOPERM"):
+        return InputError(f"Redis at {where}: the user may not do this: {text}", "--redis")
+    return RetryableError(f"Redis {where}: {text}")
+
+
+def redis_from_url(url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
+    """A client that gives up after ``timeout_s`` and retries a dropped connection once;
+    TLS verified unless ``--insecure`` (``check_verification``)."""
+    check_url(url)
     try:
         return redis.Redis.from_url(
             url,

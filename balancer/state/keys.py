@@ -205,6 +205,12 @@ class Keys:
         return f"{self.prefix}:ctl:history-layouts"
 
     @property
+    def daemon_settings(self) -> str:
+        """STRING JSON ``ControlSettings``: what the last daemon started with (``balancer
+        plan`` decides by them as the daemon does)."""
+        return f"{self.prefix}:ctl:settings"
+
+    @property
     def paused(self) -> str:
         """STRING JSON ``{"by", "at", "reason"}``: the daemon plans nothing new."""
         return f"{self.prefix}:ctl:paused"

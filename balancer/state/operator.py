@@ -1,7 +1,12 @@
-"""Writing operator facts into the store (each one command, so each is atomic).
+"""Writing operator facts into the store (each one command or transaction, so each is
+atomic).
 
-Values are checked before they are stored: a bad rule or policy is refused here
-(``InputError``), not discovered by the next snapshot.
+Values are checked before they are stored, by the rules the snapshot reader applies
+(``balancer.core.validate``): a bad rule or policy is refused here (``InputError``, and
+nothing is written), not discovered by the next snapshot. Rules are checked together
+with those already stored (no contradiction, under a watch so two writers cannot make
+one); a policy is held to the models' bounds and names the hosts it evacuates; names
+carry no control characters.
 """
 
 from __future__ import annotations
@@ -11,10 +16,17 @@ from typing import cast
 
 import redis
 
-from balancer.core.models import AffinityRule, AntiAffinityRule, Policy, Rule
+from balancer.core.models import Policy, Rule, Snapshot
+from balancer.core.validate import bounded, check_policy, check_rules, name_problem
 from balancer.errors import InputError
 from balancer.state.keys import DEFAULT_KEYS, Keys
-from balancer.state.overrides import HostOverride, OverrideState, decode_labels, encode_json
+from balancer.state.overrides import (
+    HostOverride,
+    OverrideState,
+    decode_labels,
+    decode_rule,
+    encode_json,
+)
 
 _OVERRIDE_STATES = frozenset({"maintenance", "draining", "off", "failed"})
 
@@ -40,18 +52,14 @@ def set_host_state(
     client.hset(keys.host_state, host, encode_json(override))
 
 
-def _check_rule(rule_id: str, rule: Rule) -> None:
-    """Refused before anything is stored: an empty id, an (anti-)affinity rule of fewer
-    than two distinct VMs."""
-    if not rule_id:
-        raise InputError("a rule needs an id")
-    if isinstance(rule, AffinityRule | AntiAffinityRule) and len(set(rule.vms)) < 2:
-        raise InputError("a rule needs at least two VMs", f"{rule_id}.vms")
+def _check_id(rule_id: str) -> None:
+    problem = name_problem(rule_id)
+    if problem is not None:
+        raise InputError(f"bad rule id: {problem}", "ID")
 
 
 def put_rule(client: redis.Redis, rule_id: str, rule: Rule, *, keys: Keys = DEFAULT_KEYS) -> None:
-    _check_rule(rule_id, rule)
-    client.hset(keys.rules, rule_id, encode_json(rule))
+    put_rules(client, {rule_id: rule}, keys=keys)
 
 
 def put_rules(
@@ -61,27 +69,59 @@ def put_rules(
     replace: bool = False,
     keys: Keys = DEFAULT_KEYS,
 ) -> None:
-    """Store several rules at once (one transaction); ``replace``: drop every other rule."""
-    for rule_id, rule in rules.items():
-        _check_rule(rule_id, rule)
-    pipe = client.pipeline(transaction=True)
-    if replace:
-        pipe.delete(keys.rules)
-    if rules:
-        pipe.hset(keys.rules, mapping={k: encode_json(r) for k, r in rules.items()})
-    pipe.execute()
+    """Store several rules at once (one transaction); ``replace``: drop every other rule.
+    Refused (nothing stored) when a rule is malformed or the rules then stored would
+    contradict each other (``check_rules``)."""
+    for rule_id in rules:
+        _check_id(rule_id)
+    check_rules(list(rules.values()), paths=list(rules))
+
+    def write(pipe: redis.client.Pipeline) -> None:
+        kept: dict[str, Rule] = {}
+        if not replace:
+            stored = cast(dict[bytes, bytes], pipe.hgetall(keys.rules))
+            for k, v in stored.items():
+                name = k.decode(errors="replace")
+                if name not in rules:
+                    kept[name] = decode_rule(v, f"redis:op:rules[{name}]")
+        merged = {**kept, **rules}
+        check_rules(list(merged.values()), paths=list(merged))
+        pipe.multi()
+        if replace:
+            pipe.delete(keys.rules)
+        if rules:
+            pipe.hset(keys.rules, mapping={k: encode_json(r) for k, r in rules.items()})
+
+    client.transaction(write, keys.rules)
 
 
 def delete_rule(client: redis.Redis, rule_id: str, *, keys: Keys = DEFAULT_KEYS) -> bool:
     return bool(client.hdel(keys.rules, rule_id))
 
 
-def set_policy(client: redis.Redis, policy: Policy | None, *, keys: Keys = DEFAULT_KEYS) -> None:
-    """Store the policy; ``None`` removes it (snapshots then carry the defaults)."""
+def set_policy(
+    client: redis.Redis,
+    policy: Policy | None,
+    *,
+    keys: Keys = DEFAULT_KEYS,
+    against: Snapshot | None = None,
+) -> None:
+    """Store the policy; ``None`` removes it (snapshots then carry the defaults).
+    Refused (nothing stored): a value out of the models' bounds, a host name with control
+    characters, and — ``against`` the store's snapshot when given — what the reader
+    checks (``check_policy``: unknown hosts to evacuate, an ``evacuate`` objective with
+    nothing to evacuate)."""
     if policy is None:
         client.delete(keys.policy)
-    else:
-        client.set(keys.policy, encode_json(policy))
+        return
+    policy = bounded(policy)
+    for j, host in enumerate(policy.evacuate_hosts):
+        problem = name_problem(host)
+        if problem is not None:
+            raise InputError(problem, f"policy.evacuate_hosts[{j}]")
+    if against is not None:
+        check_policy(against, policy)
+    client.set(keys.policy, encode_json(policy))
 
 
 def set_vm_labels(
@@ -134,4 +174,5 @@ def forget_host(client: redis.Redis, host: str, *, keys: Keys = DEFAULT_KEYS) ->
     pipe.srem(keys.hosts, host)
     pipe.delete(keys.report(host), keys.alive(host), keys.history(host), keys.vm_resident(host))
     pipe.hdel(keys.host_state, host)
+    pipe.hdel(keys.power, host)
     pipe.execute()

@@ -94,7 +94,7 @@ def test_refused_values_exit_2_and_write_nothing(
         ("rules", "put", str(unknown_vm_rule)): "unknown VM 'ghost'",
         ("rules", "put", str(tmp_path / "missing.json")): "cannot read",
         ("rules", "delete", "no-such-rule"): "no rule 'no-such-rule'",
-        ("policy", "set", str(bad_policy)): "$.objective",
+        ("policy", "set", str(bad_policy)): "objective: Invalid enum value",
     }
     for args, message in cases.items():
         result = balancer(*args, "--redis", redis_url)

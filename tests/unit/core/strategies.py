@@ -16,7 +16,8 @@ from balancer.core.models import (
     Slots,
     Snapshot,
 )
-from balancer.core.validate import check
+from balancer.core.validate import check, check_rules
+from balancer.errors import SnapshotError
 from tests.unit.core.factories import host, snapshot, vm
 
 CPUS = [
@@ -97,6 +98,10 @@ def clusters(draw: st.DrawFn, max_hosts: int = 7, max_vms: int = 18) -> Snapshot
             else:
                 pinned = tuple(draw(st.sets(st.sampled_from([h.name for h in hosts]), min_size=1)))
                 rules.append(PinRule(vm=pair[0], hosts=pinned))
+            try:  # rules that contradict each other are refused at the door: none here
+                check_rules(rules)
+            except SnapshotError:
+                rules.pop()
     objective = draw(st.sampled_from(["balance", "consolidate", "evacuate"]))
     policy: dict[str, Any] = {
         "objective": objective,

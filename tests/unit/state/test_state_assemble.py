@@ -7,7 +7,6 @@ import logging
 import pytest
 
 from balancer.core.models import AffinityRule, AntiAffinityRule, PinRule, Policy, Rule
-from balancer.errors import SnapshotError
 from balancer.state.assemble import StoreContents, assemble_snapshot, host_state
 from balancer.state.overrides import STALE, HostOverride
 from balancer.state.report import ReportHead
@@ -36,6 +35,18 @@ def head(name: str, vms: tuple[str, ...] = (), at: float = 1000.0, **vm_kw: obje
 def test_host_state_precedence(alive: bool, override: str | None, state: str, reason: str) -> None:
     o = HostOverride(state=override, reason="kernel") if override else None  # type: ignore[arg-type]
     assert host_state(host("h"), alive, o) == (state, reason)
+
+
+@pytest.mark.parametrize("override", ["maintenance", "draining"])
+@pytest.mark.parametrize("power", [("off", "powered-off"), ("off", "booting")])
+def test_a_host_in_maintenance_powered_off_stays_in_maintenance(
+    override: str, power: tuple[str, str]
+) -> None:
+    """Seen on the fleet: a host in maintenance, powered off by the operator, showed
+    ``off``; the daemon's evacuation of another host powered it on and filled it."""
+    o = HostOverride(state=override, reason="DIMM")  # type: ignore[arg-type]
+    assert host_state(host("h"), False, o, power) == (override, power[1])
+    assert host_state(host("h"), True, None, power) == power  # no operator: a spare
 
 
 def test_operator_override_without_reason_says_operator() -> None:
@@ -175,11 +186,19 @@ def test_policy_evacuating_a_forgotten_host_is_trimmed() -> None:
     assert assemble_snapshot(c, taken_at=0).policy.evacuate_hosts == ("a",)
 
 
-def test_contradicting_operator_facts_raise() -> None:
+def test_a_policy_evacuating_nothing_plans_to_balance(caplog: pytest.LogCaptureFixture) -> None:
+    """Its hosts are gone or out of maintenance: the stored value must not make the store
+    unreadable (issue 17: `snapshot export` and `migrate` refused after such a policy)."""
     policy = Policy(objective="evacuate", evacuate_hosts=("gone",))
     c = StoreContents(generation=1, reports=[head("a")], alive=frozenset({"a"}), policy=policy)
-    with pytest.raises(SnapshotError, match="evacuate"):
-        assemble_snapshot(c, taken_at=0)
+    with caplog.at_level(logging.WARNING):
+        snap = assemble_snapshot(c, taken_at=0)
+    assert (snap.policy.objective, snap.policy.evacuate_hosts) == ("balance", ())
+    assert "no host is" in caplog.text
+    maintenance = StoreContents(generation=1, reports=[head("a")], alive=frozenset({"a"}),
+                                overrides={"a": HostOverride(state="maintenance")},
+                                policy=Policy(objective="evacuate"))  # fmt: skip
+    assert assemble_snapshot(maintenance, taken_at=0).policy.objective == "evacuate"
 
 
 def test_empty_store_is_an_empty_snapshot() -> None:
