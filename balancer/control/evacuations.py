@@ -1,6 +1,7 @@
 """Evacuation bookkeeping, once a cycle: a host an operator put in maintenance or
 draining gets a running evacuation (``by="daemon"``) if it has none; each running one
-counts the VMs its host still holds, is ``done`` when it holds none, and is
+counts the VMs its host still holds (and, for one an operator started, the VMs it held
+when first seen: its total), is ``done`` when it holds none, and is
 ``cancelled`` when its host is no longer in maintenance or draining."""
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ def track(
         new = e
         if e.state == "running":
             left = holding.get(e.host, 0)
+            # An operator's evacuation is stored before any VM is counted: its total is
+            # what the host holds the first time a cycle sees it.
+            total = e.vms_total or left
             if left == 0:
                 new = msgspec.structs.replace(
-                    e, state="done", vms_left=0, updated_at=now, finished_at=now
-                )
+                    e, state="done", vms_left=0, vms_total=total, updated_at=now,
+                    finished_at=now,
+                )  # fmt: skip
             elif state.get(e.host) not in EMPTYING_STATES:
                 new = msgspec.structs.replace(
-                    e, state="cancelled", vms_left=left, updated_at=now, finished_at=now
-                )
-            elif left != e.vms_left:
-                new = msgspec.structs.replace(e, vms_left=left, updated_at=now)
+                    e, state="cancelled", vms_left=left, vms_total=total, updated_at=now,
+                    finished_at=now,
+                )  # fmt: skip
+            elif left != e.vms_left or total != e.vms_total:
+                new = msgspec.structs.replace(e, vms_left=left, vms_total=total, updated_at=now)
         if new.state != "done":
             open_hosts.add(new.host)
         if new != e:
