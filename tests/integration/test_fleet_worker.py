@@ -81,7 +81,10 @@ def test_a_worker_migrates_a_vm_and_the_fleet_reports_it_moved(
     wait_until("the fleet to report the move", lambda: reported_on(fleet, vm) == {dest})
     report = fleet.report(dest)
     assert report is not None
-    assert report.collected_at >= outcome["finished_at"]
+    # Collected after the move began: the fleet reports its placement, which changes when
+    # the VM lands, a moment (of fleet time, 20 times real) before the executor has
+    # verified the move and stamped finished_at.
+    assert report.collected_at > outcome["started_at"]
     assert placement_problems(store) == []
 
 

@@ -77,12 +77,14 @@ def test_plan_without_snapshot_is_a_dry_run_exiting_3_for_vms_left_behind(
     assert result.returncode == 3, (result.stdout, result.stderr)
     plan = json.loads(result.stdout)
     left = {u["vm"]: (u["host"], u["reason"]) for u in plan["left_behind"]}
+    # legacy-app's 20 GiB local disk is copied as it moves; archive's 100 GiB exceed the
+    # policy's storage copy limit.
     assert left == {"gpu-render": ("kvm-03", "passthrough-device"),
-                    "legacy-app": ("kvm-03", "no-destination")}  # fmt: skip
-    assert [(m["vm"], m["from"]) for m in plan["moves"]] == [("archive", "kvm-03")]
+                    "archive": ("kvm-03", "no-destination")}  # fmt: skip
+    assert [(m["vm"], m["from"]) for m in plan["moves"]] == [("legacy-app", "kvm-03")]
     assert "2 VM(s) stay on hosts to be emptied" in result.stderr
     assert "gpu-render" in result.stderr
-    assert "legacy-app" in result.stderr
+    assert "archive" in result.stderr
 
     table = balancer("plan", "--redis", store)
     assert table.returncode == 3, table.stderr
@@ -99,12 +101,15 @@ def test_plan_of_a_balanced_store_exits_0(store: str) -> None:
 
 def test_explain_says_why_a_vm_stays_or_goes(store: str) -> None:
     assert balancer("evacuate", "kvm-03", "--redis", store).returncode == 0
-    moving = json.loads(balancer("explain", "archive", "--json", "--redis", store).stdout)
-    assert moving["vm"] == "archive"
+    moving = json.loads(balancer("explain", "legacy-app", "--json", "--redis", store).stdout)
+    assert moving["vm"] == "legacy-app"
     assert moving["move"]["to"] != "kvm-03"
     staying = balancer("explain", "gpu-render", "--redis", store)
     assert staying.returncode == 0, staying.stderr
     assert "passthrough" in staying.stdout
+    too_big = balancer("explain", "archive", "--redis", store)
+    assert too_big.returncode == 0, too_big.stderr
+    assert "storage copy limit" in too_big.stdout
 
 
 def test_a_host_already_being_evacuated_is_refused(store: str, redis_client: redis.Redis) -> None:
