@@ -17,7 +17,7 @@ from types import FrameType
 import click
 import msgspec
 
-from balancer.cli.options import Finite
+from balancer.cli.options import Finite, redis_option
 from balancer.core.models import MAX_AMOUNT
 from balancer.errors import InputError
 from balancer.fleet.clock import FleetClock
@@ -25,7 +25,7 @@ from balancer.fleet.config import FleetConfig
 from balancer.fleet.publisher import Publisher, RoundStats
 from balancer.fleet.setup import default_trace, start_fleet
 from balancer.fleet.store import FleetStore
-from balancer.state.connect import DEFAULT_URL, redact_url, redis_from_url
+from balancer.state.connect import redact_url, redis_from_url
 from balancer.state.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,7 @@ def fleet_group() -> None:
 
 
 @fleet_group.command("sim")
-@click.option(
-    "--redis",
-    "redis_url",
-    envvar="BALANCER_REDIS_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="The store [env BALANCER_REDIS_URL].",
-)
+@redis_option
 @click.option("--hosts", type=_COUNT, required=True, help="Simulated hosts.")
 @click.option("--vms", type=_COUNT, required=True, help="Simulated VMs in all.")
 @click.option(
@@ -210,14 +203,7 @@ def _print_stats(stats: RoundStats) -> None:
 
 
 @fleet_group.command("load")
-@click.option(
-    "--redis",
-    "redis_url",
-    envvar="BALANCER_REDIS_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    help="Redis URL [env BALANCER_REDIS_URL].",
-)
+@redis_option
 @click.option(
     "--scale",
     type=Finite(0, 100),

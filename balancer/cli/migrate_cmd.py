@@ -23,7 +23,7 @@ import redis
 from balancer.cli.follow import follow, summary
 from balancer.cli.options import NAME
 from balancer.cli.single_move import MODES, plan_single_move, with_mode
-from balancer.cli.task_wait import DEFAULT_WORKER_TIMEOUT_S, WORKER_TIMEOUT, TaskWait
+from balancer.cli.task_wait import TaskWait, worker_timeout_option
 from balancer.core.models import Snapshot
 from balancer.errors import BalancerError, InputError, PermanentError
 from balancer.state.connect import DEFAULT_URL, redis_error, redis_from_url
@@ -49,15 +49,7 @@ INLINE_HELP = ("Run the move in this process, not on a worker (with the worker's
 @click.option("--priority", type=click.Choice(PRIORITIES), default="balance", show_default=True,
               help="Queue priority (evacuate is served first).")  # fmt: skip
 @click.option("--wait", is_flag=True, help="Follow the progress; exit 1 if the move fails.")
-@click.option(
-    "--worker-timeout",
-    "worker_timeout_s",
-    type=WORKER_TIMEOUT,
-    default=DEFAULT_WORKER_TIMEOUT_S,
-    show_default=True,
-    metavar="SECONDS",
-    help="With --wait: cancel the move (exit 3) if no worker takes it by then.",
-)
+@worker_timeout_option("move")
 @click.option("--inline", is_flag=True, help=INLINE_HELP)
 @click.option("--dry-run", is_flag=True, help="Print the planned move; queue nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

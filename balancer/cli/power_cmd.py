@@ -29,7 +29,7 @@ import redis
 from rich.console import Console
 
 from balancer.cli.options import NAME, prefix_option, redis_option, store_client
-from balancer.cli.task_wait import DEFAULT_WORKER_TIMEOUT_S, WORKER_TIMEOUT, TaskWait
+from balancer.cli.task_wait import TaskWait, worker_timeout_option
 from balancer.control import power_rules
 from balancer.control.settings import ControlSettings
 from balancer.core.models import Snapshot
@@ -99,15 +99,7 @@ def check_rules(
 @click.argument("host", type=NAME)
 @click.option("--force", is_flag=True, help="Override the daemon's power rules (never: VMs on it).")
 @click.option("--wait", is_flag=True, help="Wait for the worker's result (exit 1 if it fails).")
-@click.option(
-    "--worker-timeout",
-    "worker_timeout_s",
-    type=WORKER_TIMEOUT,
-    default=DEFAULT_WORKER_TIMEOUT_S,
-    show_default=True,
-    metavar="SECONDS",
-    help="With --wait: cancel the action (exit 3) if no worker takes it this soon.",
-)
+@worker_timeout_option("action")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @redis_option
 @prefix_option

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import click
 import redis
 
 from balancer.cli.options import Finite
@@ -24,6 +25,19 @@ from balancer.state.keys import Keys
 #: ``--worker-timeout``: seconds a queued task may wait for a worker.
 WORKER_TIMEOUT = Finite(0, 7 * 86400.0, low_open=True)
 DEFAULT_WORKER_TIMEOUT_S = 60.0
+
+
+def worker_timeout_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--worker-timeout SECONDS`` for a command that queues ``what`` (a move, an action)."""
+    return click.option(
+        "--worker-timeout",
+        "worker_timeout_s",
+        type=WORKER_TIMEOUT,
+        default=DEFAULT_WORKER_TIMEOUT_S,
+        show_default=True,
+        metavar="SECONDS",
+        help=f"With --wait: cancel the {what} (exit 3) if no worker takes it by then.",
+    )
 
 
 @dataclass
