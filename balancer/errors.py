@@ -61,6 +61,11 @@ class PermanentError(BalancerError):
     """A failure that retrying cannot fix (a VM that cannot move, a refused action)."""
 
 
+class OrderError(PermanentError):
+    """A task payload that is not a valid order (a field missing, of the wrong type or out
+    of bounds): refused as it is, never retried."""
+
+
 class RefusedError(BalancerError):
     """The fence refused an action (``result`` says why): not a failure, not retried."""
 

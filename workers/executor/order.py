@@ -4,15 +4,32 @@ to know, its identity (``id``, ``plan_id``) and the fencing epoch it was sent un
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
 from balancer.core.filters.storage import copies_storage, copy_bytes
 from balancer.core.migration_model import Mode
-from balancer.core.models import Compression, Host, LadderRung, Policy, Slots, Vm, XmlRewrite
+from balancer.core.models import (
+    MAX_BYTES,
+    MAX_DOWNTIME_MS,
+    MAX_GENERATION,
+    Compression,
+    Host,
+    LadderRung,
+    Mib,
+    Name,
+    NonNegFloat,
+    Policy,
+    PosFloat,
+    PosInt,
+    Slots,
+    Vm,
+    XmlRewrite,
+)
 from balancer.core.plan import Move, MoveReason, PowerAction, PowerReason
 from balancer.core.vm_ladder import vm_ladder
+from balancer.errors import OrderError
 from balancer.state.migrations import Predicted
 
 __all__ = [
@@ -25,28 +42,36 @@ __all__ = [
     "power_order",
 ]
 
+_T = TypeVar("_T")
 VmState = Literal["running", "paused", "shutoff"]
+#: Bounds of what a task payload may say (a payload is input: anyone who can queue a task
+#: writes one); checked by ``decode`` / ``decode_power``, not by the constructors.
+PollS = Annotated[float, msgspec.Meta(gt=0, le=3600)]
+DowntimeMs = Annotated[int, msgspec.Meta(ge=1, le=MAX_DOWNTIME_MS)]
+Epoch = Annotated[int, msgspec.Meta(ge=0, le=MAX_GENERATION)]
+Id = Annotated[str, msgspec.Meta(max_length=256)]
+Bytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_BYTES)]
 
 
 class LadderConfig(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The fallback ladder of one move (defaults in docs/executor.md): the policy's
     ``ladder`` with the VM's overrides (``order_from_move``)."""
 
-    poll_s: float = 1.0
+    poll_s: PollS = 1.0
     #: Stall: remaining memory not shrinking over this many pre-copy iterations.
-    stall_iterations: int = 3
+    stall_iterations: PosInt = 3
     #: Stall also when no new low of remaining memory for this long (seconds).
-    stall_s: float = 20.0
+    stall_s: NonNegFloat = 20.0
     #: Seconds a ladder step gets to show progress before the next step.
-    step_grace_s: float = 10.0
+    step_grace_s: NonNegFloat = 10.0
     #: Max downtime the migration starts with: the limit the plan's estimate assumed
     #: (the policy's budget, QEMU's default 300 ms; less for a VM whose label says so).
-    initial_downtime_ms: int = 300
+    initial_downtime_ms: DowntimeMs = 300
     #: Max downtime is raised in this many steps up to the VM's budget.
-    downtime_steps: int = 2
+    downtime_steps: PosInt = 2
     #: Completion timeout: this many seconds per GiB of guest memory, at least ``min``.
-    timeout_s_per_gib: float = 300.0
-    timeout_min_s: float = 60.0
+    timeout_s_per_gib: NonNegFloat = 300.0
+    timeout_min_s: NonNegFloat = 60.0
     #: Which rungs exist; remove one to skip it.
     rungs: tuple[LadderRung, ...] = ("downtime", "auto-converge", "postcopy", "suspend")
 
@@ -79,30 +104,30 @@ class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     which no leader fences but which still takes the VM's lease).
     """
 
-    id: str = ""
-    plan_id: str = ""
-    epoch: int | None = None
+    id: Id = ""
+    plan_id: Id = ""
+    epoch: Epoch | None = None
     reason: MoveReason = MoveReason.OPERATOR
-    vm: str
-    source: str
-    dest: str
+    vm: Name
+    source: Name
+    dest: Name
     mode: Mode
-    memory_mib: int
+    memory_mib: Mib
     expected_state: VmState = "running"
     critical: bool = False
     allow_postcopy: bool = False
     link_stable: bool = True
     #: The most downtime the ladder's downtime rung may allow (it starts at
     #: ``ladder.initial_downtime_ms``).
-    downtime_budget_ms: int = 1000
-    bandwidth_mib_s: float | None = None
+    downtime_budget_ms: DowntimeMs = 1000
+    bandwidth_mib_s: PosFloat | None = None
     #: Copy the disks on storage the destination does not share (live: libvirt's storage
     #: migration; offline: volume streams, checksum verified).
     copy_storage: bool = False
     #: Bytes of those disks (the plan's figure: the completion timeout counts them).
-    copy_bytes: int = 0
+    copy_bytes: Bytes = 0
     #: Pools (and network disks) of the VM that the plan counted as shared storage.
-    shared_pools: tuple[str, ...] = ()
+    shared_pools: tuple[Name, ...] = ()
     predicted: Predicted | None = None
     ladder: LadderConfig = LadderConfig()
     #: Slot limits (the policy's).
@@ -112,7 +137,7 @@ class MigrationOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     migration_uri: str = ""
     #: The policy's transport: TLS, parallel connections, compression.
     tls: bool = False
-    connections: int = 1
+    connections: PosInt = 1
     compression: Compression = "none"
     #: How the VM's definition changes on the destination (the policy's, for ``dest``).
     rewrite: XmlRewrite | None = None
@@ -172,10 +197,10 @@ class PowerOrder(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Power ``host`` on or off. Only the host is named: the worker takes the driver (its
     address and credentials) from its own configuration."""
 
-    id: str
-    plan_id: str = ""
-    epoch: int | None = None
-    host: str
+    id: Id
+    plan_id: Id = ""
+    epoch: Epoch | None = None
+    host: Name
     action: Literal["on", "off"]
     reason: PowerReason = PowerReason.OPERATOR
 
@@ -193,8 +218,17 @@ def encode(order: MigrationOrder | PowerOrder) -> dict[str, object]:
 
 
 def decode(data: object) -> MigrationOrder:
-    return msgspec.convert(data, MigrationOrder)
+    """A task's payload as a ``MigrationOrder``; ``OrderError`` (permanent, never
+    retried) naming the field for anything else."""
+    return _convert(data, MigrationOrder)
 
 
 def decode_power(data: object) -> PowerOrder:
-    return msgspec.convert(data, PowerOrder)
+    return _convert(data, PowerOrder)
+
+
+def _convert(data: object, kind: type[_T]) -> _T:
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        raise OrderError(f"not a valid {kind.__name__}: {exc}") from None
