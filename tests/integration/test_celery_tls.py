@@ -31,12 +31,18 @@ def tls_files(directory: Path, ca: trustme.CA) -> TlsFiles:
     return files
 
 
-def test_a_worker_runs_on_the_stores_rediss_url_with_the_certificate_verified(
-    tmp_path: Path, redis_server_factory: RedisFactory
-) -> None:
+@pytest.fixture
+def tls_store(tmp_path: Path, redis_server_factory: RedisFactory) -> tuple[TlsFiles, str]:
+    """A TLS-only redis-server with its own CA, and the worker user's URL (CA named)."""
     files = tls_files(tmp_path / "tls", trustme.CA())
     server = redis_server_factory(tls=files, extra=WORKER_ACL)
-    url = server.url_for("worker", "worker-pw")
+    return files, server.url_for("worker", "worker-pw")
+
+
+def test_a_worker_runs_on_the_stores_rediss_url_with_the_certificate_verified(
+    tmp_path: Path, tls_store: tuple[TlsFiles, str]
+) -> None:
+    files, url = tls_store
     assert url.startswith("rediss://")
     assert "ssl_cert_reqs" not in url
     worker = CeleryWorker(tmp_path / "worker", {"BALANCER_REDIS_URL": url}, concurrency=1)
@@ -62,11 +68,9 @@ def test_a_worker_runs_on_the_stores_rediss_url_with_the_certificate_verified(
 
 
 def test_the_cli_verifies_the_server_and_turns_it_off_only_when_told(
-    tmp_path: Path, redis_server_factory: RedisFactory
+    tmp_path: Path, tls_store: tuple[TlsFiles, str]
 ) -> None:
-    files = tls_files(tmp_path / "tls", trustme.CA())
-    server = redis_server_factory(tls=files, extra=WORKER_ACL)
-    url = server.url_for("worker", "worker-pw")
+    files, url = tls_store
     ok = balancer("hosts", "--json", "--redis", url)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == "[]"
