@@ -18,19 +18,16 @@ with the disks listed, their volumes created on the destination first); offline,
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import libvirt
 
 from balancer.core.migration_model import Mode
 from balancer.errors import PermanentError, RetryableError
 from workers.executor import libvirt_fit, volumes
-from workers.executor.dest_xml import rewrite
 from workers.executor.hypervisor import (
     MIGRATION_NAMESPACE,
     MIGRATION_PREFIX,
@@ -44,20 +41,17 @@ from workers.executor.hypervisor import (
 )
 from workers.executor.libvirt_calls import ThreadRun, ignore_errors, translate
 from workers.executor.libvirt_cpu import cpu_refusal
+from workers.executor.libvirt_migrate_args import (
+    AUTO_CONVERGE_INCREMENT,
+    AUTO_CONVERGE_INITIAL,
+    FLAGS,
+    LIVE,
+    migrate_params,
+    transport_flags,
+)
 from workers.executor.offline_copy import OfflineCopy
 
-_P2P = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
-_P2P |= libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
-FLAGS: dict[str, int] = {
-    "live": _P2P | libvirt.VIR_MIGRATE_LIVE,
-    "live-postcopy": _P2P | libvirt.VIR_MIGRATE_LIVE,
-    "non-live": _P2P,
-    "offline": _P2P | libvirt.VIR_MIGRATE_OFFLINE,
-}
 _ENDED = (libvirt.VIR_ERR_OPERATION_INVALID, libvirt.VIR_ERR_NO_DOMAIN)
-#: QEMU's auto-converge: first throttle and step, in % of vCPU time (QEMU's defaults).
-AUTO_CONVERGE_INITIAL, AUTO_CONVERGE_INCREMENT = 20, 10
-_LIVE = ("live", "live-postcopy")
 _STATES: dict[int, DomState] = {
     libvirt.VIR_DOMAIN_RUNNING: "running",
     libvirt.VIR_DOMAIN_PAUSED: "paused",
@@ -165,7 +159,7 @@ class LibvirtHypervisor:
         try:
             copies = self._copies_of(dom, source, opts) if copy_storage else []
             paths = self._volume_paths(dest, copies)
-            params = self._params(dom, mode, bandwidth_mib_s, opts, paths)
+            params = migrate_params(dom, mode, bandwidth_mib_s, opts, paths)
         except libvirt.libvirtError as exc:
             raise translate(exc, f"prepare the migration of {vm}") from exc
         self._postcopy.discard(vm)
@@ -180,10 +174,10 @@ class LibvirtHypervisor:
                               lambda: dom.migrateToURI3(uri, params, flags), dest)  # fmt: skip
             self._copies[vm] = run
             return run
-        flags = FLAGS[mode] | self._transport_flags(opts)
-        if postcopy and mode in _LIVE and not copies:  # libvirt refuses both at once
+        flags = FLAGS[mode] | transport_flags(opts)
+        if postcopy and mode in LIVE and not copies:  # libvirt refuses both at once
             flags |= libvirt.VIR_MIGRATE_POSTCOPY
-        if opts.auto_converge and mode in _LIVE:
+        if opts.auto_converge and mode in LIVE:
             flags |= libvirt.VIR_MIGRATE_AUTO_CONVERGE
             params[libvirt.VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL] = AUTO_CONVERGE_INITIAL
             params[libvirt.VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT] = AUTO_CONVERGE_INCREMENT
@@ -192,7 +186,7 @@ class LibvirtHypervisor:
             flags |= libvirt.VIR_MIGRATE_NON_SHARED_DISK
             params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = [c.target for c in copies]
             created = self._create_volumes(dest, copies)
-        if mode in _LIVE:
+        if mode in LIVE:
             try:
                 dom.migrateSetMaxDowntime(max_downtime_ms, 0)
             except libvirt.libvirtError as exc:
@@ -244,49 +238,6 @@ class LibvirtHypervisor:
         for ref in created:
             with contextlib.suppress(libvirt.libvirtError):
                 volumes.delete(self.conn(dest), ref.pool, ref.name)
-
-    @staticmethod
-    def _transport_flags(opts: StartOptions) -> int:
-        flags = libvirt.VIR_MIGRATE_TLS if opts.tls else 0
-        if opts.connections > 1 or opts.compression in ("zlib", "zstd"):
-            flags |= libvirt.VIR_MIGRATE_PARALLEL
-        if opts.compression != "none":
-            flags |= libvirt.VIR_MIGRATE_COMPRESSED
-        return flags
-
-    @staticmethod
-    def _params(
-        dom: Any,
-        mode: Mode,
-        bandwidth_mib_s: float | None,
-        opts: StartOptions,
-        volume_paths: Mapping[str, str],
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        if bandwidth_mib_s and mode != "offline":
-            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = max(1, int(bandwidth_mib_s))
-        if opts.migration_uri and mode != "offline":
-            params[libvirt.VIR_MIGRATE_PARAM_URI] = opts.migration_uri
-            host = urlsplit(opts.migration_uri).hostname or ""
-            try:
-                ipaddress.ip_address(host)
-                params[libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS] = host
-            except ValueError:
-                pass  # a name: the destination listens where its configuration says
-        if mode != "offline" and (opts.connections > 1 or opts.compression in ("zlib", "zstd")):
-            params[libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS] = max(2, opts.connections)
-        if opts.compression != "none" and mode != "offline":
-            params[libvirt.VIR_MIGRATE_PARAM_COMPRESSION] = opts.compression
-        paths = {**(opts.rewrite.paths if opts.rewrite else {}), **volume_paths}
-        networks = opts.rewrite.networks if opts.rewrite else {}
-        if paths or networks:
-            migratable = libvirt.VIR_DOMAIN_XML_MIGRATABLE
-            live = dom.XMLDesc(migratable)
-            params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = rewrite(live, paths, networks)
-            if dom.isPersistent() and mode != "offline":
-                inactive = dom.XMLDesc(migratable | libvirt.VIR_DOMAIN_XML_INACTIVE)
-                params[libvirt.VIR_MIGRATE_PARAM_PERSIST_XML] = rewrite(inactive, paths, networks)
-        return params
 
     def job(self, host: str, vm: str) -> JobSample | None:
         dom = self._lookup(host, vm)
