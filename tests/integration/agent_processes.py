@@ -3,7 +3,6 @@ tests: started with a log file, stopped by their own PID at the end."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from balancer.bench.fake_node import domain_xml, node_xml
+from tests.integration.fleet_processes import Process
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
@@ -44,7 +44,10 @@ def write_node(directory: Path, host: str, vms: Sequence[str]) -> str:
     return f"test://{path}"
 
 
-class AgentProcess:
+class AgentProcess(Process):
+    """``balancer -v agent ARGS``; ``env``, when given, is its whole environment (a test
+    controls exactly what the agent sees). Logs, kill and stop as any ``Process``."""
+
     def __init__(self, log: Path, args: Sequence[str], env: dict[str, str] | None) -> None:
         self.log_path = log
         self._log = log.open("wb")
@@ -54,26 +57,6 @@ class AgentProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL: the agent dies without a word (a crashed host)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(timeout=30)
-        self._log.close()
-        return code
 
 
 AgentFactory = Callable[..., AgentProcess]
