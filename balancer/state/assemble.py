@@ -15,7 +15,8 @@ Host state, strongest first:
 The reason is the host's ``state_reason``. A VM name reported by
 two hosts (a migration that left the source definition behind) is kept once: running over
 paused over shut off (a VM of a host switched off counts as shut off), then a live host
-over a stale one, then the host the executor's record of its last migration names; with
+over a stale one, then the host the executor's records name (the source of a migration
+under way, else where its last migration left it); with
 no such record every host claiming it is marked failed (``balancer.state.distrust``) —
 never the order of the keys or the reports' own clocks. Rules
 and the policy may name VMs or hosts that are gone; those names are dropped (a rule left

@@ -11,8 +11,9 @@ what that report says is still only a claim:
 - **A VM claimed by two hosts** is resolved by evidence, never by which report came
   first or last: a running claim beats a paused one beats a shut-off one (what each
   host's libvirt says), a live host beats a stale one; two equal claims are settled by
-  the executor's record of the VM's last migration (``claims_by_record``: it ended on
-  its destination if completed, else on its source); without such a record, every host
+  the executor's records (``claims_by_record``: a migration under way keeps it on its
+  source; the last one ended left it on its destination if completed, else on its
+  source); without such a record, every host
   claiming it is marked ``failed`` (``conflicting claim: …``) so the planner touches none
   of them until the claim goes away.
 """
@@ -26,7 +27,7 @@ from operator import attrgetter
 import msgspec
 
 from balancer.core.models import Host, Vm
-from balancer.state.migrations import decode_record
+from balancer.state.migrations import MigrationRecord, decode_record
 from balancer.state.report import ReportHead
 
 #: Upper bounds no real host or VM reaches (a few times today's largest machines).
@@ -178,19 +179,32 @@ def quarantined(head: ReportHead, reason: str) -> ReportHead:
     return msgspec.structs.replace(head, host=host, vms=())
 
 
-def claims_by_record(records: Mapping[str, bytes | None]) -> dict[str, str]:
-    """VM → the host its last migration left it on (``exec:outcome:<vm>`` as stored):
-    the destination of a completed one, the source of any other ended one; a record that
-    does not decode, or a running one, is no evidence."""
+def claims_by_record(
+    records: Mapping[str, bytes | None], running: Iterable[bytes] = ()
+) -> dict[str, str]:
+    """VM → the host the executor's records leave it on: for a VM whose migration is
+    under way (``running``: the values of ``exec:running``), its source — during a live
+    migration both hosts report the guest, and it has not moved until the record says it
+    has —; otherwise its last ended migration (``records``: ``exec:outcome:<vm>`` as
+    stored): the destination of a completed one, the source of any other. A record that
+    does not decode, or that names another VM, is no evidence."""
     out: dict[str, str] = {}
     for vm, raw in records.items():
-        if raw is None:
-            continue
-        try:
-            record = decode_record(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue
-        if record.vm != vm or record.result == "running":
+        record = _record(raw)
+        if record is None or record.vm != vm or record.result == "running":
             continue
         out[vm] = record.dest if record.result == "completed" else record.source
+    for raw in running:
+        record = _record(raw)
+        if record is not None and record.result == "running" and record.vm in records:
+            out[record.vm] = record.source
     return out
+
+
+def _record(raw: bytes | None) -> MigrationRecord | None:
+    if raw is None:
+        return None
+    try:
+        return decode_record(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None

@@ -236,11 +236,15 @@ def snapshot_from_redis(
 
 def _records_of(client: redis.Redis, keys: Keys) -> Callable[[frozenset[str]], dict[str, str]]:
     """Where the executor's records leave these VMs (asked only for VMs two hosts claim
-    alike: one ``MGET``, after the snapshot's transaction)."""
+    alike: one ``MGET`` of their last outcomes and the migrations under way, after the
+    snapshot's transaction)."""
 
     def lookup(vms: frozenset[str]) -> dict[str, str]:
         names = sorted(vms)
-        raw = cast(list[bytes | None], client.mget([keys.outcome(v) for v in names]))
-        return claims_by_record(dict(zip(names, raw, strict=True)))
+        with client.pipeline(transaction=True) as pipe:
+            pipe.mget([keys.outcome(v) for v in names])
+            pipe.hvals(keys.running)
+            outcomes, running = cast(tuple[list[bytes | None], list[bytes]], pipe.execute())
+        return claims_by_record(dict(zip(names, outcomes, strict=True)), running)
 
     return lookup

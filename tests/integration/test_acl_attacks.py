@@ -124,6 +124,25 @@ def test_a_report_under_its_own_key_claiming_another_hosts_vm_takes_nothing(
     assert {h: s for h, (s, _why) in _hosts(store).items()} == {"h1": "active", "h2": "active"}
 
 
+def test_a_live_migration_under_way_is_no_conflicting_claim(
+    tmp_path: Path, store: AclUsers
+) -> None:
+    """While b1 migrates from h2 to h1 both agents report it running (libvirt shows the
+    guest on both hosts for a moment): the executor's running record keeps it on its
+    source and neither host turns failed — an evacuation in progress is not cancelled."""
+    record = MigrationRecord(id="m2", vm="b1", source="h2", dest="h1", mode="live",
+                             reason="evacuation", epoch=None, started_at=1.0,
+                             result="running")  # fmt: skip
+    with store.admin() as admin:  # as the executor writes it when the migration starts
+        admin.hset(K.running, "m2", msgspec.json.encode(record))
+    both = write_node(tmp_path, "h1", ("a1", "b1"))
+    env = {"BALANCER_REDIS_URL": store.url("agent-h1"), "PATH": "/usr/bin:/bin"}
+    r = balancer("agent", "--libvirt-uri", both, "--host-name", "h1", "--once", env=env)
+    assert r.returncode == 0, r.stderr
+    assert _placement(store)["b1"] == ("h2", "running")
+    assert _hosts(store) == {"h1": ("active", ""), "h2": ("active", "")}
+
+
 def _hosts(users: AclUsers) -> dict[str, tuple[str, str]]:
     with redis_from_url(users.url("reader")) as reader:
         snap = snapshot_from_redis(reader)

@@ -72,9 +72,9 @@ def test_a_quarantined_host_is_failed_clamped_and_empty() -> None:
     assert implausible(q) is None  # what is left is a plausible (failed) host
 
 
-def _record(result: str) -> bytes:
+def _record(result: str, vm: str = "v", source: str = "a", dest: str = "b") -> bytes:
     return msgspec.json.encode(MigrationRecord(
-        id="m", vm="v", source="a", dest="b", mode="live", reason="balance", epoch=None,
+        id="m", vm=vm, source=source, dest=dest, mode="live", reason="balance", epoch=None,
         started_at=1.0, finished_at=2.0, result=result))  # type: ignore[arg-type]  # fmt: skip
 
 
@@ -84,3 +84,15 @@ def test_records_say_where_a_migration_left_the_vm() -> None:
     assert claims_by_record({"v": _record("running")}) == {}
     assert claims_by_record({"w": _record("completed")}) == {}  # a record of another VM
     assert claims_by_record({"v": b"not json", "x": None}) == {}
+
+
+def test_a_migration_under_way_keeps_the_vm_on_its_source() -> None:
+    """During a live migration both hosts report the guest running: the executor's
+    running record (newer than the VM's last outcome) says it has not moved yet."""
+    last = _record("completed", source="b", dest="a")  # an earlier move landed it on a
+    assert claims_by_record({"v": last}, [_record("running", source="a", dest="c")]) == {"v": "a"}
+    assert claims_by_record({"v": None}, [_record("running", source="c", dest="a")]) == {"v": "c"}
+    # a running record of a VM not asked about, or one that does not decode, says nothing
+    assert claims_by_record({"v": None}, [_record("running", vm="w"), b"{"]) == {}
+    # an ended record in the running hash is no running migration
+    assert claims_by_record({"v": None}, [_record("failed", source="c")]) == {}
