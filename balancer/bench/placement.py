@@ -22,6 +22,7 @@ import numpy as np
 
 from balancer.bench.cluster_gen import generate
 from balancer.core.models import Snapshot
+from balancer.core.objectives import names as objective_names
 from balancer.core.planner import plan
 from balancer.traces.paths import shared_data_dir
 from balancer.traces.planetlab import reference_snapshot
@@ -49,9 +50,7 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--hosts", type=int, default=1000)
     ap.add_argument("--vms", type=int, default=20000)
-    ap.add_argument(
-        "--objective", choices=["balance", "consolidate", "evacuate"], default="balance"
-    )
+    ap.add_argument("--objective", choices=objective_names(), default="balance")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--headroom", type=float)
     ap.add_argument("--capacity-mode", choices=["cpu+memory", "cpu-only"], default="cpu+memory")

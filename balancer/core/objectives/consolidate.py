@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Hashable
+from typing import ClassVar
 
 import numpy as np
 
@@ -26,6 +27,17 @@ from balancer.core.weighers import STACK, choose
 
 #: Hosts examined per eviction (the emptiest in the item's binding dimension first).
 EVICTION_HOSTS = 8
+
+
+class ConsolidateObjective:
+    NAME: ClassVar[str] = "consolidate"
+    REASON: ClassVar[MoveReason] = MoveReason.CONSOLIDATION
+    PRIORITY: ClassVar[int] = 9
+    POWERS_OFF: ClassVar[bool] = True
+    LISTS_UNMOVABLE: ClassVar[bool] = True
+
+    def run(self, p: Planning) -> None:
+        consolidate(p)
 
 
 def consolidate(p: Planning) -> None:
