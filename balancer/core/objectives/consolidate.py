@@ -104,7 +104,8 @@ def _fixed_items(p: Planning, pool: BoolArray) -> set[int]:
     """Items (by first VM) on pool hosts that cannot move, or that no other pool host
     could take: their hosts stay on, and they are never evicted."""
     out = set()
-    counts: dict[Hashable, int] = {}
+    #: Signature -> (hosts passing, how many of them are in the pool).
+    counts: dict[Hashable, tuple[BoolArray, int]] = {}
     for item in p.items:
         h = p.state.host_of(item.vms[0])
         if not pool[h]:
@@ -116,11 +117,12 @@ def _fixed_items(p: Planning, pool: BoolArray) -> set[int]:
             if not (p.static_mask(item) & pool).any():
                 out.add(item.vms[0])
         else:
-            passing = p.compat.hosts_passing(vm)
             sig = p.compat.signature(vm)
-            if sig not in counts:
-                counts[sig] = int((passing & pool).sum())
-            if counts[sig] - int(passing[h]) <= 0:
+            known = counts.get(sig)
+            if known is None:
+                passing = p.compat.hosts_passing(vm)
+                known = counts[sig] = (passing, int((passing & pool).sum()))
+            if known[1] - int(known[0][h]) <= 0:
                 out.add(item.vms[0])
     return out
 
@@ -325,11 +327,12 @@ def _evict_for(
 
 def _record_reasons(p: Planning) -> None:
     s = p.state
-    for v in range(len(s.vms)):
-        src, dst = int(s.original_host[v]), s.host_of(v)
-        if src == dst:
-            p.move_reason.pop(v, None)
-        elif v not in p.move_reason or p.move_reason[v][0] != MoveReason.EVACUATION:
+    moved = s.vm_host != s.original_host
+    for v in [v for v in p.move_reason if not moved[v]]:
+        del p.move_reason[v]
+    for v in (int(x) for x in np.flatnonzero(moved)):
+        if v not in p.move_reason or p.move_reason[v][0] != MoveReason.EVACUATION:
+            src = int(s.original_host[v])
             name = s.hosts[src].name
             p.move_reason[v] = (
                 MoveReason.CONSOLIDATION,

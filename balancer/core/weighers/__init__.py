@@ -69,7 +69,14 @@ def scores(
     for name, mult in multipliers.items():
         if not mult or (name in SOFT and not p.rules.soft):
             continue
-        total += mult * _normalise(REGISTRY[name].weigh(p, items, hosts))
+        x = REGISTRY[name].weigh(p, items, hosts)
+        if len(items) == 1:  # one row (``choose``): scalar bounds, no temporaries
+            row = x[0]
+            lo, hi = float(row.min()), float(row.max())
+            if hi - lo >= 1e-12:
+                total[0] += mult * ((row - lo) / (hi - lo))
+        else:
+            total += mult * _normalise(x)
     return total
 
 
