@@ -53,6 +53,8 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
     s.restore(p.initial)
     slots = p.policy.slots
     pending = [int(v) for v in range(len(s.vms)) if final[v] != s.vm_host[v]]
+    # Plain lists for the hot loop: a pending VM is still on its snapshot host.
+    source_of, dest_of = s.vm_host.tolist(), final.tolist()
     pending.sort(key=lambda v: (RANK.get(_reason(p, v), len(RANK)), v))
     scheduled: list[Scheduled] = []
     over_budget: list[int] = []
@@ -69,10 +71,10 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
             if len(arriving) >= slots.cluster:
                 later.extend(pending[i:])
                 break
-            src, dst = s.host_of(v), int(final[v])
+            src, dst = source_of[v], dest_of[v]
             if (
-                outbound[src] >= slots.outbound_per_host
-                or inbound[dst] >= slots.inbound_per_host
+                outbound.get(src, 0) >= slots.outbound_per_host
+                or inbound.get(dst, 0) >= slots.inbound_per_host
                 or not s.fits(v, dst)
                 or _partner_on(p, v, dst)
             ):

@@ -217,19 +217,20 @@ def _pack(
             return item
         push(item)
     for h in (int(x) for x in np.flatnonzero(kept)):
-        while s.overloaded(h):
-            victims = _movable_on(p, h, None, keys)
-            if not victims:
+        if not s.overloaded(h):
+            continue
+        # The largest movable VM leaves until the host is no longer overloaded.
+        for victim in sorted(_movable_on(p, h, None, keys), key=keys, reverse=True):
+            push(victim)
+            if not s.overloaded(h):
                 break
-            push(max(victims, key=keys))
     while heap:
         _, _, first = heapq.heappop(heap)
         item = items_by_first[first]
         home = int(s.original_host[item.vms[0]])
-        mask = p.candidates(item, among=kept)
         if kept[home] and _fits_home(p, item, home):
             target = home
-        elif mask.any():
+        elif (mask := p.candidates(item, among=kept)).any():
             target = choose(p, item, mask, STACK)
         else:
             evicted = _evict_for(p, item, kept, keys)
@@ -239,11 +240,11 @@ def _pack(
                     s.restore(checkpoint)
                     return item
                 kept[grow] = True
-                target, victims = grow, []
+                target = grow
             else:
-                target, victims = evicted
-            for victim in victims:
-                push(victim)
+                target, evictions = evicted
+                for victim in evictions:
+                    push(victim)
         s.move_all(item.vms, target)
     _record_reasons(p)
     return None
@@ -251,7 +252,11 @@ def _pack(
 
 def _fits_home(p: Planning, item: Item, home: int) -> bool:
     s = p.state
-    if not (s.fit_mask(item.cpu, item.mem)[home]):
+    # fit_mask's test, for one host.
+    if not (
+        s.used_cpu[home] + item.cpu <= s.cap_cpu[home] + EPS
+        and s.used_mem[home] + item.mem <= s.cap_mem[home] + EPS
+    ):
         return False
     if not _home_passes(p, item, home):
         return False
