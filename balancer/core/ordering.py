@@ -55,6 +55,10 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
     pending = [int(v) for v in range(len(s.vms)) if final[v] != s.vm_host[v]]
     # Plain lists for the hot loop: a pending VM is still on its snapshot host.
     source_of, dest_of = s.vm_host.tolist(), final.tolist()
+    # A host's load only grows until a VM leaves it: a VM that did not fit its destination
+    # still does not while no VM has left it since (``left`` counts departures per host).
+    left = [0] * len(s.hosts)
+    no_room: dict[int, int] = {}
     pending.sort(key=lambda v: (RANK.get(_reason(p, v), len(RANK)), v))
     scheduled: list[Scheduled] = []
     over_budget: list[int] = []
@@ -72,12 +76,18 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
                 later.extend(pending[i:])
                 break
             src, dst = source_of[v], dest_of[v]
+            if no_room.get(v) == left[dst]:
+                later.append(v)
+                continue
             if (
                 outbound.get(src, 0) >= slots.outbound_per_host
                 or inbound.get(dst, 0) >= slots.inbound_per_host
-                or not s.fits(v, dst)
                 or _partner_on(p, v, dst)
             ):
+                later.append(v)
+                continue
+            if not s.fits(v, dst):
+                no_room[v] = left[dst]
                 later.append(v)
                 continue
             # Memory and CPU are taken on the destination from the start of the wave.
@@ -94,6 +104,7 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
             s.used_cpu[dst] -= s.vm_cpu[v]
             s.used_mem[dst] -= s.vm_mem[v]
             s.move(v, dst)
+            left[source_of[v]] += 1
         pending = later
         wave += 1
     return Ordering(tuple(scheduled), (), tuple(over_budget))
