@@ -219,10 +219,11 @@ class Planning:
         mask &= s.used_cpu[cols][None, :] + cpu <= s.cap_cpu[cols][None, :] + EPS
         if not s.cpu_only:
             mask &= s.used_mem[cols][None, :] + mem <= s.cap_mem[cols][None, :] + EPS
-        for row, item in enumerate(items):
-            if self.rules.apart:
+        if self.rules.apart:
+            for row, item in enumerate(items):
                 mask[row] &= ~self.apart_mask(item)[cols]
-            mask[row] &= cols != s.host_of(item.vms[0])
+        here = s.vm_host[[it.vms[0] for it in items]]
+        mask &= cols[None, :] != here[:, None]
         return mask
 
     def place(self, item: Item, host: int, reason: Why) -> None:

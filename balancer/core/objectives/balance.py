@@ -244,7 +244,10 @@ def _items_on(run: _Run, src: int) -> list[Item]:
         if not ok:
             continue
         item = p.item_of[v]
-        if p.is_moved(item) or any(p.state.host_of(m) != src for m in item.vms[1:]):
+        if len(item.vms) == 1:
+            if v in p.move_reason:  # moved once already
+                continue
+        elif p.is_moved(item) or any(p.state.host_of(m) != src for m in item.vms[1:]):
             continue
         out.append(item)
     return out
