@@ -56,6 +56,9 @@ class ClusterState:
         self.raw_mem = np.array([float(h.memory_mib) for h in self.hosts], dtype=np.float64)
         self.cap_cpu = self.raw_cpu * keep
         self.cap_mem = np.full(len(self.hosts), np.inf) if self.cpu_only else self.raw_mem * keep
+        # The capacities with the tolerance, once (``fit_mask`` runs once per placement).
+        self._cap_cpu_eps = self.cap_cpu + EPS
+        self._cap_mem_eps = self.cap_mem + EPS
         self.vm_cpu = np.array([vm_cpu_demand(v) for v in self.vms], dtype=np.float64)
         self.vm_mem = np.array([float(v.memory_mib) for v in self.vms], dtype=np.float64)
         self.original_host = np.array([self.host_index[v.host] for v in self.vms], dtype=np.int64)
@@ -94,8 +97,8 @@ class ClusterState:
 
     def fit_mask(self, cpu: float, mem: float) -> npt.NDArray[np.bool_]:
         """Hosts with room for ``cpu`` cores and ``mem`` MiB, all at once."""
-        return (self.used_cpu + cpu <= self.cap_cpu + EPS) & (
-            self.used_mem + mem <= self.cap_mem + EPS
+        return (self.used_cpu + cpu <= self._cap_cpu_eps) & (
+            self.used_mem + mem <= self._cap_mem_eps
         )
 
     def overloaded(self, h: int) -> bool:
