@@ -111,6 +111,31 @@ def test_an_unregistered_objective_is_refused_everywhere() -> None:
     assert "empty-last" in r.output
 
 
+class Replace:
+    """An objective whose moves carry the replacement reason, at its own priority."""
+
+    NAME: ClassVar[str] = "replace-now"
+    REASON: ClassVar[MoveReason] = MoveReason.REPLACEMENT
+    PRIORITY: ClassVar[int] = 3
+    POWERS_OFF: ClassVar[bool] = False
+    LISTS_UNMOVABLE: ClassVar[bool] = True
+
+    def run(self, p: Planning) -> None:
+        """Moves nothing (only its priority is under test)."""
+
+
+def test_the_celery_priorities_follow_the_registry() -> None:
+    for objective in objectives.REGISTRY.values():
+        assert move_priority(objective.REASON) == objective.PRIORITY
+    assert move_priority(MoveReason.REPLACEMENT) == 9  # energy saving, by default
+    objectives.register(Replace())
+    try:
+        assert move_priority(MoveReason.REPLACEMENT) == 3
+    finally:
+        objectives.unregister(Replace.NAME)
+    assert move_priority(MoveReason.REPLACEMENT) == 9
+
+
 def test_registering_twice_or_removing_a_built_in_one_is_refused() -> None:
     with pytest.raises(ValueError, match="already registered"):
         objectives.register(objectives.REGISTRY["balance"])
