@@ -11,8 +11,10 @@ state, so it moves with the guest.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,21 +33,32 @@ _OBEYED = re.compile(rb"kbl-cpu (\d+)\r?\n")
 
 def send_command(dom: Any, line: str) -> None:
     """Write ``line`` to the guest's command port (on the host that runs ``dom``)."""
-    stream = dom.connect().newStream(0)
+    send_commands([(dom, line)])
+
+
+def send_commands(commands: Sequence[tuple[Any, str]]) -> None:
+    """Write each line to its guest's command port, all ports open at once."""
+    opened = []
     try:
-        dom.openConsole(COMMAND_PORT, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
-        data = (line.strip() + "\n").encode()
-        while data:
-            sent = stream.send(data)
-            if sent < 0:
-                raise LabError(f"the command port of {dom.name()} refused {line!r}")
-            data = data[sent:]
+        for dom, line in commands:
+            stream = dom.connect().newStream(0)
+            dom.openConsole(COMMAND_PORT, stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+            opened.append(stream)
+            data = (line.strip() + "\n").encode()
+            while data:
+                sent = stream.send(data)
+                if sent < 0:
+                    raise LabError(f"the command port of {dom.name()} refused {line!r}")
+                data = data[sent:]
         # QEMU looks for a reader on its pty once a second and drops what is written
-        # before it has seen one: keep the port open until it has.
+        # before it has seen one: keep the ports open until it has.
         time.sleep(HOLD_S)
-        stream.finish()
     except libvirt.libvirtError as exc:
-        raise LabError(f"cannot send {line!r} to {dom.name()}: {exc}") from exc
+        raise LabError(f"cannot send commands to the guests: {exc}") from exc
+    finally:
+        for stream in opened:
+            with contextlib.suppress(libvirt.libvirtError):
+                stream.finish()
 
 
 def cpu_levels(console: Path) -> list[int]:
