@@ -10,11 +10,11 @@ The summary is ``balancer demo``'s: moves by reason and mode, fallbacks, power a
 (from the executor's records), the evacuation (real seconds), VMs lost or duplicated
 (each guest must run on exactly one host, asked of every host's libvirtd) and the energy.
 
-Energy: the lab's hosts have no power meter and share one machine, so the estimate
-prices each host as a reference server drawing ``NOMINAL_POWER`` (100 W idle to 250 W
-at full CPU, linear) at the CPU use its agent reports, and nothing while off; the
-baseline is the same hosts all on with the same load spread evenly
-(``balancer.demo.energy``).
+Energy: the lab's hosts have no power meter and share one machine, so each host's
+agent declares a reference server's draw (``lab_system.POWER_W``: 100 W idle to 250 W at
+full CPU, linear; what the daemon prices drains by too) and the estimate takes it at the
+CPU use the agent reports, nothing while off; the baseline is the same hosts all on with
+the same load spread evenly (``balancer.demo.energy``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import msgspec
 from rich.console import Console
 from rich.live import Live
 
-from balancer.core.models import Power, Snapshot
+from balancer.core.models import Snapshot
 from balancer.demo.energy import draw_w, energy_kwh
 from balancer.demo.lab_system import LabDemoOptions, LabSystem
 from balancer.demo.scenario import Phase, load_at, phase_at
@@ -56,7 +56,6 @@ FRAME_S = 0.5
 #: Seconds between two checks that every guest burns what it was told (a command sent
 #: while it migrated may be lost; the guest confirms each on its console).
 REASSERT_S = 5.0
-NOMINAL_POWER = Power(idle_w=100.0, max_w=250.0)
 
 #: The load is the share of ``burn`` the guests are told to burn (0 to 1).
 LAB_PHASES = (
@@ -145,7 +144,7 @@ class LabRun:
                 self.load.target = round(share * self.options.burn / 10) * 10
                 now = time.time()
                 snapshot = snapshot_from_redis(client, keys=self.system.keys, now=now)
-                w, baseline = draw_w(_priced(snapshot))
+                w, baseline = draw_w(snapshot)
                 self.samples.append((now, w, baseline))
                 if phase_at(fraction, LAB_PHASES).name == "maintenance" and not self.evacuated:
                     self._evacuate(snapshot, now)
@@ -233,11 +232,6 @@ class LabRun:
         finally:
             lab.close()
         return sum(n == 0 for n in running.values()), sum(n > 1 for n in running.values())
-
-
-def _priced(snapshot: Snapshot) -> Snapshot:
-    hosts = tuple(msgspec.structs.replace(h, power=NOMINAL_POWER) for h in snapshot.hosts)
-    return msgspec.structs.replace(snapshot, hosts=hosts)
 
 
 def run_lab_demo(options: LabDemoOptions, console: Console | None) -> Summary:

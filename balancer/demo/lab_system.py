@@ -39,18 +39,20 @@ from balancer.state.keys import Keys
 from balancer.state.snapshot_read import snapshot_from_redis
 
 #: Seconds between two reports of an agent, and between two cycles of the daemon.
-REPORT_S, CYCLE_S = 1.0, 2.0
+REPORT_S, CYCLE_S = 2.0, 2.0
+#: Watts each lab host declares (``balancer agent --power-w``), idle and at full CPU: a
+#: reference server's, since the lab's hosts share one machine and have no meter.
+POWER_W = "100:250"
 BOOT_TIMEOUT_S = 180.0
 #: The control loop at the lab's scale and speed. The lab's hosts each report this
 #: machine's cores, so the lines are low: a host is full at half its cores' worth of
-#: guest CPU (``relieve_above``), packed to 30 % (``pack_to``). Agents report no power
-#: model, so consolidation needs no minimum saving per move (``min_watts_per_move``).
+#: guest CPU (``relieve_above``), packed to 30 % (``pack_to``).
 SETTINGS = {
     "sample_every_s": CYCLE_S, "forecast": "last", "forecast_window_s": 2 * CYCLE_S,
     "relieve_above": 0.5, "relieve_to": 0.35, "relief_cooldown_s": 5.0,
     "balance_above": 0.15, "power_on_above": 0.4, "pack_to": 0.3,
     "min_on_s": 10.0, "min_off_s": 10.0, "power_cycles_per_day": 50, "boot_s": 60.0,
-    "consolidate_every_s": 10.0, "min_watts_per_move": 0.0, "retry_failed_after_s": 20.0,
+    "consolidate_every_s": 10.0, "retry_failed_after_s": 20.0,
 }  # fmt: skip
 #: No headroom (the lines above are the margin); a VM that moved stays 15 s.
 POLICY = {"headroom": 0.0, "cooldown_s": 15.0}
@@ -145,6 +147,7 @@ class LabSystem:
                 "agent", "--libvirt-uri", lab.host(host).uri, "--redis", self.url,
                 "--host-name", host, "--virt-type", "qemu", "--interval", str(REPORT_S),
                 "--ttl", str(5 * REPORT_S), "--shared-pool", "shared", "--usage-from-vms",
+                "--power-w", POWER_W,
             ))  # fmt: skip
         client, names = self.client, {g.name for g in self.guests}
         assert client is not None
