@@ -35,15 +35,8 @@ from balancer.demo.energy import draw_w, energy_kwh
 from balancer.demo.lab_system import LabDemoOptions, LabSystem
 from balancer.demo.scenario import Phase, load_at, phase_at
 from balancer.demo.steps import run_cli
-from balancer.demo.store_view import (
-    busiest_active_host,
-    cycle_line,
-    host_lines,
-    leader_line,
-    move_lines,
-    vms_per_host,
-)
-from balancer.demo.summary import EvacuationSummary, Summary, moves_and_power
+from balancer.demo.summary import Summary, moves_and_power
+from balancer.demo.tracking import EvacuationWatch, FrameText, store_frame, summary_of
 from balancer.demo.view import Frame, render
 from balancer.lab.errors import LabError
 from balancer.lab.guest_load import cpu_levels, send_commands
@@ -112,9 +105,6 @@ class GuestLoad:
         finally:
             lab.close()
 
-    def level_now(self) -> int:
-        return self.target
-
 
 def _level(console: Path) -> int:
     levels = cpu_levels(console)
@@ -127,9 +117,7 @@ class LabRun:
         self.options = system.options
         self.play_s = play_seconds(system.options)
         self.samples: list[tuple[float, float, float]] = []
-        self.evacuated = ""
-        self.evacuation_start: float | None = None
-        self.evacuation_done: float | None = None
+        self.evacuation = EvacuationWatch()
         self.load = GuestLoad(system)
 
     def play(self, show: Callable[[Frame], None]) -> None:
@@ -146,78 +134,49 @@ class LabRun:
                 snapshot = snapshot_from_redis(client, keys=self.system.keys, now=now)
                 w, baseline = draw_w(snapshot)
                 self.samples.append((now, w, baseline))
-                if phase_at(fraction, LAB_PHASES).name == "maintenance" and not self.evacuated:
+                if phase_at(fraction, LAB_PHASES).name == "maintenance":
                     self._evacuate(snapshot, now)
-                self._follow_evacuation(snapshot, now)
+                self.evacuation.follow(snapshot, now)
                 show(self._frame(snapshot, fraction, elapsed))
                 time.sleep(FRAME_S)
         finally:
             self.load.stop()
 
     def _evacuate(self, snapshot: Snapshot, now: float) -> None:
-        busiest = busiest_active_host(snapshot)
-        if busiest is None:
-            return
-        self.evacuated, self.evacuation_start = busiest, now
-        run_cli(self.system.url, "evacuate", busiest, "--reason", "lab demo: firmware update")
-
-    def _follow_evacuation(self, snapshot: Snapshot, now: float) -> None:
-        done = not any(v.host == self.evacuated for v in snapshot.vms)
-        if self.evacuated and self.evacuation_done is None and done:
-            self.evacuation_done = now
+        """As an operator would, once: the busiest active host goes to maintenance."""
+        if not self.evacuation.host and (host := self.evacuation.begin(snapshot, now)):
+            run_cli(self.system.url, "evacuate", host, "--reason", "lab demo: firmware update")
 
     def _frame(self, snapshot: Snapshot, fraction: float, elapsed: float) -> Frame:
         client, keys = self.system.client, self.system.keys
         assert client is not None
-        totals = moves_and_power(client, keys)
         kwh, base = energy_kwh(self.samples)
-        phase = phase_at(fraction, LAB_PHASES).say
-        return Frame(
+        text = FrameText(
             clock=f"{time.strftime('%H:%M:%S')}  ({elapsed:.0f} of {self.play_s:.0f} s, real)",
-            phase=f"{phase}   [guests burn {self.load.level_now()} % CPU]",
+            phase=f"{phase_at(fraction, LAB_PHASES).say}   [guests burn {self.load.target} % CPU]",
             load=load_at(fraction, LAB_PHASES),
-            leader=leader_line(client, keys),
-            last_cycle=cycle_line(client, keys),
-            hosts=host_lines(snapshot),
-            moves=move_lines(client, keys),
-            evacuation=self._evacuation_line(vms_per_host(snapshot)),
-            totals={"moves": totals.moves, "off": totals.powered_off, "on": totals.powered_on},
             energy=f"energy {kwh * 1000:.1f} Wh (all hosts on: {base * 1000:.1f} Wh, estimated)"
             f"   metrics: http://127.0.0.1:{self.system.metrics_port}/metrics",
         )
-
-    def _evacuation_line(self, on_host: dict[str, int]) -> str:
-        if not self.evacuated:
-            return ""
-        if self.evacuation_done is not None and self.evacuation_start is not None:
-            took = self.evacuation_done - self.evacuation_start
-            return f"evacuation of {self.evacuated}: done in {took:.0f} s"
-        return f"evacuation of {self.evacuated}: {on_host.get(self.evacuated, 0)} VM(s) left"
+        evacuation = self.evacuation.line(snapshot, lambda s: f"{s:.0f} s")
+        counts = moves_and_power(client, keys)
+        return store_frame(client, keys, snapshot, counts, evacuation, text)
 
     def summary(self, seconds: float) -> Summary:
         client, keys = self.system.client, self.system.keys
         assert client is not None
-        c = moves_and_power(client, keys)
-        lost, duplicated = self.placement()
         kwh, base = energy_kwh(self.samples)
         snapshot = snapshot_from_redis(client, keys=keys)
-        evacuation = None
-        if self.evacuated:
-            took = (
-                None
-                if self.evacuation_done is None or self.evacuation_start is None
-                else round(self.evacuation_done - self.evacuation_start, 1)
-            )
-            left = vms_per_host(snapshot).get(self.evacuated, 0)
-            evacuation = EvacuationSummary(host=self.evacuated, seconds=took, vms_left=left)
-        return Summary(
-            moves=c.moves, by_reason=c.by_reason, by_mode=c.by_mode, fallbacks=c.fallbacks,
-            powered_off=c.powered_off, powered_on=c.powered_on, evacuation=evacuation,
-            energy_kwh=round(kwh, 6), energy_kwh_no_power_management=round(base, 6),
-            vms_lost=lost, vms_duplicated=duplicated, failed=c.failed, fenced=c.fenced,
-            cancelled=c.cancelled, hosts=len(snapshot.hosts), vms=self.options.guests,
-            fleet_hours=round(self.play_s / 3600, 4), seconds=round(seconds, 1),
-        )  # fmt: skip
+        return summary_of(
+            moves_and_power(client, keys),
+            self.placement(),
+            (round(kwh, 6), round(base, 6)),
+            self.evacuation.summary(snapshot),
+            hosts=len(snapshot.hosts),
+            vms=self.options.guests,
+            fleet_hours=round(self.play_s / 3600, 4),
+            seconds=round(seconds, 1),
+        )
 
     def placement(self) -> tuple[int, int]:
         """Guests running on no host, and on more than one, as the hosts' libvirtd say."""

@@ -29,15 +29,8 @@ from balancer.daemon.leader import current_leader
 from balancer.demo.energy import draw_w, energy_kwh
 from balancer.demo.scenario import EVACUATION, load_at, phase_at
 from balancer.demo.steps import run_cli, wait_ready
-from balancer.demo.store_view import (
-    busiest_active_host,
-    cycle_line,
-    host_lines,
-    leader_line,
-    move_lines,
-    vms_per_host,
-)
-from balancer.demo.summary import EvacuationSummary, Summary, moves_and_power, placement_counts
+from balancer.demo.summary import Summary, moves_and_power, placement_counts
+from balancer.demo.tracking import EvacuationWatch, FrameText, store_frame, summary_of
 from balancer.demo.view import Frame, render
 from balancer.fleet.clock import FleetClock
 from balancer.launch.processes import ManagedProcess, Processes, balancer_argv
@@ -87,9 +80,7 @@ class Run:
         self.url = ""
         self.client: redis.Redis | None = None
         self.samples: list[tuple[float, float, float]] = []
-        self.evacuated = ""
-        self.evacuation_start: float | None = None
-        self.evacuation_done: float | None = None
+        self.evacuation = EvacuationWatch()
         self.metrics_port = 0
 
     # -- start -------------------------------------------------------------------------
@@ -143,86 +134,43 @@ class Run:
             snapshot = snapshot_from_redis(client, keys=keys, now=now)
             w, baseline = draw_w(snapshot)
             self.samples.append((now, w, baseline))
-            if fraction >= EVACUATION.start and not self.evacuated:
+            if fraction >= EVACUATION.start and not self.evacuation.host:
                 self._evacuate(snapshot, now)
-            self._follow_evacuation(snapshot, now)
+            self.evacuation.follow(snapshot, now)
             show(self._frame(snapshot, fraction, now))
             time.sleep(FRAME_S)
 
     def _evacuate(self, snapshot: Snapshot, now: float) -> None:
         """As an operator would: the busiest active host goes to maintenance."""
-        busiest = busiest_active_host(snapshot)
-        if busiest is None:
-            return
-        self.evacuated = busiest
-        self.evacuation_start = now
-        run_cli(self.url, "evacuate", self.evacuated, "--reason", "demo: firmware update")
-
-    def _follow_evacuation(self, snapshot: Snapshot, now: float) -> None:
-        if not self.evacuated or self.evacuation_done is not None:
-            return
-        if not any(v.host == self.evacuated for v in snapshot.vms):
-            self.evacuation_done = now
+        host = self.evacuation.begin(snapshot, now)
+        if host is not None:
+            run_cli(self.url, "evacuate", host, "--reason", "demo: firmware update")
 
     def _frame(self, snapshot: Snapshot, fraction: float, now: float) -> Frame:
         assert self.client is not None
-        client, keys = self.client, self.keys
-        totals = moves_and_power(client, keys)
         kwh, base = energy_kwh(self.samples)
-        return Frame(
+        text = FrameText(
             clock=_day_clock(now - self.samples[0][0], self.options.fleet_hours),
             phase=phase_at(fraction).say,
             load=load_at(fraction),
-            leader=leader_line(client, keys),
-            last_cycle=cycle_line(client, keys),
-            hosts=host_lines(snapshot),
-            moves=move_lines(client, keys),
-            evacuation=self._evacuation_line(vms_per_host(snapshot)),
-            totals={"moves": totals.moves, "off": totals.powered_off, "on": totals.powered_on},
             energy=f"energy {kwh:.1f} kWh (all hosts on: {base:.1f} kWh)   "
             f"metrics: http://127.0.0.1:{self.metrics_port}/metrics",
         )
-
-    def _evacuation_line(self, on_host: dict[str, int]) -> str:
-        if not self.evacuated:
-            return ""
-        if self.evacuation_done is not None and self.evacuation_start is not None:
-            took = (self.evacuation_done - self.evacuation_start) / 60
-            return f"evacuation of {self.evacuated}: done in {took:.0f} min (simulated)"
-        return f"evacuation of {self.evacuated}: {on_host.get(self.evacuated, 0)} VM(s) left"
+        evacuation = self.evacuation.line(snapshot, lambda s: f"{s / 60:.0f} min (simulated)")
+        counts = moves_and_power(self.client, self.keys)
+        return store_frame(self.client, self.keys, snapshot, counts, evacuation, text)
 
     # -- end ---------------------------------------------------------------------------
     def summary(self, seconds: float) -> Summary:
         assert self.client is not None
         client, keys = self.client, self.keys
-        c = moves_and_power(client, keys)
-        lost, duplicated = placement_counts(client, keys)
         kwh, base = energy_kwh(self.samples)
         snapshot = snapshot_from_redis(client, keys=keys, now=self.samples[-1][0])
-        evacuation = None
-        if self.evacuated:
-            left_on = sum(1 for v in snapshot.vms if v.host == self.evacuated)
-            took = (
-                None
-                if self.evacuation_done is None or self.evacuation_start is None
-                else round(self.evacuation_done - self.evacuation_start, 1)
-            )
-            evacuation = EvacuationSummary(host=self.evacuated, seconds=took, vms_left=left_on)
-        return Summary(
-            moves=c.moves,
-            by_reason=c.by_reason,
-            by_mode=c.by_mode,
-            fallbacks=c.fallbacks,
-            powered_off=c.powered_off,
-            powered_on=c.powered_on,
-            evacuation=evacuation,
-            energy_kwh=round(kwh, 3),
-            energy_kwh_no_power_management=round(base, 3),
-            vms_lost=lost,
-            vms_duplicated=duplicated,
-            failed=c.failed,
-            fenced=c.fenced,
-            cancelled=c.cancelled,
+        return summary_of(
+            moves_and_power(client, keys),
+            placement_counts(client, keys),
+            (round(kwh, 3), round(base, 3)),
+            self.evacuation.summary(snapshot),
             hosts=len(snapshot.hosts),
             vms=self.options.vms,
             fleet_hours=round((self.samples[-1][0] - self.samples[0][0]) / 3600, 2),
