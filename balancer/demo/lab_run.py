@@ -23,21 +23,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 
 import msgspec
 from rich.console import Console
-from rich.live import Live
 
 from balancer.core.models import Snapshot
 from balancer.demo.energy import draw_w, energy_kwh
 from balancer.demo.lab_system import LabDemoOptions, LabSystem
 from balancer.demo.scenario import Phase, load_at, phase_at
-from balancer.demo.steps import run_cli
+from balancer.demo.steps import play_live, run_cli
 from balancer.demo.summary import Summary, moves_and_power
 from balancer.demo.tracking import EvacuationWatch, FrameText, store_frame, summary_of
-from balancer.demo.view import Frame, render
+from balancer.demo.view import Frame
 from balancer.lab.errors import LabError
 from balancer.lab.guest_load import cpu_levels, send_commands
 from balancer.launch.processes import Processes
@@ -202,13 +200,7 @@ def run_lab_demo(options: LabDemoOptions, console: Console | None) -> Summary:
         try:
             system.start()
             run = LabRun(system)
-            live = (
-                Live(console=console, refresh_per_second=2, transient=False)
-                if console is not None
-                else nullcontext()
-            )
-            with live as view:
-                run.play(lambda f: view.update(render(f)) if view is not None else None)
+            play_live(console, run.play, 2)
             # The daemons and workers first (nothing moves any more), then what they did.
             procs.stop_all(keep=("redis",))
             summary = run.summary(time.monotonic() - began)

@@ -15,23 +15,21 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 import redis
 from rich.console import Console
-from rich.live import Live
 
 from balancer.core.models import Snapshot
 from balancer.daemon.leader import current_leader
 from balancer.demo.energy import draw_w, energy_kwh
 from balancer.demo.scenario import EVACUATION, load_at, phase_at
-from balancer.demo.steps import run_cli, wait_ready
+from balancer.demo.steps import play_live, run_cli, wait_ready
 from balancer.demo.summary import Summary, moves_and_power, placement_counts
 from balancer.demo.tracking import EvacuationWatch, FrameText, store_frame, summary_of
-from balancer.demo.view import Frame, render
+from balancer.demo.view import Frame
 from balancer.fleet.clock import FleetClock
 from balancer.launch.processes import ManagedProcess, Processes, balancer_argv
 from balancer.launch.redis_server import free_port, start_redis
@@ -192,13 +190,7 @@ def run_demo(options: DemoOptions, console: Console | None) -> Summary:
         run = Run(options, procs)
         try:
             run.start()
-            live = (
-                Live(console=console, refresh_per_second=4, transient=False)
-                if console is not None
-                else nullcontext()
-            )
-            with live as view:
-                run.play(lambda f: view.update(render(f)) if view is not None else None)
+            play_live(console, run.play, 4)
             # The daemons and workers first (nothing moves any more), then what they did,
             # then the store.
             procs.stop_all(keep=("redis",))

@@ -1,5 +1,5 @@
-"""Steps both demos take: wait for a process to be ready (or say which one died), and run
-a ``balancer`` command as an operator would."""
+"""Steps both demos take: wait for a process to be ready (or say which one died), run a
+``balancer`` command as an operator would, play with the live view."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from rich.console import Console
+from rich.live import Live
+
+from balancer.demo.view import Frame, render
 from balancer.errors import PermanentError
 from balancer.launch.processes import ManagedProcess, Processes, balancer_argv
 
@@ -43,3 +47,14 @@ def run_cli(url: str, *args: str) -> str:
     if done.returncode != 0:
         raise PermanentError(f"balancer {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout
+
+
+def play_live(
+    console: Console | None, play: Callable[[Callable[[Frame], None]], None], refresh: float
+) -> None:
+    """``play(show)`` with each frame shown live on ``console`` (``None``: not shown)."""
+    if console is None:
+        play(lambda _frame: None)
+        return
+    with Live(console=console, refresh_per_second=refresh, transient=False) as view:
+        play(lambda frame: view.update(render(frame)))
