@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import libvirt
 import msgspec
 from rich.console import Console
 
@@ -92,7 +93,7 @@ class GuestLoad:
                 last_check = time.monotonic()
                 try:
                     self._send([g.name for g in behind], self.target)
-                except LabError as exc:  # a host going off under us: the next round
+                except (LabError, libvirt.libvirtError) as exc:  # a host going off: next round
                     self.errors.append(str(exc))
 
     def _send(self, names: list[str], percent: int) -> None:
