@@ -296,9 +296,9 @@ def main(argv: list[str]) -> int:
         "fresh process (balancer.bench.read_compare)",
     )  # fmt: skip
     parser.add_argument(
-        "--compare", type=Path, metavar="DIR",
+        "--compare", type=Path, metavar="DIR", action="append", default=[],
         help="with --read-only: also time the read of the checkout in DIR (e.g. a "
-        "worktree of main), alternating with this one's",
+        "worktree of main), alternating with this one's (repeat for several)",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=5, help="reads per side (--read-only)")
     parser.add_argument("--prefix", default="kvmb-bench")
@@ -308,7 +308,7 @@ def main(argv: list[str]) -> int:
         parser.error("--moved-fraction must be between 0 and 1")
     if not args.moved_within > 0:
         parser.error("--moved-within must be positive")
-    if args.compare is not None and not args.read_only:
+    if args.compare and not args.read_only:
         parser.error("--compare needs --read-only")
     with nullcontext(args.redis) if args.redis else own_redis() as url:
         result = _read_only(args, url) if args.read_only else run(args, url)

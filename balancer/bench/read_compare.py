@@ -4,11 +4,12 @@ main) in one run.
 
 One redis-server is filled with one report per host (``simulated_report``, as the agents
 publish it); then each round times ``snapshot_from_redis`` once in a fresh process of
-this checkout and, with ``--compare``, once in a fresh process of the other checkout,
-alternating (so both see the same machine load). A fresh process per read: neither side
+this checkout and, with ``--compare``, once in a fresh process of each other checkout,
+alternating (so all see the same machine load). A fresh process per read: neither side
 gains from the other's warmed caches or garbage collector state. Prints JSON: the
-medians and every time of each side, and the seconds of a 10-million-step Python loop on
-this machine (to compare results from different machines).
+medians and every time of each side (wall clock and the reader's CPU), and the seconds
+of a 10-million-step Python loop on this machine (to compare results from different
+machines).
 """
 
 from __future__ import annotations
@@ -29,17 +30,19 @@ from balancer.state.keys import Keys
 from balancer.state.publish import ensure_schema, publish_reports
 
 #: What a side runs: only APIs both checkouts have (``snapshot_from_redis``, ``Keys``,
-#: ``redis_from_url``); prints the seconds of one read and the hosts and VMs it saw.
+#: ``redis_from_url``); prints the seconds of one read (wall clock, and the reader's own
+#: CPU: less disturbed by other processes on a busy machine; Redis's work is not in it)
+#: and the hosts and VMs it saw.
 READ_ONCE = """
 import json, sys, time
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
 from balancer.state.snapshot_read import snapshot_from_redis
 client = redis_from_url(sys.argv[1], timeout_s=300)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 snap = snapshot_from_redis(client, keys=Keys(sys.argv[2]))
-took = time.perf_counter() - start
-print(json.dumps({"s": took, "hosts": len(snap.hosts), "vms": len(snap.vms)}))
+took, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({"s": took, "cpu_s": cpu, "hosts": len(snap.hosts), "vms": len(snap.vms)}))
 """
 _BATCH = 200
 
@@ -89,12 +92,14 @@ def read_once(checkout: Path, url: str, keys: Keys) -> dict[str, Any]:
 
 
 def _side(checkout: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    times = [r["s"] for r in runs]
+    times, cpu = [r["s"] for r in runs], [r["cpu_s"] for r in runs]
     return {
         "checkout": str(checkout),
         "commit": _commit(checkout),
         "median_s": round(statistics.median(times), 3),
         "times_s": [round(t, 3) for t in times],
+        "cpu_median_s": round(statistics.median(cpu), 3),
+        "cpu_s": [round(t, 3) for t in cpu],
         "hosts": runs[-1]["hosts"],
         "vms": runs[-1]["vms"],
     }
@@ -112,13 +117,13 @@ def _commit(checkout: Path) -> str:
 
 
 def compare(
-    url: str, keys: Keys, hosts: int, vms_per_host: int, rounds: int, other: Path | None
+    url: str, keys: Keys, hosts: int, vms_per_host: int, rounds: int, others: list[Path]
 ) -> dict[str, Any]:
-    """Fill the store, then ``rounds`` reads per side, alternating (which side starts
-    alternates too)."""
+    """Fill the store, then ``rounds`` reads per side, in turn (the order reversed every
+    other round)."""
     here = Path(__file__).resolve().parents[2]
     fill(url, keys, hosts, vms_per_host)
-    sides = [here] if other is None else [here, other.resolve()]
+    sides = [here, *(o.resolve() for o in others)]
     runs: dict[Path, list[dict[str, Any]]] = {s: [] for s in sides}
     for k in range(rounds):
         for side in sides if k % 2 == 0 else sides[::-1]:
@@ -131,6 +136,5 @@ def compare(
         "loop_10m_s": loop_10m_s(),
         "this": _side(here, runs[here]),
     }
-    if other is not None:
-        out["compare"] = _side(sides[1], runs[sides[1]])
+    out["compare"] = [_side(side, runs[side]) for side in sides[1:]]
     return out
