@@ -124,17 +124,18 @@ def compare(
     here = Path(__file__).resolve().parents[2]
     fill(url, keys, hosts, vms_per_host)
     sides = [here, *(o.resolve() for o in others)]
-    runs: dict[Path, list[dict[str, Any]]] = {s: [] for s in sides}
+    runs: list[list[dict[str, Any]]] = [[] for _ in sides]
     for k in range(rounds):
-        for side in sides if k % 2 == 0 else sides[::-1]:
-            runs[side].append(read_once(side, url, keys))
+        order = range(len(sides)) if k % 2 == 0 else reversed(range(len(sides)))
+        for i in order:
+            runs[i].append(read_once(sides[i], url, keys))
     out: dict[str, Any] = {
         "hosts": hosts,
         "vms_per_host": vms_per_host,
         "rounds": rounds,
         "cpu_count": os.cpu_count(),
         "loop_10m_s": loop_10m_s(),
-        "this": _side(here, runs[here]),
+        "this": _side(here, runs[0]),
     }
-    out["compare"] = [_side(side, runs[side]) for side in sides[1:]]
+    out["compare"] = [_side(side, run) for side, run in zip(sides[1:], runs[1:], strict=True)]
     return out
