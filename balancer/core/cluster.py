@@ -22,6 +22,8 @@ import numpy.typing as npt
 from balancer.core.models import Host, Policy, Snapshot, Vm
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 #: Tolerance for capacity comparisons (float sums drift).
 EPS = 1e-9
@@ -86,17 +88,35 @@ class ClusterState:
     def free_mem(self, h: int) -> float:
         return float(self.cap_mem[h] - self.used_mem[h])
 
-    def fits(self, vm: int, h: int) -> bool:
-        return bool(
-            self.used_cpu[h] + self.vm_cpu[vm] <= self.cap_cpu[h] + EPS
-            and self.used_mem[h] + self.vm_mem[vm] <= self.cap_mem[h] + EPS
+    def room_at(self, h: int, cpu: float, mem: float) -> tuple[bool, bool]:
+        """Whether host ``h`` has room for ``cpu`` cores, and for ``mem`` MiB."""
+        return (
+            bool(self.used_cpu[h] + cpu <= self.cap_cpu[h] + EPS),
+            bool(self.used_mem[h] + mem <= self.cap_mem[h] + EPS),
         )
 
-    def fit_mask(self, cpu: float, mem: float) -> npt.NDArray[np.bool_]:
-        """Hosts with room for ``cpu`` cores and ``mem`` MiB, all at once."""
-        return (self.used_cpu + cpu <= self.cap_cpu + EPS) & (
-            self.used_mem + mem <= self.cap_mem + EPS
+    def fit_many(self, cpu: FloatArray, mem: FloatArray, cols: IntArray | None = None) -> BoolArray:
+        """Whether each demand (rows: ``cpu`` cores and ``mem`` MiB) has room on each
+        host of ``cols`` (columns; all hosts when ``None``); the same sums as ``room_at``."""
+        used_cpu, cap_cpu = (
+            (self.used_cpu, self.cap_cpu)
+            if cols is None
+            else (self.used_cpu[cols], self.cap_cpu[cols])
         )
+        ok = used_cpu[None, :] + cpu[:, None] <= cap_cpu[None, :] + EPS
+        if not self.cpu_only:
+            used_mem, cap_mem = (
+                (self.used_mem, self.cap_mem)
+                if cols is None
+                else (self.used_mem[cols], self.cap_mem[cols])
+            )
+            ok &= used_mem[None, :] + mem[:, None] <= cap_mem[None, :] + EPS
+        return ok
+
+    def fit_mask(self, cpu: float, mem: float) -> BoolArray:
+        """Hosts with room for ``cpu`` cores and ``mem`` MiB, all at once."""
+        ok: BoolArray = self.fit_many(np.array([cpu]), np.array([mem]))[0]
+        return ok
 
     def overloaded(self, h: int) -> bool:
         return bool(

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from balancer.core.cluster import EPS, UNPLACED, ClusterState
+from balancer.core.cluster import ClusterState
 from balancer.core.compat import CompatIndex
 from balancer.core.emptying import hosts_to_empty
-from balancer.core.filters import REGISTRY, FilterContext, first_rejection
+from balancer.core.filters import REGISTRY, FilterContext, first_rejection, placement_constraints
+from balancer.core.filters.base import PlacementConstraint
 from balancer.core.filters.passthrough import passthrough_verdict
 from balancer.core.migration_model import link_table
 from balancer.core.models import Policy, Snapshot
@@ -33,7 +34,6 @@ IntArray = npt.NDArray[np.int64]
 #: Why a VM moves or a host powers on: the reason, and a sentence.
 Why = tuple[MoveReason, str]
 PowerWhy = tuple[PowerReason, str]
-_ALL_FILTERS = tuple(REGISTRY.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,10 @@ class Planning:
         self.rules = RuleIndex.build(snapshot.rules)
         self.fctx = FilterContext(self.state, self.rules, policy)
         self.compat = CompatIndex(self.fctx)
+        self._placement = placement_constraints()
+        #: Placement rules other than room (room is made by moving VMs off a host).
+        self._rules_not_room = tuple(c for c in self._placement if c.CHECKED != "wave")
+        self._all_hosts = np.arange(len(snapshot.hosts), dtype=np.int64)
         #: Measured bandwidth per (source, dest) host names (the model's B for that pair).
         self.links = link_table(snapshot.links)
         hosts = snapshot.hosts
@@ -172,57 +176,49 @@ class Planning:
     # -- where an item may go ---------------------------------------------------------
 
     def static_mask(self, item: Item) -> BoolArray:
-        """Hosts passing every host/vm filter for all the item's VMs (state ignored)."""
-        mask = self.compat.mask(self.state.vms[item.vms[0]])
-        for v in item.vms[1:]:
-            mask &= self.compat.mask(self.state.vms[v])
-        return mask
+        """Hosts passing every host/vm constraint for all the item's VMs (state ignored)."""
+        return self._static_cols(item, self._all_hosts)
 
     def _static_cols(self, item: Item, cols: IntArray) -> BoolArray:
-        if len(item.vms) == 1:
-            vm = self.state.vms[item.vms[0]]
-            if vm.name not in self.rules.pins:
-                # Same as static_mask(item)[cols] (the own host is excluded by the caller).
-                return self.compat.hosts_passing(vm)[cols]
-        return self.static_mask(item)[cols]
-
-    def apart_mask(self, item: Item) -> BoolArray:
-        """Hosts that hold a VM the item must not share a host with (hard anti-affinity)."""
-        s = self.state
-        banned = np.zeros(len(s.hosts), dtype=np.bool_)
-        for v in item.vms:
-            for other in self.rules.apart.get(s.vms[v].name, ()):
-                o = s.vm_index[other]
-                where = s.host_of(o)
-                if o not in item.vms and where != UNPLACED:
-                    banned[where] = True
-        return banned
-
-    def candidates(self, item: Item, among: BoolArray | None = None) -> BoolArray:
-        """Hosts that are on, accept VMs, pass every filter and have room for the item."""
-        on = self.accepting if among is None else among
-        mask = self.static_mask(item) & on & self.state.fit_mask(item.cpu, item.mem)
-        if self.rules.apart:
-            mask &= ~self.apart_mask(item)
-        here = self.state.host_of(item.vms[0])
-        if here != UNPLACED:
-            mask[here] = False
+        mask = self.compat.mask_cols(self.state.vms[item.vms[0]], cols)
+        for v in item.vms[1:]:
+            mask &= self.compat.mask_cols(self.state.vms[v], cols)
         return mask
 
-    def candidates_many(self, items: list[Item], cols: IntArray) -> BoolArray:
+    def _placement_cols(
+        self, items: list[Item], cols: IntArray, rules: tuple[PlacementConstraint, ...]
+    ) -> BoolArray | None:
+        """Hosts of ``cols`` (columns) the placement ``rules`` accept each item on (rows)
+        at this point; ``None``: all of them."""
+        groups = [it.vms for it in items]
+        mask: BoolArray | None = None
+        for c in rules:
+            m = c.mask_many(groups, self.fctx, cols)
+            if m is not None:
+                mask = m if mask is None else mask & m
+        return mask
+
+    def apart_mask(self, item: Item) -> BoolArray:
+        """Hosts a placement rule other than room refuses the item on now (hard
+        anti-affinity, and any placement constraint registered but capacity)."""
+        ok = self._placement_cols([item], self._all_hosts, self._rules_not_room)
+        return np.zeros(len(self._all_hosts), dtype=np.bool_) if ok is None else ~ok[0]
+
+    def candidates(self, item: Item, among: BoolArray | None = None) -> BoolArray:
+        """Hosts that are on, accept VMs and pass every constraint for the item now."""
+        on = self.accepting if among is None else among
+        mask: BoolArray = self.candidates_many([item], self._all_hosts, on)[0]
+        return mask
+
+    def candidates_many(
+        self, items: list[Item], cols: IntArray, among: BoolArray | None = None
+    ) -> BoolArray:
         """``candidates`` for several items (rows) over the hosts ``cols`` (columns)."""
-        s = self.state
-        cpu = np.array([it.cpu for it in items])[:, None]
-        mem = np.array([it.mem for it in items])[:, None]
-        mask = np.vstack([self._static_cols(it, cols) for it in items])
-        mask &= self.accepting[cols][None, :]
-        mask &= s.used_cpu[cols][None, :] + cpu <= s.cap_cpu[cols][None, :] + EPS
-        if not s.cpu_only:
-            mask &= s.used_mem[cols][None, :] + mem <= s.cap_mem[cols][None, :] + EPS
-        for row, item in enumerate(items):
-            if self.rules.apart:
-                mask[row] &= ~self.apart_mask(item)[cols]
-            mask[row] &= cols != s.host_of(item.vms[0])
+        on = (self.accepting if among is None else among)[cols]
+        mask = np.vstack([self._static_cols(it, cols) & on for it in items])
+        placed = self._placement_cols(items, cols, self._placement)
+        if placed is not None:
+            mask &= placed
         return mask
 
     def place(self, item: Item, host: int, reason: Why) -> None:
@@ -259,7 +255,7 @@ class Planning:
             else:
                 verdict = PASS
                 for v in item.vms:
-                    verdict = first_rejection(_ALL_FILTERS, s.vms[v], host, self.fctx)
+                    verdict = first_rejection(REGISTRY.values(), s.vms[v], host, self.fctx)
                     if not verdict.ok:
                         break
             if not verdict.ok and verdict.reason is not None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+import numpy as np
+
+from balancer.core.cluster import UNPLACED
+from balancer.core.filters.base import BoolArray, Checked, FilterContext, IntArray
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 
 class AntiAffinityFilter:
     NAME: ClassVar[str] = "anti-affinity"
-    KIND: ClassVar[FilterKind] = "placement"
+    KIND: ClassVar[Literal["placement"]] = "placement"
+    CHECKED: ClassVar[Checked] = "move"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         s = ctx.state
@@ -22,3 +27,24 @@ class AntiAffinityFilter:
                     Reason.ANTI_AFFINITY, f"{vm.name} must not share a host with {other}"
                 )
         return PASS
+
+    def mask_many(
+        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: IntArray
+    ) -> BoolArray | None:
+        apart = ctx.rules.apart
+        if not apart:
+            return None
+        s = ctx.state
+        ok: BoolArray | None = None
+        for row, group in enumerate(groups):
+            banned = {
+                s.host_of(o)
+                for v in group
+                for o in (s.vm_index[n] for n in apart.get(s.vms[v].name, ()))
+                if o not in group
+            } - {UNPLACED}
+            if banned:
+                if ok is None:
+                    ok = np.ones((len(groups), len(cols)), dtype=np.bool_)
+                ok[row] = ~np.isin(cols, list(banned))
+        return ok

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+import numpy as np
+
+from balancer.core.filters.base import BoolArray, FilterContext, IntArray
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 
 class PinFilter:
     NAME: ClassVar[str] = "pin"
-    KIND: ClassVar[FilterKind] = "vm"
+    KIND: ClassVar[Literal["vm"]] = "vm"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         allowed = ctx.rules.pins.get(vm.name)
@@ -20,3 +22,10 @@ class PinFilter:
                 Reason.PIN, f"{vm.name} is pinned to {', '.join(sorted(allowed))}"
             )
         return PASS
+
+    def mask(self, vm: Vm, ctx: FilterContext, cols: IntArray) -> BoolArray | None:
+        allowed = ctx.rules.pins.get(vm.name)
+        if allowed is None:
+            return None
+        index = ctx.state.host_index
+        return np.isin(cols, [index[h] for h in allowed if h in index])

@@ -1,19 +1,26 @@
-"""A VM does not migrate to the host it already runs on."""
+"""A VM does not migrate to the host it runs on at this point of planning (in a plan's
+replay: the move's source; a VM planned away may still return to its snapshot host)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+from balancer.core.filters.base import BoolArray, FilterContext, IntArray
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 
 class SameHostFilter:
     NAME: ClassVar[str] = "same-host"
-    KIND: ClassVar[FilterKind] = "vm"
+    KIND: ClassVar[Literal["vm"]] = "vm"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
-        if dest.name == vm.host:
+        s = ctx.state
+        if s.host_of(s.vm_index[vm.name]) == s.host_index[dest.name]:
             return Verdict.reject(Reason.SAME_HOST, f"{vm.name} already runs on {dest.name}")
         return PASS
+
+    def mask(self, vm: Vm, ctx: FilterContext, cols: IntArray) -> BoolArray | None:
+        s = ctx.state
+        ok: BoolArray = cols != s.host_of(s.vm_index[vm.name])
+        return ok
