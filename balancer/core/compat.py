@@ -28,7 +28,7 @@ from balancer.core.filters import (
     host_constraints,
     vm_constraints,
 )
-from balancer.core.filters.base import HostFact, VmFact
+from balancer.core.filters.base import Cols, HostFact, VmFact
 from balancer.core.models import Host, Policy, Vm
 from balancer.core.reasons import Verdict
 
@@ -103,7 +103,6 @@ class CompatIndex:
                 self._representatives.append(rep)
             class_of[i] = classes[key]
         self._class_of = class_of
-        self._all = np.arange(len(hosts), dtype=np.int64)
         #: Signature -> hosts passing the host constraints (shared, never mutated).
         self._cache: dict[Hashable, BoolArray] = {}
         self._signature: dict[str, Hashable] = {}
@@ -133,15 +132,18 @@ class CompatIndex:
     def _judge(self, vm: Vm, dest: Host) -> Verdict:
         return first_rejection(self._host_rules, vm, dest, self._ctx)
 
-    def mask_cols(self, vm: Vm, cols: IntArray) -> BoolArray:
-        """``mask(vm)[cols]``, without building the mask of every host."""
-        ok = self.hosts_passing(vm)[cols]
+    def mask_many(self, vms: Sequence[Vm], cols: Cols) -> BoolArray:
+        """Hosts of ``cols`` (columns) passing the host constraints, then the vm ones
+        (same host, pin rules), for each VM (rows)."""
+        rows = [self.hosts_passing(vm) for vm in vms]
+        if cols is not None:
+            rows = [r[cols] for r in rows]
+        ok = rows[0][None, :].copy() if len(rows) == 1 else np.vstack(rows)
         for c in self._vm_rules:
-            m = c.mask(vm, self._ctx, cols)
-            if m is not None:
-                ok &= m
+            c.restrict(vms, self._ctx, cols, ok)
         return ok
 
     def mask(self, vm: Vm) -> BoolArray:
-        """Hosts passing the host constraints, then the vm ones (same host, pin rules)."""
-        return self.mask_cols(vm, self._all)
+        """Hosts passing the host constraints, then the vm ones, for one VM."""
+        ok: BoolArray = self.mask_many([vm], None)[0]
+        return ok

@@ -21,7 +21,7 @@ from balancer.core.cluster import ClusterState
 from balancer.core.compat import CompatIndex
 from balancer.core.emptying import hosts_to_empty
 from balancer.core.filters import REGISTRY, FilterContext, first_rejection, placement_constraints
-from balancer.core.filters.base import PlacementConstraint
+from balancer.core.filters.base import Cols, PlacementConstraint
 from balancer.core.filters.passthrough import passthrough_verdict
 from balancer.core.migration_model import link_table
 from balancer.core.models import Policy, Snapshot
@@ -67,7 +67,6 @@ class Planning:
         self._placement = placement_constraints()
         #: Placement rules other than room (room is made by moving VMs off a host).
         self._rules_not_room = tuple(c for c in self._placement if c.CHECKED != "wave")
-        self._all_hosts = np.arange(len(snapshot.hosts), dtype=np.int64)
         #: Measured bandwidth per (source, dest) host names (the model's B for that pair).
         self.links = link_table(snapshot.links)
         hosts = snapshot.hosts
@@ -177,49 +176,49 @@ class Planning:
 
     def static_mask(self, item: Item) -> BoolArray:
         """Hosts passing every host/vm constraint for all the item's VMs (state ignored)."""
-        return self._static_cols(item, self._all_hosts)
-
-    def _static_cols(self, item: Item, cols: IntArray) -> BoolArray:
-        mask = self.compat.mask_cols(self.state.vms[item.vms[0]], cols)
-        for v in item.vms[1:]:
-            mask &= self.compat.mask_cols(self.state.vms[v], cols)
+        mask: BoolArray = self._static_cols([item], None)[0]
         return mask
 
-    def _placement_cols(
-        self, items: list[Item], cols: IntArray, rules: tuple[PlacementConstraint, ...]
-    ) -> BoolArray | None:
-        """Hosts of ``cols`` (columns) the placement ``rules`` accept each item on (rows)
-        at this point; ``None``: all of them."""
+    def _static_cols(self, items: list[Item], cols: Cols) -> BoolArray:
+        """``static_mask`` of each item (rows) over the hosts ``cols`` (columns)."""
+        vms = self.state.vms
+        rows = self.compat.mask_many([vms[v] for it in items for v in it.vms], cols)
+        if len(rows) == len(items):
+            return rows
+        starts = np.cumsum([0] + [len(it.vms) for it in items[:-1]])
+        return np.logical_and.reduceat(rows, starts, axis=0)
+
+    def _restrict(
+        self, items: list[Item], cols: Cols, rules: tuple[PlacementConstraint, ...], ok: BoolArray
+    ) -> BoolArray:
+        """Clear the cells of ``ok`` (rows: items; columns: the hosts ``cols``) the
+        placement ``rules`` refuse at this point."""
         groups = [it.vms for it in items]
-        mask: BoolArray | None = None
         for c in rules:
-            m = c.mask_many(groups, self.fctx, cols)
-            if m is not None:
-                mask = m if mask is None else mask & m
-        return mask
+            c.restrict(groups, self.fctx, cols, ok)
+        return ok
 
     def apart_mask(self, item: Item) -> BoolArray:
         """Hosts a placement rule other than room refuses the item on now (hard
         anti-affinity, and any placement constraint registered but capacity)."""
-        ok = self._placement_cols([item], self._all_hosts, self._rules_not_room)
-        return np.zeros(len(self._all_hosts), dtype=np.bool_) if ok is None else ~ok[0]
+        ok = np.ones((1, len(self.state.hosts)), dtype=np.bool_)
+        banned: BoolArray = ~self._restrict([item], None, self._rules_not_room, ok)[0]
+        return banned
 
     def candidates(self, item: Item, among: BoolArray | None = None) -> BoolArray:
         """Hosts that are on, accept VMs and pass every constraint for the item now."""
         on = self.accepting if among is None else among
-        mask: BoolArray = self.candidates_many([item], self._all_hosts, on)[0]
+        mask: BoolArray = self.candidates_many([item], None, on)[0]
         return mask
 
     def candidates_many(
-        self, items: list[Item], cols: IntArray, among: BoolArray | None = None
+        self, items: list[Item], cols: Cols, among: BoolArray | None = None
     ) -> BoolArray:
         """``candidates`` for several items (rows) over the hosts ``cols`` (columns)."""
-        on = (self.accepting if among is None else among)[cols]
-        mask = np.vstack([self._static_cols(it, cols) & on for it in items])
-        placed = self._placement_cols(items, cols, self._placement)
-        if placed is not None:
-            mask &= placed
-        return mask
+        on = self.accepting if among is None else among
+        mask = self._static_cols(items, cols)
+        mask &= (on if cols is None else on[cols])[None, :]
+        return self._restrict(items, cols, self._placement, mask)
 
     def place(self, item: Item, host: int, reason: Why) -> None:
         self.state.move_all(item.vms, host)

@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-import numpy as np
-
 from balancer.core.cluster import UNPLACED
-from balancer.core.filters.base import BoolArray, Checked, FilterContext, IntArray
+from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, among
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -34,14 +32,13 @@ class AffinityFilter:
                 )
         return PASS
 
-    def mask_many(
-        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: IntArray
-    ) -> BoolArray | None:
+    def restrict(
+        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: Cols, ok: BoolArray
+    ) -> None:
         together = ctx.rules.together
         if not together:
-            return None
+            return
         s = ctx.state
-        ok: BoolArray | None = None
         for row, group in enumerate(groups):
             outside = {
                 o
@@ -49,9 +46,5 @@ class AffinityFilter:
                 for o in (s.vm_index[n] for n in together.get(s.vms[v].name, ()))
                 if o not in group
             }
-            if outside:
-                if ok is None:
-                    ok = np.ones((len(groups), len(cols)), dtype=np.bool_)
-                for o in outside:
-                    ok[row] &= cols == s.host_of(o)
-        return ok
+            for o in outside:
+                ok[row] &= among(cols, ctx, (s.host_of(o),))

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-import numpy as np
-
-from balancer.core.cluster import UNPLACED
-from balancer.core.filters.base import BoolArray, Checked, FilterContext, IntArray
+from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, among
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -19,32 +16,31 @@ class AntiAffinityFilter:
     CHECKED: ClassVar[Checked] = "move"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
+        others = ctx.rules.apart.get(vm.name)
+        if not others:
+            return PASS
         s = ctx.state
         h = s.host_index[dest.name]
-        for other in sorted(ctx.rules.apart.get(vm.name, ())):
+        for other in sorted(others):
             if s.host_of(s.vm_index[other]) == h:
                 return Verdict.reject(
                     Reason.ANTI_AFFINITY, f"{vm.name} must not share a host with {other}"
                 )
         return PASS
 
-    def mask_many(
-        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: IntArray
-    ) -> BoolArray | None:
+    def restrict(
+        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: Cols, ok: BoolArray
+    ) -> None:
         apart = ctx.rules.apart
         if not apart:
-            return None
+            return
         s = ctx.state
-        ok: BoolArray | None = None
         for row, group in enumerate(groups):
             banned = {
                 s.host_of(o)
                 for v in group
                 for o in (s.vm_index[n] for n in apart.get(s.vms[v].name, ()))
                 if o not in group
-            } - {UNPLACED}
+            }
             if banned:
-                if ok is None:
-                    ok = np.ones((len(groups), len(cols)), dtype=np.bool_)
-                ok[row] = ~np.isin(cols, list(banned))
-        return ok
+                ok[row] &= ~among(cols, ctx, banned)

@@ -8,15 +8,16 @@ only definition of its rule — and, by its kind, for many hosts at once:
   ``check`` once per kind of VM and kind of host, the kinds keyed by those facts: a fact
   read but not declared would make cached answers wrong (the property tests hold the
   index to ``check`` on random clusters).
-- ``vm``: per-VM rules (pins, the own host); ``mask`` answers for many hosts at once.
+- ``vm``: per-VM rules (pins, the own host); ``restrict`` answers for VMs (rows) over
+  hosts (columns) at once, clearing the cells of a mask it refuses.
 - ``placement``: depends on where the other VMs are at this point of planning;
-  ``mask_many`` answers for groups of VMs moving together (rows) over hosts (columns).
+  ``restrict`` answers for groups of VMs moving together (rows) over hosts (columns).
   ``CHECKED`` says when a plan's replay (the wave ordering, ``verify``) asks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -30,6 +31,9 @@ from balancer.core.rules import RuleIndex
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+
+#: The hosts a mask has columns for: host indices, or ``None``: every host, in order.
+Cols = IntArray | None
 
 FilterKind = Literal["host", "vm", "placement"]
 #: When a replay checks a placement constraint: before each ``move``; on each
@@ -79,9 +83,9 @@ class VmConstraint(Protocol):
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict: ...
 
-    def mask(self, vm: Vm, ctx: FilterContext, cols: IntArray) -> BoolArray | None:
-        """``check(vm, hosts[c]).ok`` for each host index ``c`` of ``cols``; ``None``:
-        every host passes."""
+    def restrict(self, vms: Sequence[Vm], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
+        """Clear the cells of ``ok`` (rows: ``vms``; columns: the hosts ``cols``) whose
+        ``check(vm, host)`` refuses; leave the others."""
         ...
 
 
@@ -92,13 +96,33 @@ class PlacementConstraint(Protocol):
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict: ...
 
-    def mask_many(
-        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: IntArray
-    ) -> BoolArray | None:
-        """Whether each group of VMs (by index; rows) may land together on each host of
-        ``cols`` (columns) now; ``None``: everywhere. For a group of one VM, row ``r``
-        column ``c`` equals ``check(vm, hosts[cols[c]]).ok``."""
+    def restrict(
+        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: Cols, ok: BoolArray
+    ) -> None:
+        """Clear the cells of ``ok`` (rows: groups of VMs by index that move together;
+        columns: the hosts ``cols``) where the group may not land now. For a group of
+        one VM, a cell is cleared exactly when ``check(vm, host)`` refuses."""
         ...
+
+
+def among(cols: Cols, ctx: FilterContext, hosts: Iterable[int]) -> BoolArray:
+    """Per column: is its host one of ``hosts`` (indices; ``UNPLACED`` is none)?"""
+    wanted = [h for h in hosts if h >= 0]
+    if cols is None:
+        ok = np.zeros(len(ctx.state.hosts), dtype=np.bool_)
+        ok[wanted] = True
+        return ok
+    ok = np.zeros(len(cols), dtype=np.bool_)
+    for h in wanted:
+        ok |= cols == h
+    return ok
+
+
+def columns_of(cols: Cols, host: int) -> IntArray:
+    """The columns of host index ``host`` (none for ``UNPLACED``)."""
+    if cols is None:
+        return np.array([host] if host >= 0 else [], dtype=np.int64)
+    return np.flatnonzero(cols == host)
 
 
 Constraint = HostConstraint | VmConstraint | PlacementConstraint

@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from balancer.core.cluster import FloatArray
-from balancer.core.filters.base import BoolArray, Checked, FilterContext, IntArray
+from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, columns_of
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -23,10 +23,10 @@ class CapacityFilter:
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         s = ctx.state
-        h = s.host_index[dest.name]
-        here = s.host_of(s.vm_index[vm.name]) == h
-        cpu = 0.0 if here else float(s.vm_cpu[s.vm_index[vm.name]])
-        mem = 0.0 if here else float(vm.memory_mib)
+        h, v = s.host_index[dest.name], s.vm_index[vm.name]
+        here = s.vm_host[v] == h
+        cpu = 0.0 if here else float(s.vm_cpu[v])
+        mem = 0.0 if here else float(s.vm_mem[v])
         cpu_ok, mem_ok = s.room_at(h, cpu, mem)
         if not cpu_ok:
             return Verdict.reject(
@@ -42,23 +42,35 @@ class CapacityFilter:
             )
         return PASS
 
-    def mask_many(
-        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: IntArray
-    ) -> BoolArray | None:
+    def restrict(
+        self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: Cols, ok: BoolArray
+    ) -> None:
         s = ctx.state
-        cpu = np.array([_total(s.vm_cpu, g) for g in groups], dtype=np.float64)
-        mem = np.array([_total(s.vm_mem, g) for g in groups], dtype=np.float64)
-        ok = s.fit_many(cpu, mem, cols)
-        for row, group in enumerate(groups):
-            for where in {s.host_of(v) for v in group}:
-                at = np.flatnonzero(cols == where)
-                if len(at):  # the VMs already there cost it nothing
-                    rest = [v for v in group if s.host_of(v) != where]
-                    cpu_ok, mem_ok = s.room_at(
-                        where, _total(s.vm_cpu, rest), _total(s.vm_mem, rest)
-                    )
-                    ok[row, at] = cpu_ok and mem_ok
-        return ok
+        if len(groups) == 1 and len(groups[0]) == 1:  # the planner's most frequent ask
+            v = groups[0][0]
+            fit = s.fit_many(s.vm_cpu[v : v + 1], s.vm_mem[v : v + 1], cols)
+            cells = [(0, int(c)) for c in columns_of(cols, s.host_of(v))]
+        elif all(len(g) == 1 for g in groups):
+            firsts = [g[0] for g in groups]
+            fit = s.fit_many(s.vm_cpu[firsts], s.vm_mem[firsts], cols)
+            if cols is None:
+                cells = [(row, s.host_of(v)) for row, v in enumerate(firsts) if s.host_of(v) >= 0]
+            else:
+                hits = np.argwhere(cols[None, :] == s.vm_host[firsts][:, None])
+                cells = [(int(row), int(col)) for row, col in hits]
+        else:
+            cpu = np.array([_total(s.vm_cpu, g) for g in groups], dtype=np.float64)
+            mem = np.array([_total(s.vm_mem, g) for g in groups], dtype=np.float64)
+            fit = s.fit_many(cpu, mem, cols)
+            cells = [(row, int(col)) for row, g in enumerate(groups)
+                     for h in {s.host_of(v) for v in g} for col in columns_of(cols, h)]  # fmt: skip
+        # The VMs already on a host cost it nothing: those cells are judged again.
+        for row, col in cells:
+            where = int(col if cols is None else cols[col])
+            rest = [v for v in groups[row] if s.host_of(v) != where]
+            cpu_ok, mem_ok = s.room_at(where, _total(s.vm_cpu, rest), _total(s.vm_mem, rest))
+            fit[row, col] = cpu_ok and mem_ok
+        ok &= fit
 
 
 def _total(values: FloatArray, vms: Sequence[int]) -> float:

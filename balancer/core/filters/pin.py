@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-import numpy as np
-
-from balancer.core.filters.base import BoolArray, FilterContext, IntArray
+from balancer.core.filters.base import BoolArray, Cols, FilterContext, among
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -23,9 +22,12 @@ class PinFilter:
             )
         return PASS
 
-    def mask(self, vm: Vm, ctx: FilterContext, cols: IntArray) -> BoolArray | None:
-        allowed = ctx.rules.pins.get(vm.name)
-        if allowed is None:
-            return None
+    def restrict(self, vms: Sequence[Vm], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
+        pins = ctx.rules.pins
+        if not pins:
+            return
         index = ctx.state.host_index
-        return np.isin(cols, [index[h] for h in allowed if h in index])
+        for row, vm in enumerate(vms):
+            allowed = pins.get(vm.name)
+            if allowed is not None:
+                ok[row] &= among(cols, ctx, (index[h] for h in allowed if h in index))

@@ -3,9 +3,10 @@ replay: the move's source; a VM planned away may still return to its snapshot ho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-from balancer.core.filters.base import BoolArray, FilterContext, IntArray
+from balancer.core.filters.base import BoolArray, Cols, FilterContext
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -20,7 +21,13 @@ class SameHostFilter:
             return Verdict.reject(Reason.SAME_HOST, f"{vm.name} already runs on {dest.name}")
         return PASS
 
-    def mask(self, vm: Vm, ctx: FilterContext, cols: IntArray) -> BoolArray | None:
+    def restrict(self, vms: Sequence[Vm], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
         s = ctx.state
-        ok: BoolArray = cols != s.host_of(s.vm_index[vm.name])
-        return ok
+        if cols is not None:
+            here = s.vm_host[[s.vm_index[vm.name] for vm in vms]]
+            ok &= cols[None, :] != here[:, None]
+            return
+        for row, vm in enumerate(vms):
+            h = s.host_of(s.vm_index[vm.name])
+            if h >= 0:
+                ok[row, h] = False
