@@ -48,7 +48,7 @@ def _unique(facts: Sequence[Any]) -> list[Any]:
     return out
 
 
-def _reader(facts: Sequence[Any], *extra: Any) -> Callable[[Any], Hashable]:
+def facts_reader(facts: Sequence[Any], *extra: Any) -> Callable[[Any], Hashable]:
     """A function reading every fact of an object, as one tuple."""
     facts = _unique(facts)
     paths = [f for f in facts if isinstance(f, str)]
@@ -66,11 +66,11 @@ def _path(path: str) -> Callable[[Any], Hashable]:
 
 
 def _vm_reader(facts: Sequence[VmFact]) -> Callable[[Vm], Hashable]:
-    return _reader(facts)
+    return facts_reader(facts)
 
 
 def _host_reader(facts: Sequence[HostFact], policy: Policy) -> Callable[[Host], Hashable]:
-    return _reader(facts, policy)
+    return facts_reader(facts, policy)
 
 
 def as_on(host: Host) -> Host:
