@@ -138,7 +138,11 @@ class CompatIndex:
         rows = [self.hosts_passing(vm) for vm in vms]
         if cols is not None:
             rows = [r[cols] for r in rows]
-        ok = rows[0][None, :].copy() if len(rows) == 1 else np.vstack(rows)
+        if len(rows) == 1:
+            ok = rows[0][None, :].copy()
+        else:
+            width = len(self._class_of) if cols is None else len(cols)
+            ok = np.vstack(rows) if rows else np.ones((0, width), dtype=np.bool_)
         for c in self._vm_rules:
             c.restrict(vms, self._ctx, cols, ok)
         return ok

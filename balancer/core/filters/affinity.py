@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from balancer.core.cluster import UNPLACED
-from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, among
+from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, among, outside
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -35,16 +35,8 @@ class AffinityFilter:
     def restrict(
         self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: Cols, ok: BoolArray
     ) -> None:
-        together = ctx.rules.together
-        if not together:
+        if not ctx.rules.together:
             return
-        s = ctx.state
         for row, group in enumerate(groups):
-            outside = {
-                o
-                for v in group
-                for o in (s.vm_index[n] for n in together.get(s.vms[v].name, ()))
-                if o not in group
-            }
-            for o in outside:
-                ok[row] &= among(cols, ctx, (s.host_of(o),))
+            for o in outside(group, ctx.rules.together, ctx):
+                ok[row] &= among(cols, ctx, (ctx.state.host_of(o),))

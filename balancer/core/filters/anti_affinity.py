@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, among
+from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, among, outside
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -31,16 +31,9 @@ class AntiAffinityFilter:
     def restrict(
         self, groups: Sequence[Sequence[int]], ctx: FilterContext, cols: Cols, ok: BoolArray
     ) -> None:
-        apart = ctx.rules.apart
-        if not apart:
+        if not ctx.rules.apart:
             return
-        s = ctx.state
         for row, group in enumerate(groups):
-            banned = {
-                s.host_of(o)
-                for v in group
-                for o in (s.vm_index[n] for n in apart.get(s.vms[v].name, ()))
-                if o not in group
-            }
+            banned = {ctx.state.host_of(o) for o in outside(group, ctx.rules.apart, ctx)}
             if banned:
                 ok[row] &= ~among(cols, ctx, banned)

@@ -17,7 +17,7 @@ only definition of its rule — and, by its kind, for many hosts at once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -116,6 +116,19 @@ def among(cols: Cols, ctx: FilterContext, hosts: Iterable[int]) -> BoolArray:
     for h in wanted:
         ok |= cols == h
     return ok
+
+
+def outside(
+    group: Sequence[int], rule: Mapping[str, frozenset[str]], ctx: FilterContext
+) -> set[int]:
+    """The VMs (by index) that ``rule`` ties to a member of ``group`` but are not in it."""
+    s = ctx.state
+    return {
+        o
+        for v in group
+        for o in (s.vm_index[n] for n in rule.get(s.vms[v].name, ()))
+        if o not in group
+    }
 
 
 def columns_of(cols: Cols, host: int) -> IntArray:
