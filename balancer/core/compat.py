@@ -53,8 +53,13 @@ def facts_reader(facts: Sequence[Any], *extra: Any) -> Callable[[Any], Hashable]
     facts = _unique(facts)
     paths = [f for f in facts if isinstance(f, str)]
     funcs = [f for f in facts if not isinstance(f, str)]
-    getters = [_path(p) for p in paths]
-    return lambda x: (*[g(x) for g in getters], *[f(x, *extra) for f in funcs])
+    names = [p for p in paths if "." not in p]
+    getters = [_path(p) for p in paths if "." in p]
+    return lambda x: (
+        *[getattr(x, n) for n in names],
+        *[g(x) for g in getters],
+        *[f(x, *extra) for f in funcs],
+    )
 
 
 def _path(path: str) -> Callable[[Any], Hashable]:
@@ -132,15 +137,23 @@ class CompatIndex:
     def _judge(self, vm: Vm, dest: Host) -> Verdict:
         return first_rejection(self._host_rules, vm, dest, self._ctx)
 
-    def mask_many(self, vms: Sequence[Vm], cols: Cols) -> BoolArray:
+    def mask_many(self, vms: Sequence[int], cols: Cols) -> BoolArray:
         """Hosts of ``cols`` (columns) passing the host constraints, then the vm ones
-        (same host, pin rules), for each VM (rows)."""
-        rows = [self.hosts_passing(vm) for vm in vms]
-        if cols is not None:
-            rows = [r[cols] for r in rows]
-        if len(rows) == 1:
-            ok = rows[0][None, :].copy()
+        (same host, pin rules), for each VM (rows, by index)."""
+        guests = self._ctx.state.vms
+        if len(vms) == 1:
+            one = self.hosts_passing(guests[vms[0]])
+            ok = (one.copy() if cols is None else one[cols])[None, :]
         else:
+            by_signature: dict[Hashable, BoolArray] = {}
+            rows = []
+            for v in vms:
+                key = self.signature(guests[v])
+                row = by_signature.get(key)
+                if row is None:
+                    row = self.hosts_passing(guests[v])
+                    row = by_signature[key] = row if cols is None else row[cols]
+                rows.append(row)
             width = len(self._class_of) if cols is None else len(cols)
             ok = np.vstack(rows) if rows else np.ones((0, width), dtype=np.bool_)
         for c in self._vm_rules:
@@ -149,5 +162,5 @@ class CompatIndex:
 
     def mask(self, vm: Vm) -> BoolArray:
         """Hosts passing the host constraints, then the vm ones, for one VM."""
-        ok: BoolArray = self.mask_many([vm], None)[0]
+        ok: BoolArray = self.mask_many([self._ctx.state.vm_index[vm.name]], None)[0]
         return ok

@@ -181,8 +181,7 @@ class Planning:
 
     def _static_cols(self, items: list[Item], cols: Cols) -> BoolArray:
         """``static_mask`` of each item (rows) over the hosts ``cols`` (columns)."""
-        vms = self.state.vms
-        rows = self.compat.mask_many([vms[v] for it in items for v in it.vms], cols)
+        rows = self.compat.mask_many([v for it in items for v in it.vms], cols)
         if len(rows) == len(items):
             return rows
         starts = np.cumsum([0] + [len(it.vms) for it in items[:-1]])

@@ -83,9 +83,9 @@ class VmConstraint(Protocol):
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict: ...
 
-    def restrict(self, vms: Sequence[Vm], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
-        """Clear the cells of ``ok`` (rows: ``vms``; columns: the hosts ``cols``) whose
-        ``check(vm, host)`` refuses; leave the others."""
+    def restrict(self, vms: Sequence[int], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
+        """Clear the cells of ``ok`` (rows: the VMs ``vms``, by index; columns: the hosts
+        ``cols``) whose ``check(vm, host)`` refuses; leave the others."""
         ...
 
 

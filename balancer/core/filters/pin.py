@@ -22,12 +22,12 @@ class PinFilter:
             )
         return PASS
 
-    def restrict(self, vms: Sequence[Vm], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
+    def restrict(self, vms: Sequence[int], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
         pins = ctx.rules.pins
         if not pins:
             return
-        index = ctx.state.host_index
-        for row, vm in enumerate(vms):
-            allowed = pins.get(vm.name)
+        index, guests = ctx.state.host_index, ctx.state.vms
+        for row, v in enumerate(vms):
+            allowed = pins.get(guests[v].name)
             if allowed is not None:
                 ok[row] &= among(cols, ctx, (index[h] for h in allowed if h in index))

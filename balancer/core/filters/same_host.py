@@ -21,13 +21,12 @@ class SameHostFilter:
             return Verdict.reject(Reason.SAME_HOST, f"{vm.name} already runs on {dest.name}")
         return PASS
 
-    def restrict(self, vms: Sequence[Vm], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
+    def restrict(self, vms: Sequence[int], ctx: FilterContext, cols: Cols, ok: BoolArray) -> None:
         s = ctx.state
         if cols is not None:
-            here = s.vm_host[[s.vm_index[vm.name] for vm in vms]]
-            ok &= cols[None, :] != here[:, None]
+            ok &= cols[None, :] != s.vm_host[list(vms)][:, None]
             return
-        for row, vm in enumerate(vms):
-            h = s.host_of(s.vm_index[vm.name])
+        for row, v in enumerate(vms):
+            h = s.host_of(v)
             if h >= 0:
                 ok[row, h] = False
