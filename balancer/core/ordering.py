@@ -4,10 +4,10 @@ Replays the moves from the snapshot's placement. A wave takes, in priority order
 (``RANK``: evacuations first, then relief, balance, energy saving), each pending move
 whose source has an outbound slot, whose destination has an inbound slot and which the
 registered placement constraints accept at that point (room, counting what already
-arrives in this wave; no VM it must stay apart from; any rule registered) — those
+arrives in this wave; no VM it must stay apart from; any rule registered), those
 checked when the plan ends aside (a group joins over several waves); at most the
-cluster cap. Sources are freed when the wave ends, so
-a move that frees room lands in an earlier wave than the move that needs it. Power-ons
+cluster cap. Sources are freed when the wave ends, so a move that frees room lands in
+an earlier wave than the move that needs it. Power-ons
 take wave 0; a host is powered off in the wave after its last VM left. Moves that no
 wave can take (a cycle of hosts each waiting for the other's room) and moves beyond
 ``max_migrations`` are returned as left over.
