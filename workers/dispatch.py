@@ -37,13 +37,11 @@ from balancer.core.models import Snapshot
 from balancer.core.plan import Plan
 from balancer.errors import InputError
 from balancer.state.connect import redis_from_url
-from balancer.state.keys import DEFAULT_KEYS, Keys
+from balancer.state.keys import DEFAULT_KEYS, PLAN_KEEP_S, Keys
 from workers.celery_app import PRIORITY, move_priority, power_priority
 from workers.executor.fence import Fence
 from workers.executor.order import encode, order_from_move, power_order
 from workers.executor.redis_edge import redis_edge
-
-PLAN_WAVES_TTL_S = 7 * 86400
 
 
 class SentPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -189,7 +187,7 @@ def _store_waves(client: redis.Redis, keys: Keys, built: Waves, workflow_id: str
     ):
         pipe.delete(key)
         pipe.hset(key, mapping=fields)
-        pipe.expire(key, PLAN_WAVES_TTL_S)
+        pipe.expire(key, PLAN_KEEP_S)
         pipe.execute()
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from balancer.errors import InputError
-from balancer.state.keys import DEFAULT_PREFIX
+from balancer.state.keys import DEFAULT_PREFIX, Keys
 
 #: What a name (host, prefix) may hold so that it is one ACL argument and no pattern:
 #: no space, quote, ``*?[]\`` or parenthesis.
@@ -108,25 +108,25 @@ def agent(host: str, prefix: str = DEFAULT_PREFIX) -> User:
     publish touches, each with the one command it needs; reads back only the schema and
     the executor's measures of its own VMs."""
     check_name(host, "HOST")
-    p = f"{check_name(prefix, '--prefix')}:host:{host}"
+    k = Keys(check_name(prefix, "--prefix"))
     return User(
         name=f"agent-{host}",
         role="agent",
         commands=(*CONNECTION, "+multi", "+exec"),
         grants=(
-            Grant(("+get",), read=(f"{prefix}:schema",)),
-            Grant(("+sadd",), write=(f"{prefix}:hosts",)),
-            Grant(("+set",), write=(f"{p}:report",)),
-            Grant(("+set",), write=(f"{p}:alive",)),
-            Grant(("+xadd",), write=(f"{p}:history",)),
-            Grant(("+incr",), both=(f"{prefix}:generation",)),
-            Grant(("+hgetall",), read=(f"{p}:vm-resident-mib",)),
+            Grant(("+get",), read=(k.schema,)),
+            Grant(("+sadd",), write=(k.hosts,)),
+            Grant(("+set",), write=(k.report(host),)),
+            Grant(("+set",), write=(k.alive(host),)),
+            Grant(("+xadd",), write=(k.history(host),)),
+            Grant(("+incr",), both=(k.generation,)),
+            Grant(("+hgetall",), read=(k.vm_resident(host),)),
         ),
     )
 
 
-def _reader_grant(prefix: str) -> Grant:
-    return Grant(READ, read=(f"{prefix}:*",))
+def _reader_grant(k: Keys) -> Grant:
+    return Grant(READ, read=(k.every(),))
 
 
 #: kombu's Redis transport (Celery's broker): the queue's lists, one per priority step
@@ -147,34 +147,34 @@ _RESULTS = Grant(
 )  # fmt: skip
 
 
-def _sender(prefix: str) -> tuple[Grant, ...]:
+def _sender(k: Keys) -> tuple[Grant, ...]:
     """Queueing Celery tasks (kombu: push onto the queue's lists, bind the queue) and
     following their results; a plan's later waves (``exec:plan:*:waves``)."""
     return (
         Grant(("+lpush", "+llen", "+exists"), both=("migrations", "migrations:*")),
         Grant(("+sadd", "+smembers", "+zadd", *SCRIPTS), both=("_kombu.*",)),
         _RESULTS,
-        Grant(("+hset", "+del", "+expire"), write=(f"{prefix}:exec:plan:*:waves",)),
+        Grant(("+hset", "+del", "+expire"), write=(k.plan_waves("*"),)),
     )
 
 
-def _fleet(prefix: str) -> Grant:
+def _fleet(k: Keys) -> Grant:
     """The simulated fleet's keys (``balancer fleet sim``; a worker with ``--hypervisor
     sim`` moves its VMs there): only with ``balancer acl roles --fleet``."""
     return Grant(
         ("+get", "+set", "+del", "+hget", "+hset", "+hdel", "+hmget", "+hgetall", "+hkeys",
          "+sadd", "+srem", "+smembers", "+scard", "+xadd", "+xrange", *SCRIPTS),
-        both=(f"{prefix}:sim:*",),
+        both=(k.every("sim"),),
     )  # fmt: skip
 
 
 def roles(prefix: str = DEFAULT_PREFIX, *, fleet: bool = False) -> tuple[User, ...]:
     """The five role users, in the order of ``ROLES``; ``fleet``: the worker may also
     move the simulated fleet's VMs."""
-    k = check_name(prefix, "--prefix")
+    k = Keys(check_name(prefix, "--prefix"))
     base = (*CONNECTION, *TRANSACTION, "+time")
     reader = User("reader", "reader", base, (_reader_grant(k),))
-    cancel = Grant(("+zadd", "+zremrangebyscore", *SCRIPTS), both=(f"{k}:exec:cancelled",))
+    cancel = Grant(("+zadd", "+zremrangebyscore", *SCRIPTS), both=(k.cancelled,))
     operator = User(
         "operator",
         "operator",
@@ -183,10 +183,10 @@ def roles(prefix: str = DEFAULT_PREFIX, *, fleet: bool = False) -> tuple[User, .
             _reader_grant(k),
             Grant(
                 ("+hset", "+hdel", "+del"),
-                write=(f"{k}:op:host-state", f"{k}:op:rules", f"{k}:op:vm-labels"),
+                write=(k.host_state, k.rules, k.vm_labels),
             ),
-            Grant(("+set", "+del"), write=(f"{k}:op:policy", f"{k}:ctl:paused")),
-            Grant(("+hset",), write=(f"{k}:ctl:evacuations",)),
+            Grant(("+set", "+del"), write=(k.policy, k.paused)),
+            Grant(("+hset",), write=(k.evacuations,)),
             cancel,
         ),
     )
@@ -249,12 +249,12 @@ def roles(prefix: str = DEFAULT_PREFIX, *, fleet: bool = False) -> tuple[User, .
                     "+xadd",
                     *SCRIPTS,
                 ),
-                both=(f"{k}:exec:*", f"{k}:ctl:epoch"),
+                both=(k.every("exec"), k.epoch),
             ),
-            Grant(("+zadd", "+zremrangebyscore"), write=(f"{k}:vm-migrated",)),
+            Grant(("+zadd", "+zremrangebyscore"), write=(k.vm_migrated,)),
             Grant(
                 ("+hset", "+hdel"),
-                write=(f"{k}:host:*:vm-resident-mib", f"{k}:ctl:power", f"{k}:links"),
+                write=(k.vm_resident("*"), k.power, k.links),
             ),
             *((_fleet(k),) if fleet else ()),
         ),
@@ -279,7 +279,7 @@ def roles(prefix: str = DEFAULT_PREFIX, *, fleet: bool = False) -> tuple[User, .
                     "+xadd",
                     *SCRIPTS,
                 ),
-                both=(f"{k}:ctl:*",),
+                both=(k.every("ctl"),),
             ),
             cancel,
         ),

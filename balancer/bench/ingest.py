@@ -1,6 +1,7 @@
 """Benchmark: can one Redis take every agent's report, and how fast is a snapshot?
 
     python -m balancer.bench ingest --hosts 10000 --vms-per-host 40 --interval 10
+    python -m balancer.bench ingest --read-only --rounds 7 --compare ../wt-main  # reads only
 
 Starts its own redis-server (or uses ``--redis URL``), fills it with one report per host,
 then simulated agents (``--workers`` processes, one connection each) publish every host's
@@ -24,13 +25,16 @@ import statistics
 import sys
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 
 import redis
 
 from balancer.bench.own_redis import own_redis
+from balancer.bench.read_compare import compare
 from balancer.bench.sim_reports import host_name, refreshed, simulated_report
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
@@ -254,6 +258,11 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     }
 
 
+def _read_only(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    keys = Keys(args.prefix)
+    return compare(url, keys, args.hosts, args.vms_per_host, args.rounds, args.compare)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m balancer.bench ingest", description=__doc__)
     parser.add_argument("--hosts", type=int, default=10_000)
@@ -281,6 +290,17 @@ def main(argv: list[str]) -> int:
         "hosts, not beside Redis and the reader; 0 lets them compete for this machine's "
         "CPU as equals",
     )  # fmt: skip
+    parser.add_argument(
+        "--read-only", action="store_true",
+        help="no agents: fill the store once and time --rounds snapshot reads, each in a "
+        "fresh process (balancer.bench.read_compare)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compare", type=Path, metavar="DIR", action="append", default=[],
+        help="with --read-only: also time the read of the checkout in DIR (e.g. a "
+        "worktree of main), alternating with this one's (repeat for several)",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=5, help="reads per side (--read-only)")
     parser.add_argument("--prefix", default="kvmb-bench")
     parser.add_argument("--redis", help="use this Redis (flushes its db!) instead of starting one")
     args = parser.parse_args(argv)
@@ -288,11 +308,10 @@ def main(argv: list[str]) -> int:
         parser.error("--moved-fraction must be between 0 and 1")
     if not args.moved_within > 0:
         parser.error("--moved-within must be positive")
-    if args.redis:
-        result = run(args, args.redis)
-    else:
-        with own_redis() as url:
-            result = run(args, url)
+    if args.compare and not args.read_only:
+        parser.error("--compare needs --read-only")
+    with nullcontext(args.redis) if args.redis else own_redis() as url:
+        result = _read_only(args, url) if args.read_only else run(args, url)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import click
 
 from balancer.cli.options import NAME, Finite
+from balancer.core.models import Power
 from balancer.errors import BalancerError, InputError
 from balancer.state.connect import DEFAULT_URL
 from balancer.state.keys import DEFAULT_PREFIX
@@ -32,6 +33,20 @@ def check_migration_uri(value: str | None) -> str | None:
     if parts.scheme not in ("tcp", "rdma") or not parts.hostname:
         raise click.BadParameter(f"{value!r}: expected tcp://HOST[:PORT] (or rdma://)")
     return value
+
+
+def parse_power(value: str | None) -> Power | None:
+    """``IDLE:MAX`` watts, idle at most max."""
+    if value is None:
+        return None
+    idle, _, peak = value.partition(":")
+    try:
+        idle_w, max_w = float(idle), float(peak)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected IDLE:MAX watts, e.g. 100:250") from None
+    if not 0 <= idle_w <= max_w < 1e6:
+        raise click.BadParameter(f"{value!r}: expected 0 <= IDLE <= MAX watts")
+    return Power(idle_w=idle_w, max_w=max_w)
 
 
 @click.command("agent")
@@ -92,6 +107,13 @@ def check_migration_uri(value: str | None) -> str | None:
     help="Report the host's CPU use as the sum of its VMs' (hosts that share one machine, "
     "like the lab's: the machine's own load is then not counted).",
 )
+@click.option(
+    "--power-w",
+    callback=lambda _c, _p, v: parse_power(v),
+    metavar="IDLE:MAX",
+    help="The host's power draw in watts, idle and at full CPU (from its spec sheet), "
+    "e.g. 100:250: energy saving prices drains by it [default: unknown].",
+)
 @click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix in Redis.")
 @click.option("--once", is_flag=True, help="Publish one report and exit 0 (a scriptable check).")
 def agent_command(
@@ -106,6 +128,7 @@ def agent_command(
     shared_pools: tuple[str, ...],
     migration_uri: str | None,
     usage_from_vms: bool,
+    power_w: Power | None,
     prefix: str,
     once: bool,
 ) -> None:
@@ -125,6 +148,7 @@ def agent_command(
         shared_pools=frozenset(shared_pools),
         migration_uri=migration_uri or "",
         usage_from_vms=usage_from_vms,
+        power=power_w,
         prefix=prefix,
     )
     agent = Agent(options)

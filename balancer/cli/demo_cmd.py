@@ -48,9 +48,14 @@ def demo_command(as_json: bool, hosts: int, vms: int, seed: int, minutes: float)
         Console().print(summary_table(summary))
 
 
-def summary_table(s: Summary) -> Table:
-    t = Table(title=f"kvm-balancer demo: {s.hosts} hosts, {s.vms} VMs, {s.fleet_hours:.0f} "
-              f"simulated hours in {s.seconds:.0f} s", show_header=False)  # fmt: skip
+def summary_table(s: Summary, title: str = "", clock: str = "simulated") -> Table:
+    """``title``: the table's (default: the simulated demo's); ``clock``: what the
+    evacuation's duration was measured in."""
+    title = title or (
+        f"kvm-balancer demo: {s.hosts} hosts, {s.vms} VMs, {s.fleet_hours:.0f} "
+        f"simulated hours in {s.seconds:.0f} s"
+    )
+    t = Table(title=title, show_header=False)
     t.add_row("moves", f"{s.moves}: " + ", ".join(f"{n} {r}" for r, n in s.by_reason.items()))
     t.add_row("modes", ", ".join(f"{n} {m}" for m, n in s.by_mode.items()) or "-")
     fallbacks = ", ".join(f"{n} by {step}" for step, n in s.fallbacks.items())
@@ -58,8 +63,8 @@ def summary_table(s: Summary) -> Table:
     t.add_row("hosts powered", f"{s.powered_off} off, {s.powered_on} on")
     if s.evacuation is not None:
         e = s.evacuation
-        took = "not done" if e.seconds is None else f"done in {e.seconds / 60:.0f} min"
-        t.add_row("evacuation", f"{e.host}: {took} (simulated), {e.vms_left} VM(s) left")
+        took = "not done" if e.seconds is None else f"done in {_duration(e.seconds)}"
+        t.add_row("evacuation", f"{e.host}: {took} ({clock}), {e.vms_left} VM(s) left")
     saved = (
         1 - s.energy_kwh / s.energy_kwh_no_power_management
         if s.energy_kwh_no_power_management
@@ -67,10 +72,14 @@ def summary_table(s: Summary) -> Table:
     )
     t.add_row(
         "energy",
-        f"{s.energy_kwh:.1f} kWh; all hosts on: {s.energy_kwh_no_power_management:.1f} kWh "
+        f"{s.energy_kwh:.3g} kWh; all hosts on: {s.energy_kwh_no_power_management:.3g} kWh "
         f"({saved:.0%} saved)",
     )
     t.add_row("VMs lost / duplicated", f"{s.vms_lost} / {s.vms_duplicated}")
     t.add_row("failed / fenced moves", f"{s.failed} / {s.fenced}")
     t.add_row("processes left running", ", ".join(s.processes_left) or "none")
     return t
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds:.0f} s"

@@ -22,6 +22,8 @@ import numpy.typing as npt
 from balancer.core.models import Host, Policy, Snapshot, Vm
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 #: Tolerance for capacity comparisons (float sums drift).
 EPS = 1e-9
@@ -56,9 +58,9 @@ class ClusterState:
         self.raw_mem = np.array([float(h.memory_mib) for h in self.hosts], dtype=np.float64)
         self.cap_cpu = self.raw_cpu * keep
         self.cap_mem = np.full(len(self.hosts), np.inf) if self.cpu_only else self.raw_mem * keep
-        # The capacities with the tolerance, once (``fit_mask`` runs once per placement).
-        self._cap_cpu_eps = self.cap_cpu + EPS
-        self._cap_mem_eps = self.cap_mem + EPS
+        #: What a host's usage may reach (its capacity, with the float tolerance).
+        self.cpu_limit: FloatArray = self.cap_cpu + EPS
+        self.mem_limit: FloatArray = self.cap_mem + EPS
         self.vm_cpu = np.array([vm_cpu_demand(v) for v in self.vms], dtype=np.float64)
         self.vm_mem = np.array([float(v.memory_mib) for v in self.vms], dtype=np.float64)
         self.original_host = np.array([self.host_index[v.host] for v in self.vms], dtype=np.int64)
@@ -89,17 +91,41 @@ class ClusterState:
     def free_mem(self, h: int) -> float:
         return float(self.cap_mem[h] - self.used_mem[h])
 
-    def fits(self, vm: int, h: int) -> bool:
-        return bool(
-            self.used_cpu[h] + self.vm_cpu[vm] <= self.cap_cpu[h] + EPS
-            and self.used_mem[h] + self.vm_mem[vm] <= self.cap_mem[h] + EPS
+    def room_at(self, h: int, cpu: float, mem: float) -> tuple[bool, bool]:
+        """Whether host ``h`` has room for ``cpu`` cores, and for ``mem`` MiB."""
+        return (
+            bool(self.used_cpu[h] + cpu <= self.cpu_limit[h]),
+            bool(self.used_mem[h] + mem <= self.mem_limit[h]),
         )
 
-    def fit_mask(self, cpu: float, mem: float) -> npt.NDArray[np.bool_]:
-        """Hosts with room for ``cpu`` cores and ``mem`` MiB, all at once."""
-        return (self.used_cpu + cpu <= self._cap_cpu_eps) & (
-            self.used_mem + mem <= self._cap_mem_eps
+    def fit_many(self, cpu: FloatArray, mem: FloatArray, cols: IntArray | None = None) -> BoolArray:
+        """Whether each demand (rows: ``cpu`` cores and ``mem`` MiB) has room on each
+        host of ``cols`` (columns; all hosts when ``None``); the same sums as ``room_at``."""
+        if len(cpu) == 1 and cols is None:  # one demand over every host: no broadcasting
+            one: BoolArray = self.used_cpu + cpu[0] <= self.cpu_limit
+            if not self.cpu_only:
+                one &= self.used_mem + mem[0] <= self.mem_limit
+            row: BoolArray = one[None, :]
+            return row
+        used_cpu, cpu_limit = (
+            (self.used_cpu, self.cpu_limit)
+            if cols is None
+            else (self.used_cpu[cols], self.cpu_limit[cols])
         )
+        ok = used_cpu[None, :] + cpu[:, None] <= cpu_limit[None, :]
+        if not self.cpu_only:
+            used_mem, mem_limit = (
+                (self.used_mem, self.mem_limit)
+                if cols is None
+                else (self.used_mem[cols], self.mem_limit[cols])
+            )
+            ok &= used_mem[None, :] + mem[:, None] <= mem_limit[None, :]
+        return ok
+
+    def fit_mask(self, cpu: float, mem: float) -> BoolArray:
+        """Hosts with room for ``cpu`` cores and ``mem`` MiB, all at once."""
+        ok: BoolArray = self.fit_many(np.array([cpu]), np.array([mem]))[0]
+        return ok
 
     def overloaded(self, h: int) -> bool:
         return bool(

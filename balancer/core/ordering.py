@@ -2,10 +2,12 @@
 
 Replays the moves from the snapshot's placement. A wave takes, in priority order
 (``RANK``: evacuations first, then relief, balance, energy saving), each pending move
-whose source has an outbound slot, whose destination has an inbound slot and —
-counting what already arrives in this wave — room, and whose destination holds no VM it
-must stay apart from; at most the cluster cap. Sources are freed when the wave ends, so
-a move that frees room lands in an earlier wave than the move that needs it. Power-ons
+whose source has an outbound slot, whose destination has an inbound slot and which the
+registered placement constraints accept at that point (room, counting what already
+arrives in this wave; no VM it must stay apart from; any rule registered), those
+checked when the plan ends aside (a group joins over several waves); at most the
+cluster cap. Sources are freed when the wave ends, so a move that frees room lands in
+an earlier wave than the move that needs it. Power-ons
 take wave 0; a host is powered off in the wave after its last VM left. Moves that no
 wave can take (a cycle of hosts each waiting for the other's room) and moves beyond
 ``max_migrations`` are returned as left over.
@@ -16,6 +18,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from balancer.core.filters import placement_constraints
+from balancer.core.filters.base import PlacementConstraint
 from balancer.core.plan import MoveReason
 from balancer.core.planning import Planning
 
@@ -52,13 +56,8 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
     final = s.vm_host.copy()
     s.restore(p.initial)
     slots = p.policy.slots
+    checks = tuple(c for c in placement_constraints() if c.CHECKED != "end")
     pending = [int(v) for v in range(len(s.vms)) if final[v] != s.vm_host[v]]
-    # Plain lists for the hot loop: a pending VM is still on its snapshot host.
-    source_of, dest_of = s.vm_host.tolist(), final.tolist()
-    # A host's load only grows until a VM leaves it: a VM that did not fit its destination
-    # still does not while no VM has left it since (``left`` counts departures per host).
-    left = [0] * len(s.hosts)
-    no_room: dict[int, int] = {}
     pending.sort(key=lambda v: (RANK.get(_reason(p, v), len(RANK)), v))
     scheduled: list[Scheduled] = []
     over_budget: list[int] = []
@@ -75,19 +74,12 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
             if len(arriving) >= slots.cluster:
                 later.extend(pending[i:])
                 break
-            src, dst = source_of[v], dest_of[v]
-            if no_room.get(v) == left[dst]:
-                later.append(v)
-                continue
+            src, dst = s.host_of(v), int(final[v])
             if (
-                outbound.get(src, 0) >= slots.outbound_per_host
-                or inbound.get(dst, 0) >= slots.inbound_per_host
-                or _partner_on(p, v, dst)
+                outbound[src] >= slots.outbound_per_host
+                or inbound[dst] >= slots.inbound_per_host
+                or not _admitted(p, checks, v, dst)
             ):
-                later.append(v)
-                continue
-            if not s.fits(v, dst):
-                no_room[v] = left[dst]
                 later.append(v)
                 continue
             # Memory and CPU are taken on the destination from the start of the wave.
@@ -104,7 +96,6 @@ def order_moves(p: Planning, budget: int | None) -> Ordering:
             s.used_cpu[dst] -= s.vm_cpu[v]
             s.used_mem[dst] -= s.vm_mem[v]
             s.move(v, dst)
-            left[source_of[v]] += 1
         pending = later
         wave += 1
     return Ordering(tuple(scheduled), (), tuple(over_budget))
@@ -115,9 +106,6 @@ def _reason(p: Planning, v: int) -> MoveReason | None:
     return None if why is None else why[0]
 
 
-def _partner_on(p: Planning, v: int, dst: int) -> bool:
-    s = p.state
-    for other in p.rules.apart.get(s.vms[v].name, ()):
-        if s.host_of(s.vm_index[other]) == dst:
-            return True
-    return False
+def _admitted(p: Planning, checks: tuple[PlacementConstraint, ...], v: int, dst: int) -> bool:
+    vm, dest = p.state.vms[v], p.state.hosts[dst]
+    return all(c.check(vm, dest, p.fctx).ok for c in checks)

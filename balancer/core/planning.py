@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from balancer.core.cluster import EPS, UNPLACED, ClusterState
+from balancer.core.cluster import ClusterState
 from balancer.core.compat import CompatIndex
 from balancer.core.emptying import hosts_to_empty
-from balancer.core.filters import REGISTRY, FilterContext, first_rejection
+from balancer.core.filters import REGISTRY, FilterContext, first_rejection, placement_constraints
+from balancer.core.filters.base import Cols, PlacementConstraint
 from balancer.core.filters.passthrough import passthrough_verdict
 from balancer.core.migration_model import link_table
 from balancer.core.models import Policy, Snapshot
@@ -33,7 +34,6 @@ IntArray = npt.NDArray[np.int64]
 #: Why a VM moves or a host powers on: the reason, and a sentence.
 Why = tuple[MoveReason, str]
 PowerWhy = tuple[PowerReason, str]
-_ALL_FILTERS = tuple(REGISTRY.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,9 @@ class Planning:
         self.rules = RuleIndex.build(snapshot.rules)
         self.fctx = FilterContext(self.state, self.rules, policy)
         self.compat = CompatIndex(self.fctx)
+        self._placement = placement_constraints()
+        #: Placement rules other than room (room is made by moving VMs off a host).
+        self._rules_not_room = tuple(c for c in self._placement if c.CHECKED != "wave")
         #: Measured bandwidth per (source, dest) host names (the model's B for that pair).
         self.links = link_table(snapshot.links)
         hosts = snapshot.hosts
@@ -172,59 +175,49 @@ class Planning:
     # -- where an item may go ---------------------------------------------------------
 
     def static_mask(self, item: Item) -> BoolArray:
-        """Hosts passing every host/vm filter for all the item's VMs (state ignored)."""
-        mask = self.compat.mask(self.state.vms[item.vms[0]])
-        for v in item.vms[1:]:
-            mask &= self.compat.mask(self.state.vms[v])
+        """Hosts passing every host/vm constraint for all the item's VMs (state ignored)."""
+        mask: BoolArray = self._static_cols([item], None)[0]
         return mask
 
-    def _static_cols(self, item: Item, cols: IntArray) -> BoolArray:
-        if len(item.vms) == 1:
-            vm = self.state.vms[item.vms[0]]
-            if vm.name not in self.rules.pins:
-                # Same as static_mask(item)[cols] (the own host is excluded by the caller).
-                return self.compat.hosts_passing(vm)[cols]
-        return self.static_mask(item)[cols]
+    def _static_cols(self, items: list[Item], cols: Cols) -> BoolArray:
+        """``static_mask`` of each item (rows) over the hosts ``cols`` (columns)."""
+        rows = self.compat.mask_many([v for it in items for v in it.vms], cols)
+        if len(rows) == len(items):
+            return rows
+        starts = np.cumsum([0] + [len(it.vms) for it in items[:-1]])
+        return np.logical_and.reduceat(rows, starts, axis=0)
+
+    def _restrict(
+        self, items: list[Item], cols: Cols, rules: tuple[PlacementConstraint, ...], ok: BoolArray
+    ) -> BoolArray:
+        """Clear the cells of ``ok`` (rows: items; columns: the hosts ``cols``) the
+        placement ``rules`` refuse at this point."""
+        groups = [it.vms for it in items]
+        for c in rules:
+            c.restrict(groups, self.fctx, cols, ok)
+        return ok
 
     def apart_mask(self, item: Item) -> BoolArray:
-        """Hosts that hold a VM the item must not share a host with (hard anti-affinity)."""
-        s = self.state
-        banned = np.zeros(len(s.hosts), dtype=np.bool_)
-        for v in item.vms:
-            for other in self.rules.apart.get(s.vms[v].name, ()):
-                o = s.vm_index[other]
-                where = s.host_of(o)
-                if o not in item.vms and where != UNPLACED:
-                    banned[where] = True
+        """Hosts a placement rule other than room refuses the item on now (hard
+        anti-affinity, and any placement constraint registered but capacity)."""
+        ok = np.ones((1, len(self.state.hosts)), dtype=np.bool_)
+        banned: BoolArray = ~self._restrict([item], None, self._rules_not_room, ok)[0]
         return banned
 
     def candidates(self, item: Item, among: BoolArray | None = None) -> BoolArray:
-        """Hosts that are on, accept VMs, pass every filter and have room for the item."""
+        """Hosts that are on, accept VMs and pass every constraint for the item now."""
         on = self.accepting if among is None else among
-        mask = self.static_mask(item) & on & self.state.fit_mask(item.cpu, item.mem)
-        if self.rules.apart:
-            mask &= ~self.apart_mask(item)
-        here = self.state.host_of(item.vms[0])
-        if here != UNPLACED:
-            mask[here] = False
+        mask: BoolArray = self.candidates_many([item], None, on)[0]
         return mask
 
-    def candidates_many(self, items: list[Item], cols: IntArray) -> BoolArray:
+    def candidates_many(
+        self, items: list[Item], cols: Cols, among: BoolArray | None = None
+    ) -> BoolArray:
         """``candidates`` for several items (rows) over the hosts ``cols`` (columns)."""
-        s = self.state
-        cpu = np.array([it.cpu for it in items])[:, None]
-        mem = np.array([it.mem for it in items])[:, None]
-        mask = np.vstack([self._static_cols(it, cols) for it in items])
-        mask &= self.accepting[cols][None, :]
-        mask &= s.used_cpu[cols][None, :] + cpu <= s.cap_cpu[cols][None, :] + EPS
-        if not s.cpu_only:
-            mask &= s.used_mem[cols][None, :] + mem <= s.cap_mem[cols][None, :] + EPS
-        if self.rules.apart:
-            for row, item in enumerate(items):
-                mask[row] &= ~self.apart_mask(item)[cols]
-        here = s.vm_host[[it.vms[0] for it in items]]
-        mask &= cols[None, :] != here[:, None]
-        return mask
+        on = self.accepting if among is None else among
+        mask = self._static_cols(items, cols)
+        mask &= (on if cols is None else on[cols])[None, :]
+        return self._restrict(items, cols, self._placement, mask)
 
     def place(self, item: Item, host: int, reason: Why) -> None:
         self.state.move_all(item.vms, host)
@@ -260,7 +253,7 @@ class Planning:
             else:
                 verdict = PASS
                 for v in item.vms:
-                    verdict = first_rejection(_ALL_FILTERS, s.vms[v], host, self.fctx)
+                    verdict = first_rejection(REGISTRY.values(), s.vms[v], host, self.fctx)
                     if not verdict.ok:
                         break
             if not verdict.ok and verdict.reason is not None:

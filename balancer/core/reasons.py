@@ -26,6 +26,9 @@ class Reason(StrEnum):
     AFFINITY = "affinity"
     ANTI_AFFINITY = "anti-affinity"
     PIN = "pinned"
+    #: A constraint registered from outside the core (``filters.register``) refuses;
+    #: its detail names the rule.
+    CONSTRAINT = "constraint"
     # A VM cannot move at all.
     PASSTHROUGH = "passthrough-device"
     SOURCE_FAILED = "source-host-failed"

@@ -13,18 +13,23 @@ from collections import Counter, defaultdict
 import msgspec
 
 from balancer.core.cluster import ClusterState
-from balancer.core.filters import REGISTRY, FilterContext
-from balancer.core.models import Host, Policy, Snapshot
+from balancer.core.filters import REGISTRY, Constraint, FilterContext
+from balancer.core.models import Host, Policy, Snapshot, Vm
 from balancer.core.plan import Plan
 from balancer.core.rules import RuleIndex
 
-#: Filters a move must pass when replayed: capacity is checked per wave instead, and
-#: affinity when the plan ends (a group may move over several waves).
-_REPLAY = tuple(f for f in REGISTRY.values() if f.NAME not in ("capacity", "affinity"))
+
+def _when(c: Constraint) -> str:
+    """When the replay asks ``c``: ``host`` and ``vm`` constraints before each move,
+    placement ones as they declare (``CHECKED``)."""
+    return c.CHECKED if c.KIND == "placement" else "move"
 
 
 def violations(snapshot: Snapshot, policy: Policy, plan: Plan) -> list[str]:
     state = ClusterState(snapshot, policy)
+    checks: dict[str, list[Constraint]] = defaultdict(list)
+    for c in REGISTRY.values():
+        checks[_when(c)].append(c)
     ctx = FilterContext(state, RuleIndex.build(snapshot.rules), policy)
     powered_on = {a.host for a in plan.power if a.action == "on"}
     problems: list[str] = []
@@ -55,29 +60,30 @@ def violations(snapshot: Snapshot, policy: Policy, plan: Plan) -> list[str]:
             if m.to in powered_on:
                 dest = _on(dest)
             vm = state.vms[v]
-            for f in _REPLAY:
-                verdict = f.check(vm, dest, ctx)
-                if not verdict.ok:
-                    problems.append(f"{m.vm} → {m.to}: {verdict.reason}: {verdict.detail}")
+            problems += _refusals(checks["move"], vm, dest, ctx, f"{m.vm} → {m.to}")
         for m in moves:
             state.move(state.vm_index[m.vm], state.host_index[m.to])
-        for host in {m.to for m in moves}:
-            if state.overloaded(state.host_index[host]):
-                problems.append(f"wave {wave}: {host} over capacity")
+        for m in moves:
+            vm, dest = state.vms[state.vm_index[m.vm]], hosts[m.to]
+            problems += _refusals(checks["wave"], vm, dest, ctx, f"wave {wave}: {m.vm} on {m.to}")
     for a in plan.power:
         if a.action == "off" and state.members[state.host_index[a.host]]:
             problems.append(f"power off {a.host}, which still has VMs")
-    for name, others in ctx.rules.together.items():
-        here = state.host_of(state.vm_index[name])
-        for other in others:
-            if state.host_of(state.vm_index[other]) != here and _moved(plan, name, other):
-                problems.append(f"{name} and {other} must share a host")
+    for m in plan.moves:
+        vm, dest = state.vms[state.vm_index[m.vm]], hosts[m.to]
+        problems += _refusals(checks["end"], vm, dest, ctx, f"{m.vm} on {m.to} at the end")
     return problems
 
 
-def _moved(plan: Plan, *vms: str) -> bool:
-    names = {m.vm for m in plan.moves}
-    return any(v in names for v in vms)
+def _refusals(
+    checks: list[Constraint], vm: Vm, dest: Host, ctx: FilterContext, where: str
+) -> list[str]:
+    out = []
+    for c in checks:
+        verdict = c.check(vm, dest, ctx)
+        if not verdict.ok:
+            out.append(f"{where}: {verdict.reason}: {verdict.detail}")
+    return out
 
 
 def _on(host: Host) -> Host:

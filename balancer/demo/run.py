@@ -12,39 +12,33 @@ stopped on the way out, also on Ctrl-C.
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 import redis
 from rich.console import Console
-from rich.live import Live
 
 from balancer.core.models import Snapshot
 from balancer.daemon.leader import current_leader
-from balancer.daemon.redis_store import last_cycle
 from balancer.demo.energy import draw_w, energy_kwh
 from balancer.demo.scenario import EVACUATION, load_at, phase_at
-from balancer.demo.summary import EvacuationSummary, Summary, moves_and_power, placement_counts
-from balancer.demo.view import Frame, HostLine, MoveLine, render
-from balancer.errors import PermanentError
+from balancer.demo.steps import play_live, run_cli, wait_ready
+from balancer.demo.summary import Summary, moves_and_power, placement_counts
+from balancer.demo.tracking import EvacuationWatch, FrameText, store_frame, summary_of
+from balancer.demo.view import Frame
 from balancer.fleet.clock import FleetClock
 from balancer.launch.processes import ManagedProcess, Processes, balancer_argv
 from balancer.launch.redis_server import free_port, start_redis
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
-from balancer.state.migrations import running_migrations
 from balancer.state.snapshot_read import snapshot_from_redis
-from workers.executor.records import Progress
 
 #: Real seconds kept for starting and for stopping, out of the run's minutes.
 STARTUP_S, TEARDOWN_S = 20.0, 10.0
-READY_TIMEOUT_S = 60.0
 #: Seconds between two frames of the live view (and energy samples).
 FRAME_S = 0.25
 #: The fleet's report interval, heartbeat and the daemon's cycle, in fleet seconds.
@@ -84,9 +78,7 @@ class Run:
         self.url = ""
         self.client: redis.Redis | None = None
         self.samples: list[tuple[float, float, float]] = []
-        self.evacuated = ""
-        self.evacuation_start: float | None = None
-        self.evacuation_done: float | None = None
+        self.evacuation = EvacuationWatch()
         self.metrics_port = 0
 
     # -- start -------------------------------------------------------------------------
@@ -101,9 +93,11 @@ class Run:
             "--interval", str(REPORT_S), "--ttl", str(HEARTBEAT_S), "--boot-s", "120",
             "--hot-vms", str(max(1, o.vms // 60)), "--memory-scale", str(MEMORY_SCALE),
         ))  # fmt: skip
-        self._wait("the fleet's hosts to report", lambda: client.scard(self.keys.hosts) >= o.hosts)
+        wait_ready(self.procs, "the fleet's hosts to report",
+                   lambda: client.scard(self.keys.hosts) >= o.hosts)  # fmt: skip
         workers = [self._worker(i) for i in (1, 2)]
-        self._wait("the workers", lambda: all("ready." in w.log_text() for w in workers))
+        wait_ready(self.procs, "the workers",
+                   lambda: all("ready." in w.log_text() for w in workers))  # fmt: skip
         for i in (1, 2):
             self.procs.start(f"daemon-{i}", balancer_argv(
                 "-v", "daemon", "--redis", self.url, "--clock", "fleet", "--interval",
@@ -115,7 +109,7 @@ class Run:
             "exporter", "--redis", self.url, "--clock", "fleet", "--port",
             str(self.metrics_port), "--address", "127.0.0.1", "--refresh-s", "1",
         ))  # fmt: skip
-        self._wait("a leader", lambda: current_leader(client, self.keys) is not None)
+        wait_ready(self.procs, "a leader", lambda: current_leader(client, self.keys) is not None)
 
     def _worker(self, i: int) -> ManagedProcess:
         argv = balancer_argv(
@@ -124,26 +118,6 @@ class Run:
             "--without-mingle", "--without-heartbeat",
         )  # fmt: skip
         return self.procs.start(f"worker-{i}", argv)
-
-    def _wait(self, what: str, ready: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not ready():
-            dead = [p for p in self.procs.started if not p.alive()]
-            if dead or time.monotonic() > deadline:
-                raise PermanentError(_failure(what, dead))
-            time.sleep(0.1)
-
-    def _cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [*balancer_argv(*args), "--redis", self.url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise PermanentError(f"balancer {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
 
     # -- play --------------------------------------------------------------------------
     def play(self, show: Callable[[Frame], None]) -> None:
@@ -158,118 +132,43 @@ class Run:
             snapshot = snapshot_from_redis(client, keys=keys, now=now)
             w, baseline = draw_w(snapshot)
             self.samples.append((now, w, baseline))
-            if fraction >= EVACUATION.start and not self.evacuated:
+            if fraction >= EVACUATION.start and not self.evacuation.host:
                 self._evacuate(snapshot, now)
-            self._follow_evacuation(snapshot, now)
+            self.evacuation.follow(snapshot, now)
             show(self._frame(snapshot, fraction, now))
             time.sleep(FRAME_S)
 
     def _evacuate(self, snapshot: Snapshot, now: float) -> None:
         """As an operator would: the busiest active host goes to maintenance."""
-        load = {h.name: 0 for h in snapshot.hosts if h.state == "active"}
-        for v in snapshot.vms:
-            if v.host in load:
-                load[v.host] += 1
-        if not load:
-            return
-        self.evacuated = max(sorted(load), key=lambda h: load[h])
-        self.evacuation_start = now
-        self._cli("evacuate", self.evacuated, "--reason", "demo: firmware update")
-
-    def _follow_evacuation(self, snapshot: Snapshot, now: float) -> None:
-        if not self.evacuated or self.evacuation_done is not None:
-            return
-        if not any(v.host == self.evacuated for v in snapshot.vms):
-            self.evacuation_done = now
+        host = self.evacuation.begin(snapshot, now)
+        if host is not None:
+            run_cli(self.url, "evacuate", host, "--reason", "demo: firmware update")
 
     def _frame(self, snapshot: Snapshot, fraction: float, now: float) -> Frame:
         assert self.client is not None
-        client, keys = self.client, self.keys
-        on_host: dict[str, int] = {}
-        for v in snapshot.vms:
-            on_host[v.host] = on_host.get(v.host, 0) + 1
-        hosts = tuple(
-            HostLine(
-                name=h.name,
-                state=h.state,
-                reason=h.state_reason,
-                cpu=h.cpu_used / h.cpu_capacity_cores,
-                memory=h.memory_used_mib / h.memory_mib,
-                vms=on_host.get(h.name, 0),
-            )
-            for h in snapshot.hosts
-        )
-        leader = current_leader(client, keys)
-        cycle = last_cycle(client, keys)
-        totals = moves_and_power(client, keys)
         kwh, base = energy_kwh(self.samples)
-        return Frame(
+        text = FrameText(
             clock=_day_clock(now - self.samples[0][0], self.options.fleet_hours),
             phase=phase_at(fraction).say,
             load=load_at(fraction),
-            leader="none" if leader is None else f"{leader.id} (epoch {leader.epoch})",
-            last_cycle="-" if cycle is None else f"{cycle.outcome}: {cycle.summary}"[:110],
-            hosts=hosts,
-            moves=self._moves(),
-            evacuation=self._evacuation_line(on_host),
-            totals={"moves": totals.moves, "off": totals.powered_off, "on": totals.powered_on},
             energy=f"energy {kwh:.1f} kWh (all hosts on: {base:.1f} kWh)   "
             f"metrics: http://127.0.0.1:{self.metrics_port}/metrics",
         )
-
-    def _moves(self) -> tuple[MoveLine, ...]:
-        assert self.client is not None
-        out = []
-        for r in running_migrations(self.client, self.keys):
-            raw = self.client.get(self.keys.progress(r.vm))
-            p = None if raw is None else msgspec.json.decode(raw, type=Progress)
-            out.append(MoveLine(
-                vm=r.vm, source=r.source, dest=r.dest,
-                percent=0.0 if p is None else p.percent,
-                steps=" ".join(s for s in (p.ladder if p else ()) if not s.startswith("skip")),
-            ))  # fmt: skip
-        return tuple(out)
-
-    def _evacuation_line(self, on_host: dict[str, int]) -> str:
-        if not self.evacuated:
-            return ""
-        if self.evacuation_done is not None and self.evacuation_start is not None:
-            took = (self.evacuation_done - self.evacuation_start) / 60
-            return f"evacuation of {self.evacuated}: done in {took:.0f} min (simulated)"
-        return f"evacuation of {self.evacuated}: {on_host.get(self.evacuated, 0)} VM(s) left"
+        evacuation = self.evacuation.line(snapshot, lambda s: f"{s / 60:.0f} min (simulated)")
+        counts = moves_and_power(self.client, self.keys)
+        return store_frame(self.client, self.keys, snapshot, counts, evacuation, text)
 
     # -- end ---------------------------------------------------------------------------
     def summary(self, seconds: float) -> Summary:
         assert self.client is not None
         client, keys = self.client, self.keys
-        c = moves_and_power(client, keys)
-        lost, duplicated = placement_counts(client, keys)
         kwh, base = energy_kwh(self.samples)
         snapshot = snapshot_from_redis(client, keys=keys, now=self.samples[-1][0])
-        evacuation = None
-        if self.evacuated:
-            left_on = sum(1 for v in snapshot.vms if v.host == self.evacuated)
-            took = (
-                None
-                if self.evacuation_done is None or self.evacuation_start is None
-                else round(self.evacuation_done - self.evacuation_start, 1)
-            )
-            evacuation = EvacuationSummary(host=self.evacuated, seconds=took, vms_left=left_on)
-        return Summary(
-            moves=c.moves,
-            by_reason=c.by_reason,
-            by_mode=c.by_mode,
-            fallbacks=c.fallbacks,
-            powered_off=c.powered_off,
-            powered_on=c.powered_on,
-            evacuation=evacuation,
-            energy_kwh=round(kwh, 3),
-            energy_kwh_no_power_management=round(base, 3),
-            vms_lost=lost,
-            vms_duplicated=duplicated,
-            failed=c.failed,
-            fenced=c.fenced,
-            cancelled=c.cancelled,
+        return summary_of(
+            moves_and_power(client, keys),
+            placement_counts(client, keys),
+            (round(kwh, 3), round(base, 3)),
+            self.evacuation.summary(snapshot),
             hosts=len(snapshot.hosts),
             vms=self.options.vms,
             fleet_hours=round((self.samples[-1][0] - self.samples[0][0]) / 3600, 2),
@@ -283,13 +182,6 @@ def _day_clock(elapsed_s: float, hours: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}  ({elapsed_s / 3600:.1f} of {hours:.0f} h)"
 
 
-def _failure(what: str, dead: list[ManagedProcess]) -> str:
-    if not dead:
-        return f"timed out waiting for {what}"
-    tails = "; ".join(f"{p.name}: {p.log_text().strip().splitlines()[-1:]}" for p in dead)
-    return f"while waiting for {what}, a process exited: {tails}"
-
-
 def run_demo(options: DemoOptions, console: Console | None) -> Summary:
     """Play the demo; ``console``: where the live view goes (``None``: no view)."""
     began = time.monotonic()
@@ -298,13 +190,7 @@ def run_demo(options: DemoOptions, console: Console | None) -> Summary:
         run = Run(options, procs)
         try:
             run.start()
-            live = (
-                Live(console=console, refresh_per_second=4, transient=False)
-                if console is not None
-                else nullcontext()
-            )
-            with live as view:
-                run.play(lambda f: view.update(render(f)) if view is not None else None)
+            play_live(console, run.play, 4)
             # The daemons and workers first (nothing moves any more), then what they did,
             # then the store.
             procs.stop_all(keep=("redis",))

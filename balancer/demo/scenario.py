@@ -36,19 +36,19 @@ NIGHT, EVACUATION, MORNING, DAY = (
 PHASES = (NIGHT, EVACUATION, MORNING, DAY)
 
 
-def phase_at(fraction: float) -> Phase:
-    current = PHASES[0]
-    for p in PHASES:
+def phase_at(fraction: float, phases: tuple[Phase, ...] = PHASES) -> Phase:
+    current = phases[0]
+    for p in phases:
         if fraction >= p.start:
             current = p
     return current
 
 
-def load_at(fraction: float) -> float:
+def load_at(fraction: float, phases: tuple[Phase, ...] = PHASES) -> float:
     """The load factor at this point of the run."""
-    p = phase_at(fraction)
-    nxt = PHASES.index(p) + 1
-    end = PHASES[nxt].start if nxt < len(PHASES) else 1.0
+    p = phase_at(fraction, phases)
+    nxt = phases.index(p) + 1
+    end = phases[nxt].start if nxt < len(phases) else 1.0
     span = max(end - p.start, 1e-9)
     x = min(max((fraction - p.start) / span, 0.0), 1.0)
     return p.load_from + (p.load_to - p.load_from) * x

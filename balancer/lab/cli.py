@@ -5,6 +5,7 @@
     balancer lab status [--json]
     virsh -c "$(balancer lab status --json | jq -r '.hosts[0].uri')" list
     balancer lab down
+    balancer lab demo [--json]          (its own lab; balancer/demo/lab_run.py)
 
 The lab's state lives in ``--dir`` (default ``$KVM_BALANCER_LAB_DIR`` or
 ``/var/lib/kvm-balancer-lab/cli``), so each command picks up what the previous one started.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from balancer.demo.lab_cmd import lab_demo
 from balancer.lab.lab import Lab
 from balancer.lab.paths import cli_lab_dir
 from balancer.lab.requirements import require_lab
@@ -140,3 +142,6 @@ def _print_status(current: LabStatus) -> None:
         )
     for g in current.guests:
         click.echo(f"  guest {g.name:12} on {g.host:8} {g.state:8} console {g.console_log}")
+
+
+lab.add_command(lab_demo)

@@ -5,8 +5,9 @@ have that pool; or, ``disk_file``, that volume's file by path); one NIC per netw
 spec names. A guest with ``disk_check`` boots ``rdinit=/disk-init`` from the disk
 initramfs: it keeps a pattern on its disk and checks it (``deploy/lab/guest-disk.c``).
 The serial console goes to a file in the lab dir, opened in append mode so the source
-and the destination QEMU of a migration write to the same log. ``on_reboot``/``on_crash``
-destroy: a guest that panics disappears, which a test sees.
+and the destination QEMU of a migration write to the same log. A guest with ``commands``
+has a second serial port, a pty, that the host writes commands to (``guest_load.py``).
+``on_reboot``/``on_crash`` destroy: a guest that panics disappears, which a test sees.
 """
 
 from __future__ import annotations
@@ -87,4 +88,6 @@ def domain_xml(
     serial = ET.SubElement(devices, "serial", type="file")
     ET.SubElement(serial, "source", path=str(console), append="on")
     ET.SubElement(serial, "target", port="0")
+    if spec.commands:  # ttyS1: the guest reads commands from it (guest_load.py)
+        ET.SubElement(ET.SubElement(devices, "serial", type="pty"), "target", port="1")
     return ET.tostring(dom, encoding="unicode")

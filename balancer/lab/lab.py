@@ -104,18 +104,25 @@ class Lab:
         directory, UUID, slot, defined guests, pools and networks. Only a host with no
         running guest (its QEMUs would be left in the old daemon's mount namespace, which
         the lab no longer tracks). Clients see their connection drop."""
+        self.stop_host_daemon(name)
+        return self.start_host_daemon(name, timeout)
+
+    def stop_host_daemon(self, name: str) -> HostRecord:
+        """Stop host ``name``'s libvirtd (the first half of ``restart_host``; the lab's
+        "power off", ``balancer.lab.power``); nothing if it is stopped already. Its slot
+        stays taken, by the lab's owner (or this process) until ``start_host_daemon``."""
         with lab_state.locked(self.root):
-            current = self.state()
-            record = current.host(name)
-            if record is None:
-                raise LabError(f"no host {name!r} in the lab at {self.root}")
+            record = self.host(name)
+            if not record.daemon.is_running():
+                return record
             helpers = [p for p in host_processes(record) if p != record.daemon]
             if any(p.name().startswith("qemu") for p in helpers):
                 raise LabError(f"host {name} runs guests; stop them before a restart")
-            me = ProcessId.of(os.getpid())
-            assert me is not None
-            slot = slots.Slot(record.slot)
-            slots.hand_over(slot, me, f"{self.root} {name} (restarting)")  # keep it ours
+            owner = self.state().owner
+            keeper = owner if owner is not None and owner.is_running() else None
+            keeper = keeper or ProcessId.of(os.getpid())
+            assert keeper is not None
+            slots.hand_over(slots.Slot(record.slot), keeper, slots.stopped_label(self.root, name))
             conn = self._conns.pop(name, None)
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -127,6 +134,17 @@ class Lab:
             for helper in helpers:  # (dnsmasq) the new daemon starts its own
                 helper.signal(signal.SIGKILL)
             wait_gone(helpers, 15)
+            return record
+
+    def start_host_daemon(self, name: str, timeout: float = 180) -> HostRecord:
+        """Start host ``name``'s stopped libvirtd again (same directory, UUID, slot,
+        guests, pools and networks); nothing if it runs."""
+        with lab_state.locked(self.root):
+            current = self.state()
+            record = self.host(name)
+            if record.daemon.is_running():
+                return record
+            slot = slots.Slot(record.slot)
             daemon, namespace = start_daemon(self.root, name, slot, record.uuid, timeout,
                                              record.pools)  # fmt: skip
             slots.hand_over(slot, daemon, f"{self.root} {name}")
@@ -216,6 +234,9 @@ class Lab:
             problems: list[str] = []
             for record in current.hosts if current else ():
                 left = stop_host(record)
+                if not record.daemon.is_running():  # stopped: its slot is kept for it
+                    label = slots.stopped_label(self.root, record.name)
+                    left += slots.release_stopped(slots.Slot(record.slot), label)
                 problems += left
                 if not left and current is not None:
                     current = current.without_host(record.name)

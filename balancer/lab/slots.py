@@ -113,3 +113,23 @@ def release(slot: Slot, owner: ProcessId) -> list[str]:
         bridges.delete_with_prefix(slot.bridge_prefix)
         slot.path().unlink(missing_ok=True)
         return bridges.with_prefix(slot.bridge_prefix)
+
+
+def stopped_label(root: Path, host: str) -> str:
+    """How the slot of a lab host whose libvirtd is stopped is labelled while kept."""
+    return f"{root} {host} (stopped)"
+
+
+def release_stopped(slot: Slot, label: str) -> list[str]:
+    """Free a slot kept for a stopped host (labelled ``label``), whoever keeps it; return
+    the bridges that could not be deleted."""
+    with _registry_lock():
+        try:
+            data = json.loads(slot.path().read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        if not isinstance(data, dict) or data.get("for") != label:
+            return []
+        bridges.delete_with_prefix(slot.bridge_prefix)
+        slot.path().unlink(missing_ok=True)
+        return bridges.with_prefix(slot.bridge_prefix)

@@ -77,6 +77,9 @@ class GuestSpec:
     disk_check: bool = False
     disk_mib: int = 4
     tick_ms: int = 250
+    #: A second serial port (a pty) the host sends commands to: ``cpu N`` makes the guest
+    #: burn N % of its vCPU (``balancer.lab.guest_load``, ``deploy/lab/guest-init.c``).
+    commands: bool = False
 
     def __post_init__(self) -> None:
         _check_name(self.name, "guest.name")

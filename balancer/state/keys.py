@@ -12,10 +12,25 @@ from dataclasses import dataclass
 SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "kvmb"
 
+# How long the expiring keys live: each lifetime defined here once.
+#: A lease (``lease``, ``power_lease``) and a held migration slot (``slots_*``): renewed
+#: on every watch poll; a worker that dies lets go after this long.
+LEASE_TTL_S = 30.0
+#: ``progress``: after a migration's last poll.
+PROGRESS_TTL_S = 60
+#: A plan's ``plan_results`` and ``plan_waves`` after their last write, and an entry of
+#: ``cancelled``: a week.
+PLAN_KEEP_S = 7 * 86400
+
 
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str = DEFAULT_PREFIX
+
+    def every(self, part: str = "") -> str:
+        """The pattern (ACLs) of every key of the prefix, or of its ``part`` (``exec``,
+        ``ctl``, ``sim``)."""
+        return f"{self.prefix}:{part}:*" if part else f"{self.prefix}:*"
 
     @property
     def schema(self) -> str:

@@ -97,13 +97,13 @@ def publish_reports(
     *,
     history_len: int = DEFAULT_HISTORY_LEN,
 ) -> list[Published]:
-    """``publish_report`` for several hosts in one write and one read, each report its
-    own transaction: what a process that publishes for many hosts (the simulated fleet)
-    saves in round trips."""
+    """``publish_report`` for several hosts in one transaction (one write and one read):
+    what a process that publishes for many hosts (the simulated fleet) saves in round
+    trips; readers see all of them or none."""
     blocks = [report_commands(keys, report, history_len) for report in reports]
     out = []
     for report, (*_, generation, resident) in zip(
-        reports, _transactions(client, blocks), strict=True
+        reports, _transaction(client, blocks), strict=True
     ):
         where = keys.vm_resident(report.host.name)
         out.append(Published(int(generation), decode_resident(resident, where)))
@@ -131,39 +131,18 @@ def report_commands(keys: Keys, report: HostReport, history_len: int) -> list[tu
     return commands
 
 
-def _transactions(client: redis.Redis, blocks: list[list[tuple[object, ...]]]) -> list[list[Any]]:
-    """MULTI, each block's commands, EXEC, for every block, sent in one write (redis-py's
-    pipeline writes each large value separately: three system calls instead of one, twice
-    the agent's CPU), retried once on a dropped connection like the client's other
-    commands."""
-    pool = client.connection_pool
-    conn = pool.get_connection()
-    try:
-        results: list[list[Any]] = conn.retry.call_with_retry(
-            lambda: _round_trip(conn, blocks),
-            lambda _error: conn.disconnect(),  # type: ignore[no-untyped-call]
-        )
-        return results
-    finally:
-        pool.release(conn)
-
-
-def _round_trip(conn: Any, blocks: list[list[tuple[object, ...]]]) -> list[list[Any]]:
-    packed = conn.pack_commands(
-        [command for block in blocks for command in (("MULTI",), *block, ("EXEC",))]
-    )
-    conn.send_packed_command([b"".join(packed)])
-    out: list[list[Any]] = []
-    try:
+def _transaction(client: redis.Redis, blocks: list[list[tuple[object, ...]]]) -> list[list[Any]]:
+    """Every block's commands in one MULTI/EXEC of redis-py's pipeline (one write, one
+    round trip; retried by the client on a dropped connection like its other commands);
+    the replies split back by block."""
+    with client.pipeline(transaction=True) as pipe:
         for block in blocks:
-            for _ in range(len(block) + 1):  # MULTI's OK, then each command's QUEUED
-                conn.read_response()
-            out.append(conn.read_response())
-    except BaseException:
-        conn.disconnect()  # a refused command: the replies after it are left unread
-        raise
-    for results in out:
-        for result in results:
-            if isinstance(result, redis.ResponseError):
-                raise result
+            for command in block:
+                pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+        replies: list[Any] = pipe.execute()
+    out: list[list[Any]] = []
+    at = 0
+    for block in blocks:
+        out.append(replies[at : at + len(block)])
+        at += len(block)
     return out

@@ -2,12 +2,10 @@
 
 The host list and the policy are read under WATCH, then every report, heartbeat and
 operator fact, and the migrations since ``migrated_since(policy)`` (the cool-down window),
-in one MULTI/EXEC, which Redis runs without interleaving any agent's write; a host
-registering or a policy change in between aborts the transaction and the read is
-retried. On a real connection the EXEC reply is parsed as it streams in and each report
-goes through ``on_report`` (the snapshot read decodes it there, while Redis is still
-sending the rest; ``stream_read``); on other connections (fakeredis in unit tests) the
-pipeline's result is passed through it after.
+in one MULTI/EXEC (redis-py's pipeline), which Redis runs without interleaving any
+agent's write; a host registering or a policy change in between aborts the transaction
+and the read is retried. redis-py parses the reply (with hiredis when it is installed);
+then each report goes through ``on_report`` (the snapshot read decodes it there).
 
 A key holding another type than the schema's (a string where a hash belongs: WRONGTYPE)
 would fail every read: such keys are found with ``TYPE``, logged, and read as empty
@@ -27,9 +25,9 @@ import redis
 from balancer.errors import RetryableError
 from balancer.state.keys import DEFAULT_KEYS, Keys
 from balancer.state.replies import hash_reply, scores_reply
-from balancer.state.stream_read import Command, exec_streaming, supports_streaming
 
 R = TypeVar("R")
+Command = tuple[str | bytes, ...]
 _ATTEMPTS = 5
 #: Position of the reports' MGET among the transaction's commands.
 _REPORTS = 9
@@ -134,11 +132,6 @@ def _transaction(
                 policy = None if 4 in skip else pipe.get(keys.policy)
                 since = migrated_since(cast(bytes | None, policy))
                 commands = _without(_commands(keys, names, since), skip)
-                at = _REPORTS - sum(i >= 0 for i in skip)
-                if supports_streaming(pipe.connection):
-                    assert pipe.connection is not None
-                    got = exec_streaming(pipe.connection, commands, at, on_report)
-                    return names, _with_empty(got, skip)
                 pipe.multi()
                 for command in commands:
                     pipe.execute_command(*command)  # type: ignore[no-untyped-call]

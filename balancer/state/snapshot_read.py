@@ -4,9 +4,8 @@ Consistent: one transaction (``raw_store``), so the snapshot is one generation
 (``Snapshot.generation`` is the store's counter at that instant).
 
 Fast: two round trips whatever the cluster size; each report is msgpack-decoded straight
-into the snapshot's structs as soon as its bytes arrive, while Redis is still sending the
-others (``stream_read``); the cyclic garbage collector is paused while millions of objects
-are created (it would otherwise rescan them again and again and triple the time), and
+into the snapshot's structs; the cyclic garbage collector is paused while millions of
+objects are created (it would otherwise rescan them again and again and triple the time), and
 those objects are then promoted to its oldest generation unscanned.
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,11 +43,32 @@ def test_small_ingest_run_prints_the_figures() -> None:
     assert result["snapshot_seconds"] > 0
 
 
+def test_read_only_side_by_side(tmp_path: Path) -> None:
+    """--read-only --compare: every side reads the whole store, in turn; here the other
+    side is this checkout again (any checkout of the repository would do)."""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "balancer.bench", "ingest", "--read-only", "--hosts", "30",
+         "--vms-per-host", "4", "--rounds", "3", "--compare", str(root)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["loop_10m_s"] > 0
+    sides = [result["this"], *result["compare"]]
+    assert len(sides) == 2
+    for side in sides:
+        assert (side["hosts"], side["vms"]) == (30, 120)
+        assert len(side["times_s"]) == len(side["cpu_s"]) == 3
+        assert side["median_s"] in side["times_s"]
+
+
 def test_bad_arguments_exit_2() -> None:
-    for bad in (["--moved-fraction", "1.5"], ["--moved-within", "0"], ["--agents-nice", "20"]):
+    for bad in (["--moved-fraction", "1.5"], ["--moved-within", "0"], ["--agents-nice", "20"],
+                ["--compare", "."]):  # fmt: skip
         out = subprocess.run(
             [sys.executable, "-m", "balancer.bench", "ingest", *bad],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert out.returncode == 2
-        assert "must be" in out.stderr or "invalid choice" in out.stderr
+        assert any(w in out.stderr for w in ("must be", "invalid choice", "needs --read-only"))

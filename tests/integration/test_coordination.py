@@ -123,3 +123,26 @@ def test_concurrent_fence_checks_give_the_lease_to_one(redis_client: redis.Redis
         t.join(timeout=60)
     assert len(winners) == 1, winners
     assert Fence(redis_client).holder(KEYS.lease("vm1")) == winners[0]
+
+
+def test_a_lease_that_expired_and_was_taken_is_not_renewed_by_its_first_holder(
+    redis_client: redis.Redis,
+) -> None:
+    """A holds, stops renewing (paused), its lease expires, B takes it; A wakes and renews:
+    refused, B keeps the lease with B's own expiry, and A's slots are not pushed."""
+    lease, slots = KEYS.lease("vm1"), Coordinator(redis_client).slot_keys("a", "b")
+    first, second = Fence(redis_client, ttl_s=0.3), Fence(redis_client, ttl_s=5.0)
+    first.check(lease, ticket("A"))
+    assert first.renew(lease, ticket("A"), slots) is None  # the holder renews
+    deadline = time.monotonic() + 10
+    while first.holder(lease) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second.check(lease, ticket("B"))
+    ttl_before = redis_client.pttl(lease)
+    expiries = [redis_client.zscore(k, "A") for k in slots]
+    assert first.renew(lease, ticket("A"), slots) == "B -"
+    assert [redis_client.zscore(k, "A") for k in slots] == expiries
+    assert first.holder(lease) == "B"
+    assert redis_client.pttl(lease) <= ttl_before  # not extended to A's TTL or any other
+    assert not first.release(lease, "A")  # nor released by A
+    assert first.holder(lease) == "B"

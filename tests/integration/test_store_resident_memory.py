@@ -2,7 +2,7 @@
 --inline`` runs a move with the executor (simulated hypervisor, ``RedisRecorder``), whose
 outcome records what the migration measured in the destination's ``vm-resident-mib``; the
 agents' next reports (the VM now on the destination) carry it, ``Snapshot.from_redis``
-then has it as the VM's ``resident_mib`` (also through the streamed read), and the next
+then has it as the VM's ``resident_mib`` (over RESP2 and RESP3 alike), and the next
 move the planner makes of that VM is priced with it."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import msgspec
@@ -20,7 +21,6 @@ from balancer.core.migration_model import MIB, estimate
 from balancer.core.models import Policy
 from balancer.core.planner import plan
 from balancer.snapshot_file import load_snapshot
-from balancer.state import raw_store
 from balancer.state.keys import DEFAULT_KEYS as KEYS
 from balancer.state.raw_store import read_raw
 from balancer.state.snapshot_read import cooldown_start, snapshot_from_redis
@@ -41,7 +41,7 @@ def _predicted_bytes(store: str, dest: str) -> int:
 
 
 def test_a_recorded_outcome_prices_the_next_plan(
-    tmp_path: Path, redis_url: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis
 ) -> None:
     seed_store(redis_client, load_snapshot(EXAMPLE))
     before = {v.name: v for v in snapshot_from_redis(redis_client).vms}
@@ -71,15 +71,16 @@ def test_a_recorded_outcome_prices_the_next_plan(
     )
     seed_store(redis_client, msgspec.structs.replace(seeded, vms=moved, policy=Policy()))
 
-    # The read: streamed (a real socket) and through redis-py's pipeline, the same.
+    # The read: the same over RESP3 and RESP2 (maps or flat lists, scores as numbers or text).
     window = cooldown_start(time.time())
-    streamed = read_raw(redis_client, KEYS, window)
-    with monkeypatch.context() as mp:
-        mp.setattr(raw_store, "supports_streaming", lambda conn: False)
-        piped = read_raw(redis_client, KEYS, window)
-    assert streamed == piped
-    assert set(streamed.migrated) == {b"ci-runner"}
-    assert len(streamed.reports) == 6  # the reports still at their place in the reply
+    resp3 = read_raw(redis.Redis.from_url(redis_url, protocol=3), KEYS, window)
+    resp2 = read_raw(redis.Redis.from_url(redis_url, protocol=2), KEYS, window)
+    assert replace(resp3, migrated={}) == replace(resp2, migrated={})
+    assert {k: float(v) for k, v in resp2.migrated.items()} == {
+        k: float(v) for k, v in resp3.migrated.items()
+    }  # RESP2 sends Redis's text of the score, RESP3 a double
+    assert set(resp3.migrated) == {b"ci-runner"}
+    assert len(resp3.reports) == 6  # the reports still at their place in the reply
 
     snap = snapshot_from_redis(redis_client)
     vms = {v.name: v for v in snap.vms}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import libvirt
 
 from balancer import __version__
-from balancer.core.models import Vm
+from balancer.core.models import Power, Vm
 from balancer.state.report import HostReport
 from workers.agent.connection import is_connection_lost
 from workers.agent.dirty_rate import (
@@ -52,6 +52,9 @@ class CollectorConfig:
     #: Report the host's CPU use as its VMs' (hosts sharing one machine, as the lab's:
     #: the machine's load is not this host's).
     usage_from_vms: bool = False
+    #: The host's power draw as its operators know it (a spec sheet, a meter's
+    #: reading); ``None``: unknown (energy saving then cannot price a drain).
+    power: Power | None = None
     host_facts_refresh_s: float = 300.0
     xml_refresh_s: float = 60.0
     dirty_rate_period_s: float = DEFAULT_PERIOD_S
@@ -196,6 +199,7 @@ class Collector:
                 usage,
                 vms,
                 migration_uri=self.config.migration_uri,
+                power=self.config.power,
             ),
             vms=tuple(vms),
             collected_at=now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from balancer.core.models import Host, HostCpu, Vm
+from balancer.core.models import Host, HostCpu, Power, Vm
 from balancer.state.report import PoolFact
 from workers.agent.domain_stats import DomainSample
 from workers.agent.domain_xml import DomainFacts
@@ -53,6 +53,7 @@ def build_host(
     vms: Iterable[Vm],
     *,
     migration_uri: str = "",
+    power: Power | None = None,
 ) -> Host:
     """The host as the agent sees it (``active``); its pools include the network pools
     its own VMs' disks show it can reach (``rbd:volumes``, ``mount:/…``)."""
@@ -79,6 +80,7 @@ def build_host(
         versions=host.versions,
         machine_types=host.machine_types,
         migration_uri=migration_uri,
+        power=power,
     )
 
 

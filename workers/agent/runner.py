@@ -26,6 +26,7 @@ import libvirt
 import redis
 
 from balancer.core.backoff import compute_backoff
+from balancer.core.models import Power
 from balancer.errors import PermanentError, RetryableError
 from balancer.state.connect import redact_url, redis_from_url
 from balancer.state.keys import DEFAULT_PREFIX, Keys
@@ -59,6 +60,8 @@ class AgentOptions:
     migration_uri: str = ""
     #: The host's CPU use is its VMs' (hosts sharing one machine: the lab's).
     usage_from_vms: bool = False
+    #: The host's power draw (``Host.power``), when its operators know it.
+    power: Power | None = None
     warmup_s: float = 1.5
     backoff_cap_s: float = 30.0
 
@@ -113,6 +116,7 @@ class Agent:
                         shared_pools=self.options.shared_pools,
                         migration_uri=self.options.migration_uri,
                         usage_from_vms=self.options.usage_from_vms,
+                        power=self.options.power,
                     )
                 )
             self.collector.attach(conn)

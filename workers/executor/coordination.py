@@ -20,10 +20,8 @@ import redis
 from balancer.core.models import Slots
 from balancer.errors import BusyError
 from balancer.state.exec_stats import record_slot_wait
-from balancer.state.keys import DEFAULT_KEYS, Keys
+from balancer.state.keys import DEFAULT_KEYS, LEASE_TTL_S, Keys
 from workers.executor.redis_edge import redis_edge
-
-DEFAULT_TTL_S = 30.0
 
 
 def _text(value: object) -> str:
@@ -34,7 +32,7 @@ def _text(value: object) -> str:
 class Coordinator:
     client: redis.Redis
     keys: Keys = DEFAULT_KEYS
-    ttl_s: float = DEFAULT_TTL_S
+    ttl_s: float = LEASE_TTL_S
 
     def slot_keys(self, source: str, dest: str) -> tuple[str, str, str]:
         k = self.keys

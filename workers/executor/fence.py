@@ -36,11 +36,8 @@ import redis
 
 from balancer.errors import BusyError, CancelledError, FencedError
 from balancer.state.exec_stats import record_count
-from balancer.state.keys import DEFAULT_KEYS, Keys
+from balancer.state.keys import DEFAULT_KEYS, LEASE_TTL_S, PLAN_KEEP_S, Keys
 from workers.executor.redis_edge import redis_edge
-
-DEFAULT_TTL_S = 30.0
-CANCEL_KEEP_S = 7 * 86400.0
 
 GUARD = """
 -- KEYS: cancelled (zset), epoch, lease. ARGV: id, plan id, epoch ('' none), token, ttl ms.
@@ -129,7 +126,7 @@ def _text(value: object) -> str:
 
 class Fence:
     def __init__(
-        self, client: redis.Redis, keys: Keys = DEFAULT_KEYS, ttl_s: float = DEFAULT_TTL_S
+        self, client: redis.Redis, keys: Keys = DEFAULT_KEYS, ttl_s: float = LEASE_TTL_S
     ) -> None:
         self.client, self.keys, self.ttl_s = client, keys, ttl_s
         self._guard = client.register_script(GUARD)
@@ -185,4 +182,4 @@ class Fence:
         if not todo:
             return 0
         with redis_edge("record cancelled moves"):
-            return int(self._cancel(keys=[self.keys.cancelled], args=[CANCEL_KEEP_S, *todo]))
+            return int(self._cancel(keys=[self.keys.cancelled], args=[PLAN_KEEP_S, *todo]))

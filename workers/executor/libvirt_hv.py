@@ -72,6 +72,11 @@ class LibvirtHypervisor:
 
     def conn(self, host: str) -> Any:
         with self._lock:
+            cached = self._conns.get(host)
+            if cached is not None and not _alive(cached):  # its libvirtd went away
+                self._conns.pop(host)
+                with contextlib.suppress(libvirt.libvirtError):
+                    cached.close()
             if host not in self._conns:
                 if host not in self.uris:
                     raise PermanentError(f"no libvirt URI configured for host {host!r}")
@@ -351,6 +356,15 @@ class LibvirtHypervisor:
                             MIGRATION_NAMESPACE, flags)  # fmt: skip
         except libvirt.libvirtError as exc:
             raise translate(exc, f"mark the migration of {vm} on {host}") from exc
+
+
+def _alive(conn: Any) -> bool:
+    """Whether a connection still works: one whose daemon stopped (a restart, a lab host
+    powered off) is dead after its first failed call, and a new one is opened."""
+    try:
+        return bool(conn.isAlive())
+    except libvirt.libvirtError:
+        return False
 
 
 def migration_metadata(epoch: int | None, migration_id: str, plan_id: str) -> str:

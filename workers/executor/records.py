@@ -30,14 +30,12 @@ import redis
 
 from balancer.core.migration_model import MIB
 from balancer.core.models import Link
-from balancer.state.keys import DEFAULT_KEYS, Keys
+from balancer.state.keys import DEFAULT_KEYS, PLAN_KEEP_S, PROGRESS_TTL_S, Keys
 from balancer.state.migrations import Actual, MigrationRecord, Step, decode_record
 from workers.executor.redis_edge import redis_edge
 
 __all__ = ["Actual", "MemoryRecorder", "MigrationRecord", "Progress", "RedisRecorder", "Step"]
-PROGRESS_TTL_S = 60
 OUTCOME_STREAM_MAXLEN = 10000
-PLAN_RESULTS_TTL_S = 7 * 86400
 #: Weight of a new measurement in a pair's bandwidth (exponential smoothing).
 LINK_SMOOTHING = 0.3
 
@@ -137,7 +135,7 @@ class RedisRecorder:
     def _plan_result(self, pipe: redis.client.Pipeline, r: MigrationRecord) -> None:
         if r.plan_id:
             pipe.hset(self.keys.plan_results(r.plan_id), r.id, r.result)
-            pipe.expire(self.keys.plan_results(r.plan_id), PLAN_RESULTS_TTL_S)
+            pipe.expire(self.keys.plan_results(r.plan_id), PLAN_KEEP_S)
 
     def _memory(self, pipe: redis.client.Pipeline, r: MigrationRecord) -> None:
         """The cool-down's clock and the measured non-zero memory, on the VM's host now."""

@@ -22,7 +22,7 @@ import msgspec
 import redis
 
 from balancer.errors import PermanentError, PowerRefusedError, RefusedError
-from balancer.state.keys import Keys
+from balancer.state.keys import PLAN_KEEP_S, Keys
 from workers.executor.fence import Fence, Ticket
 from workers.executor.order import PowerOrder
 from workers.executor.redis_edge import redis_edge
@@ -30,7 +30,6 @@ from workers.power.driver import PowerDriver
 
 PowerResult = Literal["completed", "failed", "fenced", "cancelled"]
 POWER_LOG_MAXLEN = 10000
-PLAN_RESULTS_TTL_S = 7 * 86400
 HEARTBEAT_POLL_S = 1.0
 T = TypeVar("T")
 
@@ -152,7 +151,7 @@ def _record(deps: PowerDeps, order: PowerOrder, result: PowerResult, detail: str
                   maxlen=POWER_LOG_MAXLEN, approximate=True)  # fmt: skip
         if order.plan_id:
             pipe.hset(deps.keys.plan_results(order.plan_id), order.id, result)
-            pipe.expire(deps.keys.plan_results(order.plan_id), PLAN_RESULTS_TTL_S)
+            pipe.expire(deps.keys.plan_results(order.plan_id), PLAN_KEEP_S)
         pipe.execute()
 
 

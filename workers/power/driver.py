@@ -1,4 +1,4 @@
-"""The power-driver Protocol (drivers: ``ipmi``, ``wol``, ``ssh``; see ``registry``)."""
+"""The power-driver Protocol (drivers: ``ipmi``, ``wol``, ``ssh``, ``lab``; see ``registry``)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,29 @@
-"""The filters, registered in one explicit table (order: cheapest and most telling first).
+"""The constraints, registered in one table (order: cheapest and most telling first).
 
-Each filter answers "can this VM run on that host?" with a ``Verdict``. ``host`` filters
-depend only on the VM's facts, its source and the destination; ``vm`` filters on per-VM
-rules; ``placement`` filters on where the other VMs are at that point of planning.
+Each constraint answers "can this VM run on that host?" with a ``Verdict``. ``host``
+constraints depend only on the VM's facts, its source and the destination; ``vm`` ones on
+per-VM rules; ``placement`` ones on where the other VMs are at that point of planning
+(see ``base.py``). The planner, the wave ordering, ``verify`` and ``explain`` all ask this
+table, so a rule added with ``register`` is enforced by all of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from typing import cast, overload
+
 from balancer.core.filters.affinity import AffinityFilter
 from balancer.core.filters.anti_affinity import AntiAffinityFilter
-from balancer.core.filters.base import Filter, FilterContext
+from balancer.core.filters.base import (
+    Constraint,
+    Filter,
+    FilterContext,
+    FilterKind,
+    HostConstraint,
+    PlacementConstraint,
+    Reads,
+    VmConstraint,
+)
 from balancer.core.filters.capacity import CapacityFilter
 from balancer.core.filters.cpu_features import CpuFeaturesFilter
 from balancer.core.filters.cpu_model import CpuModelFilter
@@ -27,7 +41,7 @@ from balancer.core.filters.version_path import VersionPathFilter
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Verdict
 
-REGISTRY: dict[str, Filter] = {
+REGISTRY: dict[str, Constraint] = {
     f.NAME: f
     for f in (
         SameHostFilter(),
@@ -49,13 +63,69 @@ REGISTRY: dict[str, Filter] = {
     )
 }
 
-HOST_FILTERS: tuple[Filter, ...] = tuple(f for f in REGISTRY.values() if f.KIND == "host")
-VM_FILTERS: tuple[Filter, ...] = tuple(f for f in REGISTRY.values() if f.KIND == "vm")
-PLACEMENT_FILTERS: tuple[Filter, ...] = tuple(f for f in REGISTRY.values() if f.KIND == "placement")
+
+def register(constraint: Constraint) -> None:
+    """Add a constraint (after the built-in ones); every consumer enforces it from now on.
+    A name already taken is an error: ``unregister`` it first to replace it."""
+    if constraint.NAME in REGISTRY:
+        raise ValueError(f"a constraint named {constraint.NAME!r} is registered already")
+    if constraint.KIND not in ("host", "vm", "placement"):
+        raise ValueError(f"constraint {constraint.NAME!r} has an unknown kind {constraint.KIND!r}")
+    REGISTRY[constraint.NAME] = constraint
 
 
-def first_rejection(filters: tuple[Filter, ...], vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
-    """The first filter that refuses ``dest`` for ``vm``, or ``PASS``."""
+def unregister(name: str) -> Constraint:
+    """Remove a constraint by name and return it."""
+    return REGISTRY.pop(name)
+
+
+class KindView(Sequence[Constraint]):
+    """The registered constraints of one kind, in registry order (read when used)."""
+
+    def __init__(self, kind: FilterKind) -> None:
+        self.kind = kind
+
+    def current(self) -> tuple[Constraint, ...]:
+        return tuple(f for f in REGISTRY.values() if self.kind == f.KIND)
+
+    @overload
+    def __getitem__(self, i: int) -> Constraint: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Constraint]: ...
+    def __getitem__(self, i: int | slice) -> Constraint | Sequence[Constraint]:
+        return self.current()[i]
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+    def __iter__(self) -> Iterator[Constraint]:
+        return iter(self.current())
+
+    def __add__(self, other: Iterable[Constraint]) -> tuple[Constraint, ...]:
+        return (*self.current(), *other)
+
+
+HOST_FILTERS = KindView("host")
+VM_FILTERS = KindView("vm")
+PLACEMENT_FILTERS = KindView("placement")
+
+
+def host_constraints() -> tuple[HostConstraint, ...]:
+    return cast(tuple[HostConstraint, ...], HOST_FILTERS.current())
+
+
+def vm_constraints() -> tuple[VmConstraint, ...]:
+    return cast(tuple[VmConstraint, ...], VM_FILTERS.current())
+
+
+def placement_constraints() -> tuple[PlacementConstraint, ...]:
+    return cast(tuple[PlacementConstraint, ...], PLACEMENT_FILTERS.current())
+
+
+def first_rejection(
+    filters: Iterable[Constraint], vm: Vm, dest: Host, ctx: FilterContext
+) -> Verdict:
+    """The first constraint that refuses ``dest`` for ``vm``, or ``PASS``."""
     for f in filters:
         verdict = f.check(vm, dest, ctx)
         if not verdict.ok:
@@ -64,7 +134,7 @@ def first_rejection(filters: tuple[Filter, ...], vm: Vm, dest: Host, ctx: Filter
 
 
 def all_verdicts(vm: Vm, dest: Host, ctx: FilterContext) -> list[tuple[str, Verdict]]:
-    """Every filter's verdict on ``dest`` (for ``--explain``)."""
+    """Every constraint's verdict on ``dest`` (for ``--explain``)."""
     return [(f.NAME, f.check(vm, dest, ctx)) for f in REGISTRY.values()]
 
 
@@ -73,8 +143,18 @@ __all__ = [
     "PLACEMENT_FILTERS",
     "REGISTRY",
     "VM_FILTERS",
+    "Constraint",
     "Filter",
     "FilterContext",
+    "HostConstraint",
+    "PlacementConstraint",
+    "Reads",
+    "VmConstraint",
     "all_verdicts",
     "first_rejection",
+    "host_constraints",
+    "placement_constraints",
+    "register",
+    "unregister",
+    "vm_constraints",
 ]

@@ -7,9 +7,10 @@ destination's host-model when it starts.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+from balancer.core.filters.base import FilterContext, Reads
+from balancer.core.filters.facts import host_cpu
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -30,7 +31,8 @@ def missing_features(vm: Vm, dest: Host) -> tuple[list[str], list[str]]:
 
 class CpuFeaturesFilter:
     NAME: ClassVar[str] = "cpu-features"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(vm=("cpu", "state"), dest=(host_cpu,))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         missing, extra = missing_features(vm, dest)

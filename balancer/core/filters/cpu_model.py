@@ -14,9 +14,10 @@ was given, like a named model.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+from balancer.core.filters.base import FilterContext, Reads
+from balancer.core.filters.facts import host_cpu
 from balancer.core.models import Host, HypervisorCpu, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -77,7 +78,8 @@ def provides(offer: HypervisorCpu, guest_model: str) -> bool:
 
 class CpuModelFilter:
     NAME: ClassVar[str] = "cpu-model"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(vm=("cpu", "state"), dest=(host_cpu,))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         cpu = vm.cpu

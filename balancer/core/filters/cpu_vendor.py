@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+from balancer.core.filters.base import FilterContext, Reads
+from balancer.core.filters.facts import host_cpu
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 
 class CpuVendorFilter:
     NAME: ClassVar[str] = "cpu-vendor"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(vm=("cpu",), dest=(host_cpu,))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         if vm.cpu.vendor.lower() != dest.cpu.vendor.lower():

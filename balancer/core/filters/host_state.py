@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
-from balancer.core.models import Host, Vm
+from balancer.core.filters.base import FilterContext, Reads
+from balancer.core.models import Host, Policy, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
+
+
+def evacuating(host: Host, policy: Policy) -> bool:
+    return host.name in policy.evacuate_hosts
 
 
 class HostStateFilter:
     NAME: ClassVar[str] = "host-state"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(dest=("state", evacuating))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         if dest.state != "active":

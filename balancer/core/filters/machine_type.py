@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
-from balancer.core.models import Host, Vm
+from balancer.core.filters.base import FilterContext, Reads
+from balancer.core.models import Host, Policy, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
+
+
+def machine_types(host: Host, policy: Policy) -> frozenset[str]:
+    return frozenset(host.machine_types)
 
 
 class MachineTypeFilter:
     NAME: ClassVar[str] = "machine-type"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(vm=("machine_type",), dest=(machine_types,))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         if vm.machine_type not in dest.machine_types:

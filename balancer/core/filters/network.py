@@ -4,16 +4,24 @@ rewrite gives it there (``policy.destination_xml[dest].networks``), if any."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Hashable
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
-from balancer.core.models import Host, Vm
+from balancer.core.filters.base import FilterContext, Reads
+from balancer.core.models import Host, Policy, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
+
+
+def offered_networks(host: Host, policy: Policy) -> Hashable:
+    """The host's networks, and the names the policy's destination XML rewrite maps."""
+    rewrite = policy.destination_xml.get(host.name)
+    return frozenset(host.networks), tuple(sorted(rewrite.networks.items())) if rewrite else None
 
 
 class NetworkFilter:
     NAME: ClassVar[str] = "network"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(vm=("networks",), dest=(offered_networks,))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         rewrite = ctx.policy.destination_xml.get(dest.name)

@@ -3,16 +3,19 @@ nodes as its source (guide 12.3)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+from balancer.core.filters.base import FilterContext, Reads
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 
 class NumaFilter:
     NAME: ClassVar[str] = "numa"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(
+        vm=("numa_pinned",), source=("numa_nodes",), dest=("numa_nodes",)
+    )
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         needed = ctx.source(vm).numa_nodes

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+from balancer.core.filters.base import FilterContext, Reads
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -22,7 +22,8 @@ def passthrough_verdict(vm: Vm) -> Verdict:
 
 class PassthroughFilter:
     NAME: ClassVar[str] = "passthrough"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(vm=("devices",))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         return passthrough_verdict(vm)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
-from balancer.core.models import Host, Vm
+from balancer.core.filters.base import FilterContext, Reads
+from balancer.core.models import Host, Policy, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 
@@ -14,9 +14,14 @@ def is_session_uri(uri: str) -> bool:
     return path.endswith("/session")
 
 
+def session(host: Host, policy: Policy) -> bool:
+    return is_session_uri(host.uri)
+
+
 class SessionUriFilter:
     NAME: ClassVar[str] = "session-uri"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(source=(session,), dest=(session,))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         for host in (ctx.source(vm), dest):

@@ -7,18 +7,23 @@ storage copies and the VM's unshared disks fit its size limit (guide table 12.1 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
+from balancer.core.filters.base import FilterContext, Reads
 from balancer.core.models import Host, Policy, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 GIB = 1024**3
 
 
+def pools(host: Host, policy: Policy) -> frozenset[str]:
+    return frozenset(host.storage_pools)
+
+
 class StorageFilter:
     NAME: ClassVar[str] = "storage"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(vm=("disks",), dest=(pools,))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         pools = set(dest.storage_pools)

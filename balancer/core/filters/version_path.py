@@ -3,10 +3,10 @@ only, so the source and destination run the same major line of QEMU and of libvi
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from balancer.core.filters.base import FilterContext, FilterKind
-from balancer.core.models import Host, Vm
+from balancer.core.filters.base import FilterContext, Reads
+from balancer.core.models import Host, Policy, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
 
@@ -15,9 +15,14 @@ def major(version: str) -> str:
     return version.strip().split(".", 1)[0]
 
 
+def majors(host: Host, policy: Policy) -> tuple[str, str]:
+    return major(host.versions.qemu), major(host.versions.libvirt)
+
+
 class VersionPathFilter:
     NAME: ClassVar[str] = "version-path"
-    KIND: ClassVar[FilterKind] = "host"
+    KIND: ClassVar[Literal["host"]] = "host"
+    READS: ClassVar[Reads] = Reads(source=(majors,), dest=(majors,))
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         src = ctx.source(vm).versions

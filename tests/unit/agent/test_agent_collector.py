@@ -10,7 +10,7 @@ import libvirt
 import pytest
 
 from balancer.bench.fake_node import StatsFaker, apply_states, domain_xml, node_xml
-from balancer.core.models import Snapshot
+from balancer.core.models import Power, Snapshot
 from balancer.core.validate import check
 from workers.agent.collector import Collector, CollectorConfig
 from workers.agent.connection import open_connection
@@ -157,3 +157,14 @@ def test_vanished_domain_is_dropped(node: Path, conn: libvirt.virConnect) -> Non
     dom.undefine()
     clock.now += 10
     assert "batch-1" not in {v.name for v in collector.collect().vms}
+
+
+def test_a_declared_power_draw_goes_out_with_the_host(node: Path, conn: libvirt.virConnect) -> None:
+    plain = _collector(node, Clock())
+    plain.attach(conn)
+    assert plain.collect().host.power is None
+    config = CollectorConfig(host_name="kvm-01", uri=f"test://{node}",
+                             power=Power(idle_w=100.0, max_w=250.0))  # fmt: skip
+    declared = Collector(config, clock=Clock(), counters=_counters)
+    declared.attach(conn)
+    assert declared.collect().host.power == Power(idle_w=100.0, max_w=250.0)

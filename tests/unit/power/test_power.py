@@ -11,6 +11,7 @@ import fakeredis
 import pytest
 
 from balancer.errors import InputError, PowerRefusedError
+from balancer.lab.power import LabPower
 from balancer.state.keys import Keys
 from balancer.state.migrations import plan_results
 from workers.executor.fence import Fence
@@ -158,5 +159,7 @@ def test_ipmi_runs_an_argument_list_with_the_password_in_the_environment(
 
 def test_registry_builds_drivers_and_rejects_unknown_kinds() -> None:
     assert isinstance(build({"kind": "wol", "mac": "52:54:00:00:00:01"}), WakeOnLan)
+    lab = build({"kind": "lab", "lab": "/var/lib/kvm-balancer-lab/x", "host": "lab-a"})
+    assert lab == LabPower(Path("/var/lib/kvm-balancer-lab/x"), "lab-a")
     with pytest.raises(InputError, match="unknown power driver"):
         build({"kind": "telnet"})
