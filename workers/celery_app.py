@@ -9,7 +9,9 @@ Settings a migration queue needs (docs/executor.md):
 - priorities (Redis: 0 is served first), one mapping from a move's ``MoveReason`` and a
   power action's ``PowerReason``: evacuation 0 → power-on for capacity 2 → relief 4 →
   balance (and an operator's move) 6 → consolidation, replacement, power-off (energy
-  saving) 9. kombu keeps one list per step (``migrations``,
+  saving) 9; the objectives' moves take their objective's ``PRIORITY``
+  (``balancer.core.objectives.REGISTRY``: a registered objective's reason and priority
+  join the table). kombu keeps one list per step (``migrations``,
   ``migrations:1`` … ``migrations:9``, ``sep=":"``) and BRPOPs them in that order. A
   message without a priority would land in step 0 (kombu's default) and overtake an
   evacuation, so every task has a default priority in ``task_routes`` (``TASK_PRIORITY``,
@@ -28,17 +30,22 @@ from typing import Literal
 
 from celery import Celery
 
+from balancer.core.objectives import REGISTRY as OBJECTIVES
 from balancer.core.plan import MoveReason, PowerReason
 from balancer.state.connect import DEFAULT_URL, tls_options
 
-PRIORITY = {"evacuate": 0, "power-on": 2, "relief": 4, "balance": 6, "energy": 9}
-#: A move's priority by the intent it serves.
-MOVE_PRIORITY: dict[MoveReason, int] = {
-    MoveReason.EVACUATION: PRIORITY["evacuate"],
+#: The named priority levels: the objectives' own, and those of other intents.
+PRIORITY = {
+    "evacuate": OBJECTIVES["evacuate"].PRIORITY,
+    "power-on": 2,
+    "relief": 4,
+    "balance": OBJECTIVES["balance"].PRIORITY,
+    "energy": OBJECTIVES["consolidate"].PRIORITY,
+}
+#: A move's priority by the intent it serves, beyond the objectives' reasons.
+_OTHER_MOVES: dict[MoveReason, int] = {
     MoveReason.RELIEF: PRIORITY["relief"],
-    MoveReason.BALANCE: PRIORITY["balance"],
     MoveReason.OPERATOR: PRIORITY["balance"],
-    MoveReason.CONSOLIDATION: PRIORITY["energy"],
     MoveReason.REPLACEMENT: PRIORITY["energy"],
 }
 DEFAULT_VISIBILITY_TIMEOUT_S = 7200
@@ -52,8 +59,17 @@ TASK_PRIORITY = {
 }
 
 
+def move_priorities() -> dict[MoveReason, int]:
+    """Each move reason's priority: the registered objectives' (the first to claim a
+    reason gives it its priority), then the other intents'."""
+    out: dict[MoveReason, int] = {}
+    for objective in OBJECTIVES.values():
+        out.setdefault(objective.REASON, objective.PRIORITY)
+    return {**_OTHER_MOVES, **out}
+
+
 def move_priority(reason: MoveReason) -> int:
-    return MOVE_PRIORITY[reason]
+    return move_priorities()[reason]
 
 
 def power_priority(action: Literal["on", "off"], reason: PowerReason) -> int:

@@ -19,7 +19,7 @@ failed for good stops the later waves; the workflow's result (``SentPlan.workflo
 the last wave's callback) then fails with the ``ChordError`` naming it. Each task's
 Celery id is its migration (or power-task) id, so the records, ``plan_results`` and a
 revocation all name the same thing. Priorities follow each task's reason
-(``workers.celery_app.MOVE_PRIORITY``, ``power_priority``).
+(``workers.celery_app.move_priority``, ``power_priority``).
 """
 
 from __future__ import annotations

@@ -4,8 +4,11 @@
     python -m balancer.bench placement --planetlab 20110303 --step 0 --objective consolidate \
         --headroom 0
 
-Prints one JSON object: plan_seconds, peak_rss_mib, migrations, active hosts before and
-after, the lower bound on hosts, utilization spread before and after.
+Prints one JSON object: plan_seconds (wall) and plan_cpu_seconds (this process's CPU
+time: the fairer figure on a shared machine), peak_rss_mib, migrations, active hosts
+before and after, the lower bound on hosts, utilization spread before and after, and the
+machine's speed: loop_10m_seconds, the time of a 10-million-step Python loop (2.0 s on
+the reference 2-core machine of issue 15; scale targets by it).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 
 from balancer.bench.cluster_gen import generate
 from balancer.core.models import Snapshot
+from balancer.core.objectives import names as objective_names
 from balancer.core.planner import plan
 from balancer.traces.paths import shared_data_dir
 from balancer.traces.planetlab import reference_snapshot
@@ -41,6 +45,14 @@ def lower_bound_hosts(snapshot: Snapshot) -> int:
     return min(max(need), len(snapshot.hosts))
 
 
+def loop_seconds(steps: int = 10_000_000) -> float:
+    """The CPU time of an empty Python loop of ``steps`` steps: the machine's speed."""
+    t0 = time.process_time()
+    for _ in range(steps):
+        pass
+    return time.process_time() - t0
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m balancer.bench placement",
@@ -49,9 +61,7 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--hosts", type=int, default=1000)
     ap.add_argument("--vms", type=int, default=20000)
-    ap.add_argument(
-        "--objective", choices=["balance", "consolidate", "evacuate"], default="balance"
-    )
+    ap.add_argument("--objective", choices=objective_names(), default="balance")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--headroom", type=float)
     ap.add_argument("--capacity-mode", choices=["cpu+memory", "cpu-only"], default="cpu+memory")
@@ -88,9 +98,10 @@ def main(argv: list[str]) -> int:
     policy = msgspec.structs.replace(snapshot.policy, **changes)
     snapshot = msgspec.structs.replace(snapshot, policy=policy)
 
-    t0 = time.perf_counter()
+    loop = loop_seconds()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = plan(snapshot)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     s = result.summary
     print(
         json.dumps(
@@ -103,6 +114,8 @@ def main(argv: list[str]) -> int:
                 "capacity_mode": args.capacity_mode,
                 "headroom": headroom,
                 "plan_seconds": round(seconds, 3),
+                "plan_cpu_seconds": round(cpu_seconds, 3),
+                "loop_10m_seconds": round(loop, 3),
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "migrations": s.migrations,
                 "waves": s.waves,

@@ -32,6 +32,7 @@ from rich.console import Console
 
 from balancer.bench.cluster_gen import generate
 from balancer.cli.render import render_plan
+from balancer.core.objectives import names as objective_names
 from balancer.core.plan import Plan
 from balancer.core.planner import plan
 
@@ -82,9 +83,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--hosts", type=int, default=1700)
     ap.add_argument("--vms", type=int, default=68000)
     ap.add_argument("--maintenance", type=float, default=0.0, help="share of hosts")
-    ap.add_argument(
-        "--objective", choices=["balance", "consolidate", "evacuate"], default="consolidate"
-    )
+    ap.add_argument("--objective", choices=objective_names(), default="consolidate")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--before", metavar="REF", help="also time the renderer at git REF")

@@ -27,6 +27,7 @@ from balancer.cli.text import shown
 from balancer.core.emptying import left_behind
 from balancer.core.explain import explain
 from balancer.core.models import MAX_AMOUNT, MAX_COUNT, Policy, Snapshot
+from balancer.core.objectives import names as objective_names
 from balancer.core.plan import Plan, Unmovable
 from balancer.core.planner import plan
 from balancer.core.validate import bounded, check_policy
@@ -38,6 +39,22 @@ EXIT_INCOMPLETE = 3
 _encoder = msgspec.json.Encoder()
 
 
+class ObjectiveChoice(click.Choice[str]):
+    """The registered objectives (``balancer.core.objectives``), read when the command
+    runs: one registered by a plugin is offered too."""
+
+    def __init__(self) -> None:
+        super().__init__(objective_names())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return objective_names()
+
+    @choices.setter
+    def choices(self, value: tuple[str, ...]) -> None:
+        """Click's constructor sets the choices; the registry is read instead."""
+
+
 @click.command("plan")
 @click.option(
     "--snapshot",
@@ -47,7 +64,7 @@ _encoder = msgspec.json.Encoder()
 )
 @click.option(
     "--objective",
-    type=click.Choice(["balance", "consolidate", "evacuate"]),
+    type=ObjectiveChoice(),
     help="Plan under this objective (the policy's override) instead of as the daemon would.",
 )
 @click.option(

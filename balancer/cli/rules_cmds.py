@@ -24,7 +24,8 @@ from balancer.state.snapshot_read import snapshot_from_redis
 
 @click.group("rules")
 def rules_group() -> None:
-    """Placement rules (affinity, anti-affinity, pin), by id."""
+    """Placement rules (affinity, anti-affinity, pin; each hard, or soft with
+    "hard": false), by id."""
 
 
 @rules_group.command("put")
@@ -42,7 +43,8 @@ def rules_put_command(
     anti-affinity on one pair, pins that leave a group no common host).
 
     Example: echo '{"db-apart": {"type": "anti-affinity", "vms": ["db1", "db2"]}}' |
-    balancer rules put -
+    balancer rules put - ; a soft pin ("prefer these hosts"):
+    '{"ci-near-cache": {"type": "pin", "vm": "ci-1", "hosts": ["kvm-05"], "hard": false}}'
     """
     rules = read_json(path, msgspec.json.Decoder(dict[str, Rule]))
     vms, hosts = names_in(rules.values())

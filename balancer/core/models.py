@@ -35,7 +35,9 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
 
 HostState = Literal["active", "maintenance", "draining", "off", "failed"]
 VmState = Literal["running", "paused", "shutoff"]
-Objective = Literal["balance", "consolidate", "evacuate"]
+#: An objective's name: one of ``balancer.core.objectives.REGISTRY`` (checked on decoding;
+#: the JSON Schema lists them).
+Objective = Name
 CapacityMode = Literal["cpu+memory", "cpu-only"]
 GuestCpuMode = Literal["custom", "host-model", "host-passthrough"]
 LadderRung = Literal["downtime", "auto-converge", "postcopy", "suspend"]
@@ -204,10 +206,12 @@ class AntiAffinityRule(Model, frozen=True, kw_only=True, tag_field="type", tag="
 
 
 class PinRule(Model, frozen=True, kw_only=True, tag_field="type", tag="pin"):
-    """The VM runs only on one of ``hosts``."""
+    """The VM runs only on one of ``hosts`` (``hard``) or preferably does (a soft pin:
+    "prefer these hosts")."""
 
     vm: Name
     hosts: tuple[Name, ...]
+    hard: bool = True
 
 
 Rule = AffinityRule | AntiAffinityRule | PinRule
@@ -262,6 +266,7 @@ class Slots(Model, frozen=True, kw_only=True):
 
 
 class Policy(Model, frozen=True, kw_only=True):
+    #: What the plan is for: a registered objective (``balancer.core.objectives``).
     objective: Objective = "balance"
     evacuate_hosts: tuple[Name, ...] = ()
     #: Fraction of each host's CPU and memory kept free.
@@ -293,6 +298,17 @@ class Policy(Model, frozen=True, kw_only=True):
     migration_compression: Compression = "none"
     #: Destination host → how VM definitions change there (path prefixes, networks).
     destination_xml: dict[str, XmlRewrite] = {}
+
+    def __post_init__(self) -> None:
+        if self.objective == "balance":  # built in (and the default, made at import time)
+            return
+        # The objectives import the planning core, which imports these models: late import.
+        from balancer.core.objectives import REGISTRY  # noqa: PLC0415
+
+        if self.objective not in REGISTRY:
+            raise ValueError(
+                f"objective: Invalid enum value {self.objective!r} (one of {', '.join(REGISTRY)})"
+            )
 
 
 class Snapshot(Model, frozen=True, kw_only=True):

@@ -2,8 +2,8 @@
 
 No I/O, no clock, no randomness: the time comes in (``now``, default the snapshot's
 ``taken_at``); the same input gives the same plan. Steps: evacuate the hosts that must
-be emptied; run the objective (balance or consolidate); order the moves into waves;
-price each move with the migration model (with the VM's measured non-zero memory,
+be emptied; run the policy's objective (``balancer.core.objectives.REGISTRY``); order the
+moves into waves; price each move with the migration model (with the VM's measured non-zero memory,
 ``Vm.resident_mib``, when known); say which VMs cannot move and why.
 """
 
@@ -16,15 +16,13 @@ import numpy as np
 
 from balancer.core.migration_model import estimate, warnings_for
 from balancer.core.models import Policy, Snapshot
-from balancer.core.objectives.balance import balance
-from balancer.core.objectives.consolidate import consolidate
+from balancer.core.objectives import REGISTRY as OBJECTIVES
 from balancer.core.objectives.evacuate import evacuate
 from balancer.core.objectives.spread import spread
 from balancer.core.ordering import Ordering, order_moves
 from balancer.core.plan import (
     Move,
     MoveEstimate,
-    MoveReason,
     Plan,
     PowerAction,
     PowerReason,
@@ -34,13 +32,6 @@ from balancer.core.plan import (
 )
 from balancer.core.planning import BoolArray, Planning
 from balancer.core.reasons import Reason
-
-#: The reason of a move an objective makes without saying why.
-_OBJECTIVE_REASON = {
-    "balance": MoveReason.BALANCE,
-    "consolidate": MoveReason.CONSOLIDATION,
-    "evacuate": MoveReason.EVACUATION,
-}
 
 
 def plan(
@@ -55,16 +46,13 @@ def plan(
     nor take (an operator holds them). Both are reported unmovable with their reason."""
     policy = snapshot.policy if policy is None else policy
     now = snapshot.taken_at if now is None else now
+    objective = OBJECTIVES[policy.objective]
     p = Planning(snapshot, policy, now, fixed=fixed, closed=closed)
     before = Before.of(p)
 
     evacuate(p)
-    if policy.objective == "balance":
-        limit = len(snapshot.vms) if policy.max_migrations is None else policy.max_migrations
-        balance(p, max(limit - len(p.move_reason), 0))
-    elif policy.objective == "consolidate":
-        consolidate(p)
-    if policy.objective != "evacuate":
+    objective.run(p)
+    if objective.LISTS_UNMOVABLE:
         _note_unmovable(p)
 
     ordering = order_moves(p, policy.max_migrations)
@@ -146,7 +134,7 @@ def priced_moves(p: Planning, ordering: Ordering) -> list[Move]:
         vm, src, dst = s.vms[m.vm], s.hosts[m.source], s.hosts[m.dest]
         est = estimate(vm, src, dst, p.policy, resident_mib=vm.resident_mib,
                        link_mib_s=p.links.get((src.name, dst.name)))  # fmt: skip
-        reason, detail = p.move_reason.get(m.vm, (_OBJECTIVE_REASON[p.policy.objective], ""))
+        reason, detail = p.move_reason.get(m.vm, (OBJECTIVES[p.policy.objective].REASON, ""))
         out.append(
             Move(
                 vm=vm.name,
@@ -180,7 +168,7 @@ def _power_actions(p: Planning, ordering: Ordering, last_wave: int) -> list[Powe
     for h in sorted(p.power_on):
         if h not in receiving:
             p.accepting[h] = False
-    if p.policy.objective != "consolidate":
+    if not OBJECTIVES[p.policy.objective].POWERS_OFF:
         return actions
     left_in: dict[int, int] = {}
     for m in ordering.moves:

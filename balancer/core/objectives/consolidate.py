@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Hashable
+from typing import ClassVar
 
 import numpy as np
 
@@ -26,6 +27,17 @@ from balancer.core.weighers import STACK, choose
 
 #: Hosts examined per eviction (the emptiest in the item's binding dimension first).
 EVICTION_HOSTS = 8
+
+
+class ConsolidateObjective:
+    NAME: ClassVar[str] = "consolidate"
+    REASON: ClassVar[MoveReason] = MoveReason.CONSOLIDATION
+    PRIORITY: ClassVar[int] = 9
+    POWERS_OFF: ClassVar[bool] = True
+    LISTS_UNMOVABLE: ClassVar[bool] = True
+
+    def run(self, p: Planning) -> None:
+        consolidate(p)
 
 
 def consolidate(p: Planning) -> None:
@@ -92,7 +104,8 @@ def _fixed_items(p: Planning, pool: BoolArray) -> set[int]:
     """Items (by first VM) on pool hosts that cannot move, or that no other pool host
     could take: their hosts stay on, and they are never evicted."""
     out = set()
-    counts: dict[Hashable, int] = {}
+    #: Signature -> (hosts passing, how many of them are in the pool).
+    counts: dict[Hashable, tuple[BoolArray, int]] = {}
     for item in p.items:
         h = p.state.host_of(item.vms[0])
         if not pool[h]:
@@ -104,11 +117,12 @@ def _fixed_items(p: Planning, pool: BoolArray) -> set[int]:
             if not (p.static_mask(item) & pool).any():
                 out.add(item.vms[0])
         else:
-            passing = p.compat.hosts_passing(vm)
             sig = p.compat.signature(vm)
-            if sig not in counts:
-                counts[sig] = int((passing & pool).sum())
-            if counts[sig] - int(passing[h]) <= 0:
+            known = counts.get(sig)
+            if known is None:
+                passing = p.compat.hosts_passing(vm)
+                known = counts[sig] = (passing, int((passing & pool).sum()))
+            if known[1] - int(known[0][h]) <= 0:
                 out.add(item.vms[0])
     return out
 
@@ -203,19 +217,20 @@ def _pack(
             return item
         push(item)
     for h in (int(x) for x in np.flatnonzero(kept)):
-        while s.overloaded(h):
-            victims = _movable_on(p, h, None, keys)
-            if not victims:
+        if not s.overloaded(h):
+            continue
+        # The largest movable VM leaves until the host is no longer overloaded.
+        for victim in sorted(_movable_on(p, h, None, keys), key=keys, reverse=True):
+            push(victim)
+            if not s.overloaded(h):
                 break
-            push(max(victims, key=keys))
     while heap:
         _, _, first = heapq.heappop(heap)
         item = items_by_first[first]
         home = int(s.original_host[item.vms[0]])
-        mask = p.candidates(item, among=kept)
         if kept[home] and _fits_home(p, item, home):
             target = home
-        elif mask.any():
+        elif (mask := p.candidates(item, among=kept)).any():
             target = choose(p, item, mask, STACK)
         else:
             evicted = _evict_for(p, item, kept, keys)
@@ -225,11 +240,11 @@ def _pack(
                     s.restore(checkpoint)
                     return item
                 kept[grow] = True
-                target, victims = grow, []
+                target = grow
             else:
-                target, victims = evicted
-            for victim in victims:
-                push(victim)
+                target, evictions = evicted
+                for victim in evictions:
+                    push(victim)
         s.move_all(item.vms, target)
     _record_reasons(p)
     return None
@@ -237,7 +252,11 @@ def _pack(
 
 def _fits_home(p: Planning, item: Item, home: int) -> bool:
     s = p.state
-    if not (s.fit_mask(item.cpu, item.mem)[home]):
+    # fit_mask's test, for one host.
+    if not (
+        s.used_cpu[home] + item.cpu <= s.cap_cpu[home] + EPS
+        and s.used_mem[home] + item.mem <= s.cap_mem[home] + EPS
+    ):
         return False
     if not _home_passes(p, item, home):
         return False
@@ -313,11 +332,12 @@ def _evict_for(
 
 def _record_reasons(p: Planning) -> None:
     s = p.state
-    for v in range(len(s.vms)):
-        src, dst = int(s.original_host[v]), s.host_of(v)
-        if src == dst:
-            p.move_reason.pop(v, None)
-        elif v not in p.move_reason or p.move_reason[v][0] != MoveReason.EVACUATION:
+    moved = s.vm_host != s.original_host
+    for v in [v for v in p.move_reason if not moved[v]]:
+        del p.move_reason[v]
+    for v in (int(x) for x in np.flatnonzero(moved)):
+        if v not in p.move_reason or p.move_reason[v][0] != MoveReason.EVACUATION:
+            src = int(s.original_host[v])
             name = s.hosts[src].name
             p.move_reason[v] = (
                 MoveReason.CONSOLIDATION,

@@ -6,12 +6,27 @@ VM cannot move and why. Cooldowns do not apply to the evacuated VMs."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from balancer.core.plan import MoveReason, PowerReason
 from balancer.core.planning import Item, Planning
 from balancer.core.reasons import Reason
 from balancer.core.weighers import SPREAD, choose
+
+
+class EvacuateObjective:
+    """Only the evacuation (which every plan starts with), and nothing else."""
+
+    NAME: ClassVar[str] = "evacuate"
+    REASON: ClassVar[MoveReason] = MoveReason.EVACUATION
+    PRIORITY: ClassVar[int] = 0
+    POWERS_OFF: ClassVar[bool] = False
+    LISTS_UNMOVABLE: ClassVar[bool] = False
+
+    def run(self, p: Planning) -> None:
+        """Nothing beyond the evacuation every plan starts with."""
 
 
 def evacuate(p: Planning) -> None:

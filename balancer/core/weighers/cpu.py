@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
 
 from balancer.core.weighers.base import FloatArray, IntArray
 
@@ -13,6 +16,9 @@ if TYPE_CHECKING:
 class FreeCpuWeigher:
     NAME: ClassVar[str] = "cpu"
 
-    def weigh(self, p: Planning, item: Item, hosts: IntArray) -> FloatArray:
+    def weigh(self, p: Planning, items: Sequence[Item], hosts: IntArray) -> FloatArray:
         s = p.state
-        return (s.raw_cpu[hosts] - s.used_cpu[hosts] - item.cpu) / s.raw_cpu[hosts]
+        cpu = np.array([it.cpu for it in items])[:, None]
+        raw = s.raw_cpu[hosts][None, :]
+        score: FloatArray = (raw - s.used_cpu[hosts][None, :] - cpu) / raw
+        return score

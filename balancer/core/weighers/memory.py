@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -16,8 +17,11 @@ if TYPE_CHECKING:
 class FreeMemoryWeigher:
     NAME: ClassVar[str] = "memory"
 
-    def weigh(self, p: Planning, item: Item, hosts: IntArray) -> FloatArray:
+    def weigh(self, p: Planning, items: Sequence[Item], hosts: IntArray) -> FloatArray:
         s = p.state
         if s.cpu_only:
-            return np.zeros(len(hosts))
-        return (s.raw_mem[hosts] - s.used_mem[hosts] - item.mem) / s.raw_mem[hosts]
+            return np.zeros((len(items), len(hosts)))
+        mem = np.array([it.mem for it in items])[:, None]
+        raw = s.raw_mem[hosts][None, :]
+        score: FloatArray = (raw - s.used_mem[hosts][None, :] - mem) / raw
+        return score
