@@ -48,6 +48,12 @@ class TraceError(InputError):
     """A workload trace (PlanetLab day, GCD archive, Bitbrains file) that cannot be used."""
 
 
+class PluginError(BalancerError, ValueError):
+    """A constraint or objective that cannot be registered (a name taken, a kind or
+    priority out of range) or unregistered (a built-in objective): a plugin author's
+    mistake, raised when the plugin is loaded."""
+
+
 class IncompleteError(BalancerError):
     """The command ran but could not do all it was asked (the CLI exits 3): VMs stay on a
     host to be emptied, or a wait ran out before the work was done."""

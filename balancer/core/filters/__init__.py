@@ -40,6 +40,7 @@ from balancer.core.filters.storage import StorageFilter
 from balancer.core.filters.version_path import VersionPathFilter
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Verdict
+from balancer.errors import PluginError
 
 REGISTRY: dict[str, Constraint] = {
     f.NAME: f
@@ -68,9 +69,9 @@ def register(constraint: Constraint) -> None:
     """Add a constraint (after the built-in ones); every consumer enforces it from now on.
     A name already taken is an error: ``unregister`` it first to replace it."""
     if constraint.NAME in REGISTRY:
-        raise ValueError(f"a constraint named {constraint.NAME!r} is registered already")
+        raise PluginError(f"a constraint named {constraint.NAME!r} is registered already")
     if constraint.KIND not in ("host", "vm", "placement"):
-        raise ValueError(f"constraint {constraint.NAME!r} has an unknown kind {constraint.KIND!r}")
+        raise PluginError(f"constraint {constraint.NAME!r} has an unknown kind {constraint.KIND!r}")
     REGISTRY[constraint.NAME] = constraint
 
 

@@ -13,6 +13,7 @@ from balancer.core.objectives.balance import BalanceObjective
 from balancer.core.objectives.base import Objective
 from balancer.core.objectives.consolidate import ConsolidateObjective
 from balancer.core.objectives.evacuate import EvacuateObjective
+from balancer.errors import PluginError
 
 REGISTRY: dict[str, Objective] = {
     o.NAME: o for o in (BalanceObjective(), ConsolidateObjective(), EvacuateObjective())
@@ -22,16 +23,16 @@ REGISTRY: dict[str, Objective] = {
 def register(objective: Objective) -> None:
     """Add an objective; its ``NAME`` must be new (a built-in one is never replaced)."""
     if objective.NAME in REGISTRY:
-        raise ValueError(f"objective {objective.NAME!r} is already registered")
+        raise PluginError(f"objective {objective.NAME!r} is already registered")
     if not 0 <= objective.PRIORITY <= 9:  # Celery's priority range
-        raise ValueError(f"objective {objective.NAME!r}: priority must be 0..9")
+        raise PluginError(f"objective {objective.NAME!r}: priority must be 0..9")
     REGISTRY[objective.NAME] = objective
 
 
 def unregister(name: str) -> None:
     """Remove an objective added by ``register`` (built-in ones stay)."""
     if name in BUILT_IN:
-        raise ValueError(f"objective {name!r} is built in")
+        raise PluginError(f"objective {name!r} is built in")
     REGISTRY.pop(name, None)
 
 

@@ -23,6 +23,7 @@ from balancer.core.planner import plan
 from balancer.core.planning import Planning
 from balancer.core.verify import violations
 from balancer.core.weighers import SPREAD, choose
+from balancer.errors import PluginError
 from balancer.schema import generate
 from tests.unit.core.factories import host, snapshot, vm
 from workers.celery_app import move_priority
@@ -137,7 +138,7 @@ def test_the_celery_priorities_follow_the_registry() -> None:
 
 
 def test_registering_twice_or_removing_a_built_in_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(PluginError, match="already registered"):
         objectives.register(objectives.REGISTRY["balance"])
-    with pytest.raises(ValueError, match="built in"):
+    with pytest.raises(PluginError, match="built in"):
         objectives.unregister("balance")

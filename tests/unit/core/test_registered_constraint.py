@@ -23,6 +23,7 @@ from balancer.core.plan import Plan
 from balancer.core.planner import plan
 from balancer.core.reasons import PASS, Reason, Verdict
 from balancer.core.verify import violations
+from balancer.errors import PluginError
 from tests.unit.core.factories import host, snapshot, vm
 
 
@@ -138,5 +139,5 @@ def test_explain_names_the_rule() -> None:
 
 def test_the_registry_is_as_before() -> None:
     assert GpuHostsOnly.NAME not in REGISTRY
-    with pytest.raises(ValueError, match="registered already"):
+    with pytest.raises(PluginError, match="registered already"):
         register(REGISTRY["capacity"])
