@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from balancer.core.cluster import UNPLACED
-from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, among, outside
+from balancer.core.filters.base import (
+    BoolArray,
+    Checked,
+    Cols,
+    FilterContext,
+    Unblocked,
+    among,
+    outside,
+)
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -17,6 +25,8 @@ class AffinityFilter:
     KIND: ClassVar[Literal["placement"]] = "placement"
     #: A group may move over several waves: it must be together when the plan ends.
     CHECKED: ClassVar[Checked] = "end"
+    #: A partner arriving or leaving anywhere can lift the refusal.
+    UNBLOCKED_BY: ClassVar[Unblocked] = "any"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         s = ctx.state

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, among, outside
+from balancer.core.filters.base import (
+    BoolArray,
+    Checked,
+    Cols,
+    FilterContext,
+    Unblocked,
+    among,
+    outside,
+)
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -14,6 +22,8 @@ class AntiAffinityFilter:
     NAME: ClassVar[str] = "anti-affinity"
     KIND: ClassVar[Literal["placement"]] = "placement"
     CHECKED: ClassVar[Checked] = "move"
+    #: Only the VM it must stay apart from leaving the destination lifts the refusal.
+    UNBLOCKED_BY: ClassVar[Unblocked] = "leave"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         others = ctx.rules.apart.get(vm.name)

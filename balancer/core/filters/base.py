@@ -12,7 +12,10 @@ only definition of its rule — and, by its kind, for many hosts at once:
   hosts (columns) at once, clearing the cells of a mask it refuses.
 - ``placement``: depends on where the other VMs are at this point of planning;
   ``restrict`` answers for groups of VMs moving together (rows) over hosts (columns).
-  ``CHECKED`` says when a plan's replay (the wave ordering, ``verify``) asks it.
+  ``CHECKED`` says when a plan's replay (the wave ordering, ``verify``) asks it, and
+  ``UNBLOCKED_BY`` (optional) what can turn its refusal into an acceptance: ``"leave"``,
+  only a VM leaving the destination (the wave ordering then asks again only after one
+  has); ``"any"``, the default, anything (asked again every wave).
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ FilterKind = Literal["host", "vm", "placement"]
 #: destination once the ``wave`` has landed (room: VMs leaving in the wave make it); or
 #: at the ``end`` of the plan (a hard-affinity group may move over several waves).
 Checked = Literal["move", "wave", "end"]
+#: What can turn a placement constraint's refusal of (VM, destination) into an
+#: acceptance: ``leave``: only a VM leaving that destination; ``any``: anything.
+Unblocked = Literal["leave", "any"]
 
 #: A fact of a VM: an attribute path (``"cpu.vendor"``) or a function of the VM.
 VmFact = str | Callable[[Vm], Hashable]
@@ -103,6 +109,11 @@ class PlacementConstraint(Protocol):
         columns: the hosts ``cols``) where the group may not land now. For a group of
         one VM, a cell is cleared exactly when ``check(vm, host)`` refuses."""
         ...
+
+
+def unblocked_by(constraint: PlacementConstraint) -> Unblocked:
+    """A placement constraint's ``UNBLOCKED_BY``; one that does not declare it is ``any``."""
+    return "leave" if getattr(constraint, "UNBLOCKED_BY", "any") == "leave" else "any"
 
 
 def among(cols: Cols, ctx: FilterContext, hosts: Iterable[int]) -> BoolArray:

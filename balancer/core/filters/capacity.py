@@ -10,7 +10,14 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from balancer.core.cluster import FloatArray
-from balancer.core.filters.base import BoolArray, Checked, Cols, FilterContext, columns_of
+from balancer.core.filters.base import (
+    BoolArray,
+    Checked,
+    Cols,
+    FilterContext,
+    Unblocked,
+    columns_of,
+)
 from balancer.core.models import Host, Vm
 from balancer.core.reasons import PASS, Reason, Verdict
 
@@ -20,6 +27,8 @@ class CapacityFilter:
     KIND: ClassVar[Literal["placement"]] = "placement"
     #: VMs leaving a host in a wave make room for the ones arriving.
     CHECKED: ClassVar[Checked] = "wave"
+    #: Only a VM leaving the destination frees room there.
+    UNBLOCKED_BY: ClassVar[Unblocked] = "leave"
 
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         s = ctx.state
