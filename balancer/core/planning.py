@@ -21,7 +21,7 @@ from balancer.core.cluster import ClusterState
 from balancer.core.compat import CompatIndex
 from balancer.core.emptying import hosts_to_empty
 from balancer.core.filters import REGISTRY, FilterContext, first_rejection, placement_constraints
-from balancer.core.filters.base import Cols, PlacementConstraint
+from balancer.core.filters.base import Cols, PlacementConstraint, applies
 from balancer.core.filters.passthrough import passthrough_verdict
 from balancer.core.migration_model import link_table
 from balancer.core.models import Policy, Snapshot
@@ -65,8 +65,13 @@ class Planning:
         self.fctx = FilterContext(self.state, self.rules, policy)
         self.compat = CompatIndex(self.fctx)
         self._placement = placement_constraints()
-        #: Placement rules other than room (room is made by moving VMs off a host).
-        self._rules_not_room = tuple(c for c in self._placement if c.CHECKED != "wave")
+        #: Placement rules other than room (room is made by moving VMs off a host) that
+        #: can refuse anything in this snapshot.
+        self._rules_not_room = tuple(
+            c for c in self._placement if c.CHECKED != "wave" and applies(c, self.fctx)
+        )
+        #: Whether ``apart_mask`` can refuse any host (the objectives skip it if not).
+        self.beyond_room = bool(self._rules_not_room)
         #: Measured bandwidth per (source, dest) host names (the model's B for that pair).
         self.links = link_table(snapshot.links)
         hosts = snapshot.hosts
@@ -199,7 +204,8 @@ class Planning:
 
     def apart_mask(self, item: Item) -> BoolArray:
         """Hosts a placement rule other than room refuses the item on now (hard
-        anti-affinity, and any placement constraint registered but capacity)."""
+        anti-affinity, and any placement constraint registered but capacity); none when
+        ``beyond_room`` is false."""
         ok = np.ones((1, len(self.state.hosts)), dtype=np.bool_)
         banned: BoolArray = ~self._restrict([item], None, self._rules_not_room, ok)[0]
         return banned

@@ -28,6 +28,9 @@ class AffinityFilter:
     #: A partner arriving or leaving anywhere can lift the refusal.
     UNBLOCKED_BY: ClassVar[Unblocked] = "any"
 
+    def applies(self, ctx: FilterContext) -> bool:
+        return bool(ctx.rules.together)
+
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         s = ctx.state
         for other in sorted(ctx.rules.together.get(vm.name, ())):

@@ -25,6 +25,9 @@ class AntiAffinityFilter:
     #: Only the VM it must stay apart from leaving the destination lifts the refusal.
     UNBLOCKED_BY: ClassVar[Unblocked] = "leave"
 
+    def applies(self, ctx: FilterContext) -> bool:
+        return bool(ctx.rules.apart)
+
     def check(self, vm: Vm, dest: Host, ctx: FilterContext) -> Verdict:
         others = ctx.rules.apart.get(vm.name)
         if not others:

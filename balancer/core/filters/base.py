@@ -15,7 +15,10 @@ only definition of its rule — and, by its kind, for many hosts at once:
   ``CHECKED`` says when a plan's replay (the wave ordering, ``verify``) asks it, and
   ``UNBLOCKED_BY`` (optional) what can turn its refusal into an acceptance: ``"leave"``,
   only a VM leaving the destination (the wave ordering then asks again only after one
-  has); ``"any"``, the default, anything (asked again every wave).
+  has); ``"any"``, the default, anything (asked again every wave). A rule that can
+  refuse nothing in some clusters (a rule kind the snapshot has none of) may say so with
+  ``applies(ctx)`` (optional; without it the rule always applies): the objectives then
+  skip asking it where speed matters.
 """
 
 from __future__ import annotations
@@ -109,6 +112,13 @@ class PlacementConstraint(Protocol):
         columns: the hosts ``cols``) where the group may not land now. For a group of
         one VM, a cell is cleared exactly when ``check(vm, host)`` refuses."""
         ...
+
+
+def applies(constraint: PlacementConstraint, ctx: FilterContext) -> bool:
+    """Whether a placement constraint can refuse anything here (its ``applies(ctx)``;
+    one that does not declare it always can)."""
+    declared = getattr(constraint, "applies", None)
+    return True if declared is None else bool(declared(ctx))
 
 
 def unblocked_by(constraint: PlacementConstraint) -> Unblocked:

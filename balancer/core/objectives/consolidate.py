@@ -260,7 +260,7 @@ def _fits_home(p: Planning, item: Item, home: int) -> bool:
         return False
     if not _home_passes(p, item, home):
         return False
-    return not (p.rules.apart and p.apart_mask(item)[home])
+    return not (p.beyond_room and p.apart_mask(item)[home])
 
 
 def _home_passes(p: Planning, item: Item, home: int) -> bool:
@@ -295,7 +295,7 @@ def _evict_for(
     """The kept host where evicting the fewest (then smallest) VMs makes room for ``item``."""
     s = p.state
     mask = p.static_mask(item) & kept
-    if p.rules.apart:
+    if p.beyond_room:
         mask &= ~p.apart_mask(item)
     home = int(s.original_host[item.vms[0]])
     if kept[home] and _home_passes(p, item, home):

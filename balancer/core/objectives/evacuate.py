@@ -69,7 +69,7 @@ def _make_room(p: Planning, item: Item) -> int | None:
     """A host that takes ``item`` once some of its smaller VMs move elsewhere."""
     s = p.state
     mask = p.static_mask(item) & p.accepting
-    if p.rules.apart:
+    if p.beyond_room:
         mask &= ~p.apart_mask(item)
     hosts = np.flatnonzero(mask)
     free = np.minimum(

@@ -23,6 +23,7 @@ from balancer.core.filters import (
     placement_constraints,
     vm_constraints,
 )
+from balancer.core.filters.base import applies
 from balancer.core.models import Snapshot
 from balancer.core.rules import RuleIndex
 from tests.unit.core.strategies import clusters
@@ -83,6 +84,8 @@ def test_placement_constraint_masks_equal_their_checks(snap: Snapshot, data: st.
                 for k, h in enumerate(hosts):
                     want = c.check(snap.vms[v], snap.hosts[int(h)], ctx).ok
                     assert bool(ok[v, k]) == want, (c.NAME, snap.vms[v].name, int(h))
+                    # a rule that says it does not apply here refuses nothing
+                    assert want or applies(c, ctx), (c.NAME, snap.vms[v].name, int(h))
 
 
 @SETTINGS
