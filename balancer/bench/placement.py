@@ -24,6 +24,7 @@ import msgspec
 import numpy as np
 
 from balancer.bench.cluster_gen import generate
+from balancer.bench.machine import loop_10m_s
 from balancer.core.models import Snapshot
 from balancer.core.objectives import names as objective_names
 from balancer.core.planner import plan
@@ -43,14 +44,6 @@ def lower_bound_hosts(snapshot: Snapshot) -> int:
         demand = sum(v.memory_mib for v in snapshot.vms)
         need.append(int(np.searchsorted(np.cumsum(mem), demand - 1e-9)) + 1)
     return min(max(need), len(snapshot.hosts))
-
-
-def loop_seconds(steps: int = 10_000_000) -> float:
-    """The CPU time of an empty Python loop of ``steps`` steps: the machine's speed."""
-    t0 = time.process_time()
-    for _ in range(steps):
-        pass
-    return time.process_time() - t0
 
 
 def main(argv: list[str]) -> int:
@@ -98,7 +91,7 @@ def main(argv: list[str]) -> int:
     policy = msgspec.structs.replace(snapshot.policy, **changes)
     snapshot = msgspec.structs.replace(snapshot, policy=policy)
 
-    loop = loop_seconds()
+    loop = loop_10m_s()
     t0, c0 = time.perf_counter(), time.process_time()
     result = plan(snapshot)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
@@ -115,7 +108,7 @@ def main(argv: list[str]) -> int:
                 "headroom": headroom,
                 "plan_seconds": round(seconds, 3),
                 "plan_cpu_seconds": round(cpu_seconds, 3),
-                "loop_10m_seconds": round(loop, 3),
+                "loop_10m_seconds": loop,
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "migrations": s.migrations,
                 "waves": s.waves,

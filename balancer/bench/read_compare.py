@@ -8,8 +8,8 @@ this checkout and, with ``--compare``, once in a fresh process of each other che
 alternating (so all see the same machine load). A fresh process per read: neither side
 gains from the other's warmed caches or garbage collector state. Prints JSON: the
 medians and every time of each side (wall clock and the reader's CPU), and the seconds
-of a 10-million-step Python loop on this machine (to compare results from different
-machines).
+of a 10-million-step empty Python loop on this machine (CPU time,
+``balancer.bench.machine``: to compare results from different machines).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from balancer.bench.machine import loop_10m_s
 from balancer.bench.sim_reports import simulated_report
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
@@ -45,15 +46,6 @@ took, cpu = time.perf_counter() - start, time.process_time() - cpu
 print(json.dumps({"s": took, "cpu_s": cpu, "hosts": len(snap.hosts), "vms": len(snap.vms)}))
 """
 _BATCH = 200
-
-
-def loop_10m_s() -> float:
-    """Seconds of a 10-million-step pure-Python loop (the figure the issues quote)."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return round(time.perf_counter() - start, 3)
 
 
 def fill(url: str, keys: Keys, hosts: int, vms_per_host: int) -> None:
