@@ -125,4 +125,28 @@ def make_app(redis_url: str | None = None, visibility_timeout_s: int | None = No
     return app
 
 
+def close_app(app: Celery) -> None:
+    """Close the sockets ``app`` opened, then the app.
+
+    ``Celery.close`` only forgets the broker pool: its connections, the producers', the
+    result backend's and its pub/sub connection (``AsyncResult.get``) stay open until the
+    garbage collector finds them, in no set order (an unclosed-socket ResourceWarning, a
+    TLS session the server keeps). The pools are kombu's, shared by every app on the same
+    URL (and the producers' connections come from the broker pool), so the broker pool is
+    reset, not closed: its connections are closed and it refills with unopened ones, which
+    another app on the same URL can still use. Call it when no other thread of this process
+    is sending on that URL.
+    """
+    backend = app.backend
+    consumer = getattr(backend, "result_consumer", None)
+    if consumer is not None:
+        consumer.stop()
+    client = getattr(backend, "client", None)
+    if client is not None:
+        client.connection_pool.disconnect()
+    pool = app.pool
+    pool.resize(pool.limit, reset=True)  # kombu's public "close all, then set up again"
+    app.close()
+
+
 app = make_app()
