@@ -4,6 +4,7 @@ fleet, as a subprocess; its JSON summary says what happened."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,16 +16,34 @@ import pytest
 pytestmark = pytest.mark.redis
 
 
-def test_the_demo_evacuates_powers_off_and_on_loses_nothing_and_stops_everything() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "balancer.cli.main", "demo", "--json", "--minutes", "1.5"],
-        capture_output=True,
+def run_demo(*args: str, timeout: float) -> tuple[int, str, str]:
+    """``balancer demo ARGS`` in its own session; past ``timeout`` it gets Ctrl-C (its own
+    clean-up), then its whole process group is killed: a slow run fails the test and
+    leaves no redis-server, worker or daemon behind for the tests after it."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "balancer.cli.main", "demo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=150,
-        check=False,
+        start_new_session=True,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout)
+    try:
+        out, err = demo.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(demo.pid, signal.SIGINT)
+        try:
+            out, err = demo.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            out, err = demo.communicate()
+        pytest.fail(f"the demo ran past {timeout:.0f} s; its last words:\n{err[-3000:]}")
+    return demo.returncode, out, err
+
+
+def test_the_demo_evacuates_powers_off_and_on_loses_nothing_and_stops_everything() -> None:
+    returncode, out, err = run_demo("--json", "--minutes", "1.5", timeout=150)
+    assert returncode == 0, err[-3000:]
+    summary = json.loads(out)
     assert set(summary) >= {
         "moves", "by_reason", "by_mode", "fallbacks", "powered_off", "powered_on",
         "evacuation", "energy_kwh", "energy_kwh_no_power_management", "vms_lost",
@@ -55,6 +74,7 @@ def test_ctrl_c_stops_every_process_the_demo_started() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # a failed test kills the whole group (finally below)
     )
     try:
         parent = psutil.Process(demo.pid)
@@ -68,9 +88,12 @@ def test_ctrl_c_stops_every_process_the_demo_started() -> None:
         _out, err = demo.communicate(timeout=90)
     finally:
         if demo.poll() is None:
-            demo.kill()
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.communicate()
     assert demo.returncode == 130, err[-2000:]
     assert "every process of the demo is stopped" in err
     assert "Traceback" not in err
     _gone, alive = psutil.wait_procs(children, timeout=5)
+    for left in alive:  # the failure is reported; the processes must not outlive it
+        left.kill()
     assert alive == [], [p.pid for p in alive]

@@ -10,7 +10,6 @@ they end."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from balancer.daemon.leader import current_leader
 from balancer.state.keys import DEFAULT_KEYS as KEYS
 from balancer.state.snapshot_read import snapshot_from_redis
+from tests.fixtures.ctrl_c import press_ctrl_c
 from tests.integration.fleet_processes import (
     REPO,
     DaemonProcess,
@@ -82,8 +82,7 @@ def test_evacuate_wait_shows_progress_and_exits_0_once_the_host_is_empty(
         result = cli("evacuate", HOST, "--wait", "--timeout", "120", "--reason", "DIMM",
                      "--redis", redis_url)  # fmt: skip
     finally:
-        watcher.send_signal(signal.SIGINT)
-        streamed, watch_err = watcher.communicate(timeout=30)
+        streamed, watch_err = press_ctrl_c(watcher)
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert f"{HOST}: empty after" in result.stdout
     for vm in leaving:  # progress: each VM is followed as it leaves

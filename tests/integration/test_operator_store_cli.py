@@ -7,7 +7,6 @@ exit 2, one line naming the problem, and the store exactly as it was (issues 12 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 
@@ -16,6 +15,7 @@ import redis
 
 from balancer.snapshot_file import load_snapshot
 from balancer.state.keys import DEFAULT_KEYS as KEYS
+from tests.fixtures.ctrl_c import press_ctrl_c
 from tests.fixtures.redis_server import RedisFactory
 from tests.integration.fleet_processes import REPO, balancer_argv
 from tests.integration.store_seed import seed_store
@@ -132,8 +132,7 @@ def test_status_watch_refreshes_until_interrupted(store: str) -> None:
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
     time.sleep(3.0)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = press_ctrl_c(proc)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     refreshes = [line for line in out.splitlines() if line.startswith("--- ")]

@@ -1,4 +1,5 @@
-"""Fixtures shared by the lab's executor tests."""
+"""Fixtures shared by the lab's executor tests; leaks blamed on the test that leaked
+(tests/fixtures/leaks.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from balancer.lab.lab import Lab
+from tests.fixtures.leaks import collect_what_the_test_dropped
 from workers.executor.libvirt_hv import LibvirtHypervisor
+
+__all__ = ["collect_what_the_test_dropped", "hv"]
 
 
 @pytest.fixture
