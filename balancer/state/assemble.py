@@ -18,7 +18,9 @@ paused over shut off (a VM of a host switched off counts as shut off), then a li
 over a stale one, then the host the executor's records name (the source of a migration
 under way, else where its last migration left it); with
 no such record every host claiming it is marked failed (``balancer.state.distrust``) —
-never the order of the keys or the reports' own clocks. Rules
+never the order of the keys or the reports' own clocks. A VM whose migration ended after
+both hosts last reported (the source still lists it, the destination not yet) is where
+the executor's record leaves it: the loop must not send the same move again. Rules
 and the policy may name VMs or hosts that are gone; those names are dropped (a rule left
 with fewer than two VMs, or a pin of an unknown VM, goes too) so the snapshot stays
 consistent; a pin keeps only known hosts, and with none it keeps the VM where it is. A
@@ -184,19 +186,56 @@ def _vm(vm: Vm, off_hosts: set[str], contents: StoreContents) -> Vm:
     return msgspec.structs.replace(vm, **changes) if changes else vm
 
 
-def _with_facts(contents: StoreContents, off_hosts: set[str]) -> list[tuple[Vm, ...]]:
-    """Each report's VMs with the store's facts applied; only the reports something
-    applies to are rebuilt, and in them only the VMs named (a full pass calling ``_vm`` on
-    every one of 400,000 VMs costs 0.1 s and more)."""
-    touched = contents.vm_labels.keys() | contents.migrated_at.keys()
+def _with_facts(
+    contents: StoreContents, off_hosts: set[str]
+) -> tuple[list[tuple[Vm, ...]], dict[str, int]]:
+    """Each report's VMs with the store's facts applied, and the VMs whose last migration
+    ended after the report listing them was collected (name → the report's index); only
+    the reports something applies to are rebuilt, and in them only the VMs named (a full
+    pass calling ``_vm`` on every one of 400,000 VMs costs 0.1 s and more)."""
+    migrated = contents.migrated_at
+    touched = contents.vm_labels.keys() | migrated.keys()
     out: list[tuple[Vm, ...]] = []
-    for head in contents.reports:
+    late: dict[str, int] = {}
+    for i, head in enumerate(contents.reports):
         vms = head.vms
         if head.host.name in off_hosts:
             vms = tuple(_vm(vm, off_hosts, contents) for vm in vms)
         elif not touched.isdisjoint(map(_name, vms)):
             vms = tuple(_vm(vm, off_hosts, contents) if vm.name in touched else vm for vm in vms)
+            late.update(
+                (vm.name, i) for vm in vms if migrated.get(vm.name, -1.0) > head.collected_at
+            )
         out.append(vms)
+    return out, late
+
+
+def _after_migrations(
+    contents: StoreContents, per_head: list[tuple[Vm, ...]], late: Mapping[str, int]
+) -> list[tuple[Vm, ...]]:
+    """A report collected before a VM's migration ended still lists it on the source,
+    and the destination's report, if collected before too, does not list it yet: the VM
+    is where the executor's records leave it (``evidence``), or the loop would send the
+    same move again. A destination whose report is newer than the migration has the last
+    word (listing the VM, it wins as a claim below; not listing it, the VM left or was
+    removed since), and a record that names no reporting host moves nothing."""
+    if not late:
+        return per_head
+    where = contents.evidence(frozenset(late))
+    index = {head.host.name: i for i, head in enumerate(contents.reports)}
+    out = list(per_head)
+    for name, i in late.items():
+        j = index.get(where.get(name, ""))
+        if j is None or j == i or contents.reports[j].collected_at >= contents.migrated_at[name]:
+            continue
+        if any(vm.name == name for vm in out[j]):
+            continue  # both list it: a claim decided below
+        moved = [vm for vm in out[i] if vm.name == name]
+        out[i] = tuple(vm for vm in out[i] if vm.name != name)
+        dest = contents.reports[j].host.name
+        out[j] = (*out[j], *(msgspec.structs.replace(vm, host=dest) for vm in moved))
+        log.info("VM %s: its migration to %s ended after the last reports of %s and %s",
+                 name, dest, contents.reports[i].host.name, dest)  # fmt: skip
     return out
 
 
@@ -226,7 +265,9 @@ def assemble_snapshot(contents: StoreContents, *, taken_at: float) -> Snapshot:
     """One consistent v1 snapshot; raises ``SnapshotError`` if operator facts contradict."""
     hosts = tuple(_host(head, contents) for head in contents.reports)
     off_hosts = {h.name for h in hosts if h.state == "off"}
-    unique, vm_names, conflicts = _unique_vms(contents, _with_facts(contents, off_hosts))
+    per_head, late = _with_facts(contents, off_hosts)
+    per_head = _after_migrations(contents, per_head, late)
+    unique, vm_names, conflicts = _unique_vms(contents, per_head)
     if conflicts:
         hosts = tuple(
             msgspec.structs.replace(h, state="failed", state_reason=conflicts[h.name])
