@@ -18,7 +18,15 @@ import click
 import msgspec
 from rich.text import Text
 
-from balancer.cli.options import NAME, check_text, prefix_option, redis_option, store_client
+from balancer.cli.options import (
+    NAME,
+    check_text,
+    clock_option,
+    make_clock,
+    prefix_option,
+    redis_option,
+    store_client,
+)
 from balancer.cli.text import shown
 from balancer.cli.watch import EVERY, watch
 from balancer.daemon.status import Status, read_status
@@ -86,8 +94,9 @@ def render_status(s: Status, now: float) -> str:
     metavar="SECONDS",
     help="Seconds between refreshes with --watch.",
 )
+@clock_option
 def status_command(
-    redis_url: str, prefix: str, as_json: bool, watching: bool, every: float
+    redis_url: str, prefix: str, as_json: bool, watching: bool, every: float, clock: str
 ) -> None:
     """The cluster and its control loop at a glance: leader and epoch, pause, hosts by
     state, VMs, migrations in flight, evacuations, the last cycle. With --watch, again
@@ -97,9 +106,10 @@ def status_command(
     """
     keys = Keys(prefix)
     with store_client(redis_url) as client:
+        the_clock = make_clock(clock, client, keys)
 
         def view() -> Text:
-            now = time.time()
+            now = the_clock.now()
             status = read_status(client, keys, now=now)
             if as_json:
                 return Text(msgspec.json.encode(status).decode())

@@ -11,14 +11,11 @@ from typing import TYPE_CHECKING
 
 import click
 import msgspec
-import redis
 
+from balancer.cli.options import clock_option, make_clock
 from balancer.cli.state_cmds import prefix_option, redis_option
-from balancer.control.ports import Clock
 from balancer.control.settings import ControlSettings
-from balancer.daemon.clock import SystemClock
 from balancer.errors import InputError
-from balancer.fleet.clock import FleetClock
 from balancer.state.connect import redact_url, redis_from_url
 from balancer.state.keys import Keys
 
@@ -90,13 +87,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     metavar="FILE|JSON",
     help="Control-loop settings (ControlSettings fields, seconds), a file or inline JSON.",
 )
-@click.option(
-    "--clock",
-    type=click.Choice(["system", "fleet"]),
-    default="system",
-    show_default=True,
-    help="fleet: the simulated fleet's accelerated clock (balancer fleet sim).",
-)
+@clock_option
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
@@ -180,10 +171,3 @@ def _serve_metrics(metrics: DaemonMetrics, port: int, address: str) -> None:
         raise InputError(f"cannot serve metrics on port {port}: {exc.strerror}",
                          "--metrics-port") from None  # fmt: skip
     log.info("control-loop metrics on port %d", port)
-
-
-def make_clock(kind: str, client: redis.Redis, keys: Keys) -> Clock:
-    """``system`` (Unix time) or ``fleet`` (the simulated fleet's clock, from the store)."""
-    if kind == "system":
-        return SystemClock()
-    return FleetClock.from_redis(client, keys)

@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 
+from balancer.cli.options import clock_option, make_clock
 from balancer.cli.state_cmds import prefix_option, redis_option
 from balancer.state.connect import redact_url, redis_from_url
 from balancer.state.keys import Keys
@@ -27,9 +28,7 @@ log = logging.getLogger(__name__)
 @click.option("--per-vm", is_flag=True,
               help="Also export each VM's CPU, memory and dirty rate: one series per VM and "
                    "metric (high cardinality: 1.2 million series at 400,000 VMs).")  # fmt: skip
-@click.option("--clock", type=click.Choice(["system", "fleet"]), default="system",
-              show_default=True,
-              help="fleet: the simulated fleet's clock (balancer fleet sim).")  # fmt: skip
+@clock_option
 @click.option("--refresh-s", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
               help="Read the hosts every this many seconds, between scrapes (0: at every "
                    "scrape; slow on large clusters).")  # fmt: skip
@@ -47,7 +46,6 @@ def exporter_command(
 
     Example: balancer exporter --redis redis://ctl:6379/0 --port 9877
     """
-    from balancer.cli.daemon_cmd import make_clock  # noqa: PLC0415
     from balancer.metrics.exporter import StoreExporter  # noqa: PLC0415
     from balancer.metrics.http import start_server  # noqa: PLC0415
 

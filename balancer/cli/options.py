@@ -1,14 +1,15 @@
 """What every command shares: ``--redis`` (env ``BALANCER_REDIS_URL``), ``--prefix``,
-``--json``; a client on the store whose errors become one line; and the parameter types
-that refuse bad input at the door: ``Finite`` (no NaN, no infinity, within bounds),
-``NAME`` (no empty name, no control characters)."""
+``--json``, ``--clock`` (whose time: Unix or the simulated fleet's); a client on the
+store whose errors become one line; and the parameter types that refuse bad input at the
+door: ``Finite`` (no NaN, no infinity, within bounds), ``NAME`` (no empty name, no
+control characters)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import redis
@@ -17,7 +18,10 @@ from balancer.cli.text import shown
 from balancer.core.validate import CONTROL, name_problem
 from balancer.errors import InputError
 from balancer.state.connect import DEFAULT_URL, redis_error, redis_from_url
-from balancer.state.keys import DEFAULT_PREFIX
+from balancer.state.keys import DEFAULT_PREFIX, Keys
+
+if TYPE_CHECKING:
+    from balancer.control.ports import Clock
 
 redis_option = click.option(
     "--redis",
@@ -31,6 +35,25 @@ prefix_option = click.option(
     "--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix in Redis."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+clock_option = click.option(
+    "--clock",
+    type=click.Choice(["system", "fleet"]),
+    default="system",
+    show_default=True,
+    help="Whose time: system (Unix time), or fleet: the simulated fleet's accelerated "
+    "clock in the store (balancer fleet sim, balancer demo).",
+)
+
+
+def make_clock(kind: str, client: redis.Redis, keys: Keys) -> Clock:
+    """What ``--clock`` names: ``system`` (Unix time) or ``fleet`` (the simulated fleet's
+    clock, anchored in the store; ``RetryableError`` while no fleet has started there)."""
+    from balancer.daemon.clock import SystemClock  # noqa: PLC0415 - what the choice needs
+    from balancer.fleet.clock import FleetClock  # noqa: PLC0415
+
+    if kind == "system":
+        return SystemClock()
+    return FleetClock.from_redis(client, keys)
 
 
 @contextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -15,7 +14,15 @@ import click
 import msgspec
 from rich.console import Console
 
-from balancer.cli.options import NAME, json_option, prefix_option, redis_option, store_client
+from balancer.cli.options import (
+    NAME,
+    clock_option,
+    json_option,
+    make_clock,
+    prefix_option,
+    redis_option,
+    store_client,
+)
 from balancer.cli.tables import Cell, Column, print_table
 from balancer.errors import InputError
 from balancer.snapshot_file import encode_snapshot
@@ -115,18 +122,21 @@ _VM_COLUMNS: list[tuple[str, Callable[[VmRow], str]]] = [
 @redis_option
 @prefix_option
 @json_option
-def hosts_command(redis_url: str, prefix: str, as_json: bool) -> None:
-    """List the hosts in the store: state, why, age of the last report, load.
+@clock_option
+def hosts_command(redis_url: str, prefix: str, as_json: bool, clock: str) -> None:
+    """List the hosts in the store: state, why, age of the last report (by --clock), load.
 
     Example: balancer hosts --json | jq '.[] | select(.stale)'
     """
+    keys = Keys(prefix)
     with store_client(redis_url) as client:
-        raw = read_raw(client, Keys(prefix))
+        raw = read_raw(client, keys)
+        now = make_clock(clock, client, keys).now()
     rows = host_rows(
         decode_reports(raw),
         alive_hosts(raw),
         decode_overrides(raw),
-        time.time(),
+        now,
         decode_power(raw.power),
     )
     if as_json:
@@ -140,14 +150,19 @@ def hosts_command(redis_url: str, prefix: str, as_json: bool) -> None:
 @prefix_option
 @json_option
 @click.option("--host", "host_name", type=NAME, help="Only the VMs of this host.")
-def vms_command(redis_url: str, prefix: str, as_json: bool, host_name: str | None) -> None:
+@clock_option
+def vms_command(
+    redis_url: str, prefix: str, as_json: bool, host_name: str | None, clock: str
+) -> None:
     """List the VMs in the store: where, state, load, and whether their host is stale.
 
     Example: balancer vms --host kvm-03
     """
+    keys = Keys(prefix)
     with store_client(redis_url) as client:
-        raw = read_raw(client, Keys(prefix))
-    rows = vm_rows(decode_reports(raw), alive_hosts(raw), time.time())
+        raw = read_raw(client, keys)
+        now = make_clock(clock, client, keys).now()
+    rows = vm_rows(decode_reports(raw), alive_hosts(raw), now)
     if host_name is not None:
         if host_name not in raw.names:
             raise InputError(f"unknown host {host_name!r}: no agent has reported it", "--host")
