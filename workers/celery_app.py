@@ -80,12 +80,38 @@ def power_priority(action: Literal["on", "off"], reason: PowerReason) -> int:
     return PRIORITY["evacuate"] if reason == PowerReason.EVACUATION else PRIORITY["power-on"]
 
 
+class BalancerCelery(Celery):  # type: ignore[misc]  # celery ships no type hints
+    """Our app: ``close()`` closes the sockets the app opened, then the app.
+
+    ``Celery.close`` only forgets the broker pool: its connections, the producers', the
+    result backend's and its pub/sub connection (``AsyncResult.get``) stay open until the
+    garbage collector finds them, in no set order (an unclosed-socket ResourceWarning, a
+    TLS session the server keeps). The pools are kombu's, shared by every app on the same
+    URL (and the producers' connections come from the broker pool), so the broker pool is
+    reset, not closed: its connections are closed and it refills with unopened ones, which
+    another app on the same URL can still use. Close it when no other thread of this
+    process is sending on that URL.
+    """
+
+    def close(self) -> None:
+        backend = self.backend
+        consumer = getattr(backend, "result_consumer", None)
+        if consumer is not None:
+            consumer.stop()
+        client = getattr(backend, "client", None)
+        if client is not None:
+            client.connection_pool.disconnect()
+        pool = self.pool
+        pool.resize(pool.limit, reset=True)  # kombu's public "close all, then set up again"
+        super().close()
+
+
 def make_app(redis_url: str | None = None, visibility_timeout_s: int | None = None) -> Celery:
     url = redis_url or os.environ.get("BALANCER_REDIS_URL", DEFAULT_URL)
     visibility = visibility_timeout_s or int(
         os.environ.get("BALANCER_VISIBILITY_TIMEOUT_S", DEFAULT_VISIBILITY_TIMEOUT_S)
     )
-    app = Celery("kvm_balancer", broker=url, backend=url, include=["workers.tasks"])
+    app = BalancerCelery("kvm_balancer", broker=url, backend=url, include=["workers.tasks"])
     tls = tls_options(url)
     if tls is not None:
         app.conf.update(broker_use_ssl=tls, redis_backend_use_ssl=tls)
@@ -123,30 +149,6 @@ def make_app(redis_url: str | None = None, visibility_timeout_s: int | None = No
         timezone="UTC",
     )
     return app
-
-
-def close_app(app: Celery) -> None:
-    """Close the sockets ``app`` opened, then the app.
-
-    ``Celery.close`` only forgets the broker pool: its connections, the producers', the
-    result backend's and its pub/sub connection (``AsyncResult.get``) stay open until the
-    garbage collector finds them, in no set order (an unclosed-socket ResourceWarning, a
-    TLS session the server keeps). The pools are kombu's, shared by every app on the same
-    URL (and the producers' connections come from the broker pool), so the broker pool is
-    reset, not closed: its connections are closed and it refills with unopened ones, which
-    another app on the same URL can still use. Call it when no other thread of this process
-    is sending on that URL.
-    """
-    backend = app.backend
-    consumer = getattr(backend, "result_consumer", None)
-    if consumer is not None:
-        consumer.stop()
-    client = getattr(backend, "client", None)
-    if client is not None:
-        client.connection_pool.disconnect()
-    pool = app.pool
-    pool.resize(pool.limit, reset=True)  # kombu's public "close all, then set up again"
-    app.close()
 
 
 app = make_app()

@@ -47,7 +47,7 @@ from balancer.fleet.clock import FleetClock
 from balancer.launch.processes import Processes, balancer_argv
 from balancer.state.connect import redis_from_url
 from balancer.state.keys import Keys
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 from workers.dispatch import cancel_plan_moves
 
 PHASES = ("snapshot", "history", "decide", "send")
@@ -136,7 +136,7 @@ def _run(args: argparse.Namespace, url: str, procs: Processes) -> dict[str, Any]
     finally:
         stop.set()
         campaign.join()
-        close_app(app)
+        app.close()
     client.close()
     return {
         "benchmark": "daemon",

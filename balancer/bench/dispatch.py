@@ -25,7 +25,7 @@ from balancer.bench.own_redis import own_redis
 from balancer.core.models import Snapshot
 from balancer.core.plan import Move, MoveEstimate, MoveReason, Plan, Spread, Summary
 from balancer.state.keys import Keys
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 from workers.dispatch import send_plan
 from workers.executor.order import encode, order_from_move
 
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             waves_key = Keys().plan_waves("p" * 20)
             stored = sum(client.hstrlen(waves_key, f) for f in client.hkeys(waves_key))
     finally:
-        close_app(app)
+        app.close()
         client.close()
     return {
         "hosts": args.hosts,

@@ -125,7 +125,7 @@ def daemon_command(
     from balancer.daemon.leader import LeaseTiming  # noqa: PLC0415
     from balancer.daemon.runner import Daemon, DaemonConfig, default_identity  # noqa: PLC0415
     from balancer.metrics.daemon_metrics import DaemonMetrics  # noqa: PLC0415
-    from workers.celery_app import close_app, make_app  # noqa: PLC0415
+    from workers.celery_app import make_app  # noqa: PLC0415
 
     settings = _settings(settings_text)
     timing = LeaseTiming(lease_s=lease_s, renew_deadline_s=renew_deadline_s, retry_s=retry_s)
@@ -157,7 +157,7 @@ def daemon_command(
     try:
         daemon.run()
     finally:
-        close_app(app)
+        app.close()
         client.close()
     sys.exit(0)
 

@@ -76,7 +76,7 @@ def execute_command(plan_path: str, snapshot_path: str, redis_url: str) -> None:
     Example: balancer plan --snapshot now.json --json > plan.json &&
     balancer execute --plan plan.json --snapshot now.json
     """
-    from workers.celery_app import close_app, make_app  # noqa: PLC0415 - celery only when used
+    from workers.celery_app import make_app  # noqa: PLC0415 - celery only when used
     from workers.dispatch import new_id, send_plan  # noqa: PLC0415
 
     try:
@@ -94,7 +94,7 @@ def execute_command(plan_path: str, snapshot_path: str, redis_url: str) -> None:
     try:
         sent = send_plan(app, plan, snapshot, epoch=None, plan_id=f"cli-{new_id()}")
     finally:
-        close_app(app)
+        app.close()
     click.echo(f"plan {sent.plan_id}: {len(sent.migrations)} move(s), {len(sent.power)} "
                f"power action(s) in {sent.waves} wave(s)", err=True)  # fmt: skip
     click.echo(sent.workflow_id)

@@ -113,7 +113,7 @@ def _order(snapshot: Snapshot, vm: str, dest: str, mode: str) -> MigrationOrder:
 
 def _queue(client: redis.Redis, url: str, prefix: str, order: MigrationOrder, priority: str,
            wait: bool, worker_timeout_s: float, as_json: bool) -> None:  # fmt: skip
-    from workers.celery_app import PRIORITY, close_app, make_app  # noqa: PLC0415 - celery only when used
+    from workers.celery_app import PRIORITY, make_app  # noqa: PLC0415 - celery only when used
 
     app = make_app(url)
     try:
@@ -134,7 +134,7 @@ def _queue(client: redis.Redis, url: str, prefix: str, order: MigrationOrder, pr
                                  f"{type(outcome).__name__}: {outcome}")  # fmt: skip
         _report(outcome, as_json)
     finally:
-        close_app(app)
+        app.close()
 
 
 def _run_inline(client: redis.Redis, url: str, prefix: str, order: MigrationOrder,

@@ -121,7 +121,7 @@ def power_command(
     """
     from balancer.daemon.dry_run import daemon_now  # noqa: PLC0415
     from balancer.state.snapshot_read import snapshot_from_redis  # noqa: PLC0415
-    from workers.celery_app import close_app, make_app, power_priority  # noqa: PLC0415
+    from workers.celery_app import make_app, power_priority  # noqa: PLC0415
     from workers.executor.order import PowerOrder, encode  # noqa: PLC0415
 
     keys = Keys(prefix)
@@ -163,7 +163,7 @@ def power_command(
                 raise waiting.give_up(app, client, keys, f"the power-{action} of {host}")
             outcome = result.get(propagate=False)
         finally:
-            close_app(app)
+            app.close()
     if result.failed():
         raise PermanentError(f"power {action} {host} failed: {type(outcome).__name__}: {outcome}")
     click.echo(

@@ -1,5 +1,6 @@
-"""``close_app`` closes every connection an app opened to the store (broker, producers,
-result backend, its pub/sub): ``Celery.close`` alone leaves them to the garbage collector."""
+"""Our app's ``close()`` closes every connection it opened to the store (broker,
+producers, result backend, its pub/sub): ``Celery.close`` alone leaves them to the
+garbage collector."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import psutil
 import pytest
 
 from tests.fixtures.redis_server import RedisFactory
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 
 pytestmark = pytest.mark.redis
 
@@ -23,7 +24,9 @@ def connections_to(port: int) -> int:
     )
 
 
-def test_close_app_leaves_no_connection_to_the_store(redis_server_factory: RedisFactory) -> None:
+def test_closing_the_app_leaves_no_connection_to_the_store(
+    redis_server_factory: RedisFactory,
+) -> None:
     server = redis_server_factory()  # its own server: only this app connects to it
     app = make_app(server.url)
     app.send_task("balancer.wave_done", args=["plan-1", 1, 1, "wf-1"])  # broker, producer
@@ -32,7 +35,7 @@ def test_close_app_leaves_no_connection_to_the_store(redis_server_factory: Redis
     assert app.AsyncResult("task-1").get(timeout=10) == {"ok": True}  # pub/sub
     assert connections_to(server.port) >= 2
 
-    close_app(app)
+    app.close()
 
     assert connections_to(server.port) == 0
     again = make_app(server.url)  # kombu shares the pools by URL: still usable
@@ -41,4 +44,4 @@ def test_close_app_leaves_no_connection_to_the_store(redis_server_factory: Redis
         with server.client() as client:
             assert client.llen("migrations:6") == 2  # balance priority (task_routes)
     finally:
-        close_app(again)
+        again.close()

@@ -17,7 +17,7 @@ from balancer.core.models import Slots
 from balancer.state.keys import DEFAULT_KEYS as KEYS
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.celery_worker import CeleryWorker
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 from workers.executor.coordination import Coordinator
 from workers.executor.fence import Fence
 from workers.executor.order import MigrationOrder, encode
@@ -57,7 +57,7 @@ def worker(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[CeleryWorker]
 def client_app(redis_server: RedisServer, redis_url: str) -> Iterator[Celery]:
     app = make_app(redis_url)
     yield app
-    close_app(app)
+    app.close()
 
 
 def test_six_moves_never_exceed_two_outbound_slots(

@@ -22,7 +22,7 @@ from celery.result import AsyncResult
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.celery_worker import CeleryWorker
 from tests.integration.sim_worker import outcomes, sim_worker, wait_until
-from workers.celery_app import PRIORITY, close_app, make_app
+from workers.celery_app import PRIORITY, make_app
 from workers.executor.order import LadderConfig, MigrationOrder, encode
 
 pytestmark = pytest.mark.redis
@@ -46,7 +46,7 @@ EXPECTED = ["evacuate-1", "evacuate-2", "power-1", "unset-1", "balance-1", "ener
 def client_app(redis_server: RedisServer, redis_url: str) -> Iterator[Celery]:
     app = make_app(redis_url)
     yield app
-    close_app(app)
+    app.close()
 
 
 @pytest.fixture

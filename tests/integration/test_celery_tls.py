@@ -16,7 +16,7 @@ import trustme
 from tests.fixtures.redis_server import RedisFactory, TlsFiles
 from tests.integration.agent_processes import balancer
 from tests.integration.celery_worker import CeleryWorker
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 
 WORKER_ACL = ("--user", "worker", "on", ">worker-pw", "~*", "&*", "+@all")
 
@@ -52,7 +52,7 @@ def test_a_worker_runs_on_the_stores_rediss_url_with_the_certificate_verified(
         result = app.send_task("balancer.wave_done", args=["plan-1", 1, 1, "workflow-1"])
         assert result.get(timeout=60) == {"plan_id": "plan-1", "wave": 1, "waves": 1}
     finally:
-        close_app(app)
+        app.close()
         worker.stop()
     assert "worker-pw" not in worker.log.read_text()
 
@@ -64,7 +64,7 @@ def test_a_worker_runs_on_the_stores_rediss_url_with_the_certificate_verified(
         with pytest.raises((kombu.exceptions.OperationalError, redis.ConnectionError)):
             app.connection_for_write().ensure_connection(max_retries=1)
     finally:
-        close_app(app)
+        app.close()
 
 
 def test_the_cli_verifies_the_server_and_turns_it_off_only_when_told(

@@ -18,7 +18,7 @@ import redis
 from balancer.core.plan import Plan
 from balancer.snapshot_file import load_snapshot
 from tests.integration.test_migrate_cli import queued
-from workers.celery_app import close_app, make_app, move_priority
+from workers.celery_app import make_app, move_priority
 
 pytestmark = pytest.mark.redis
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "cluster-small.json"
@@ -102,7 +102,7 @@ def test_send_plan_carries_no_snapshot_and_names_every_task(
     try:
         sent = send_plan(app, plan, snapshot, epoch=7, plan_id="p-7")
     finally:
-        close_app(app)
+        app.close()
     assert sent.migrations.keys() == {m.vm for m in plan.moves}
     assert sent.power.keys() == {p.host for p in plan.power}
     assert sent.waves == len({m.wave for m in plan.moves} | {p.wave for p in plan.power})

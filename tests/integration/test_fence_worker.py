@@ -22,7 +22,7 @@ from balancer.state.keys import DEFAULT_KEYS as KEYS
 from balancer.state.migrations import list_migrations
 from tests.fixtures.redis_server import RedisFactory, RedisServer
 from tests.integration.sim_worker import outcomes, sim_calls, sim_worker, wait_until
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 from workers.dispatch import cancel_plan_moves
 from workers.executor.order import LadderConfig, MigrationOrder, encode
 
@@ -61,7 +61,7 @@ def migrations_json(redis_url: str, *more: str) -> list[dict[str, Any]]:
 def client_app(redis_server: RedisServer, redis_url: str) -> Iterator[Celery]:
     app = make_app(redis_url)
     yield app
-    close_app(app)
+    app.close()
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_redis_restarted_mid_migration_does_not_fail_the_move(
         wait_until("the move's record", lambda: bool(outcomes(client)), timeout_s=120)
         record = result.get(timeout=RESULT_TIMEOUT_S)
     finally:
-        close_app(app)
+        app.close()
         worker.stop()
     ended = outcomes(client)
     assert record["result"] == "completed"

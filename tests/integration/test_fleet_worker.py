@@ -24,7 +24,7 @@ from tests.integration.fleet_processes import (
     processes,
     wait_until,
 )
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 from workers.executor.order import MigrationOrder, encode
 from workers.executor.records import Progress
 
@@ -38,7 +38,7 @@ VISIBILITY_S = 8
 def app(redis_url: str) -> Iterator[Celery]:
     a = make_app(redis_url)
     yield a
-    close_app(a)
+    a.close()
 
 
 def order(store: FleetStore, vm: str, dest: str, **kw: Any) -> dict[str, Any]:
@@ -166,7 +166,7 @@ def test_a_worker_killed_mid_migration_leaves_the_vm_on_one_host(
         processes.append(FleetWorker(tmp_path, redis_url, "second", env=env))
         outcome = result.get(timeout=RESULT_TIMEOUT_S)
     finally:
-        close_app(app)
+        app.close()
     assert outcome["result"] == "completed"
     steps = [s["step"] for s in outcome["steps"]]
     assert "adopt" in steps or "converged" in steps  # watched to the end, or found landed

@@ -23,7 +23,7 @@ from balancer.state.keys import DEFAULT_KEYS as KEYS
 from balancer.state.migrations import MigrationRecord, plan_results
 from tests.fixtures.redis_server import RedisServer
 from tests.integration.sim_worker import outcomes, sim_calls, sim_worker, wait_until
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 from workers.dispatch import cancel_plan_moves, send_plan
 from workers.executor.fence import Fence
 
@@ -73,7 +73,7 @@ def plan_of(moves: list[tuple[str, str, str, int]]) -> Plan:
 def client_app(redis_server: RedisServer, redis_url: str) -> Iterator[Celery]:
     app = make_app(redis_url)
     yield app
-    close_app(app)
+    app.close()
 
 
 def start_worker(tmp_path: Path, redis_url: str, sim: dict[str, Any]) -> Any:

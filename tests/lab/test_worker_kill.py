@@ -18,7 +18,7 @@ from balancer.lab.lab import Lab
 from balancer.lab.pytest_plugin import GuestFactory
 from balancer.state.keys import DEFAULT_KEYS as KEYS
 from tests.integration.celery_worker import CeleryWorker
-from workers.celery_app import close_app, make_app
+from workers.celery_app import make_app
 from workers.executor.coordination import Coordinator
 from workers.executor.fence import Fence
 from workers.executor.order import MigrationOrder, encode
@@ -32,7 +32,7 @@ VISIBILITY_S = 15
 def client_app(redis_url: str) -> Iterator[Celery]:
     app = make_app(redis_url, visibility_timeout_s=VISIBILITY_S)
     yield app
-    close_app(app)
+    app.close()
 
 
 def wait_for(what: str, check: object, timeout: float) -> None:

@@ -8,7 +8,6 @@ from workers.celery_app import (
     DEFAULT_VISIBILITY_TIMEOUT_S,
     PRIORITY,
     app,
-    close_app,
     make_app,
     move_priority,
     power_priority,
@@ -34,7 +33,7 @@ def test_migration_queue_settings() -> None:
         assert PRIORITY["balance"] < PRIORITY["energy"]
         assert c.include == ["workers.tasks"]
     finally:
-        close_app(app)
+        app.close()
 
 
 def test_visibility_timeout_exceeds_the_default_completion_timeout() -> None:
